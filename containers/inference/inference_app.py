@@ -1,0 +1,96 @@
+"""The Flask app behind /ping and /invocations.
+
+The model is loaded once, before the server forks its workers; if loading
+fails (missing files, library versions that differ from this image's) /ping
+answers 503 with the reason and /invocations refuses, instead of serving a
+model that could predict wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+import payloads
+from model_artifact import load_model
+
+LOG = logging.getLogger("inference")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any | None
+    n_features: int
+    failure: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+
+def load(model_dir: Path) -> LoadedModel:
+    try:
+        model, meta = load_model(model_dir)
+    except Exception as error:  # any load problem keeps the server up but unhealthy
+        reason = f"model in {model_dir} not loaded: {type(error).__name__}: {error}"
+        LOG.error(reason)
+        return LoadedModel(None, 0, reason)
+    LOG.info("model loaded from %s (%s features)", model_dir, meta["n_features"])
+    return LoadedModel(model, int(meta["n_features"]))
+
+
+def _json(status: int, text: str) -> Response:
+    return Response(text, status=status, mimetype=payloads.JSON)
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, json.dumps({"error": message}))
+
+
+def create_app(loaded: LoadedModel, max_payload_bytes: int, execution_parameters: dict[str, Any]) -> Flask:
+    app = Flask("inference")
+    app.config["MAX_CONTENT_LENGTH"] = max_payload_bytes
+
+    @app.get("/ping")
+    def ping() -> Response:
+        if loaded.ready:
+            return _json(200, '{"status": "healthy"}')
+        return _error(503, loaded.failure)
+
+    @app.get("/execution-parameters")
+    def parameters() -> Response:
+            return _json(200, json.dumps(execution_parameters))
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        if not loaded.ready:
+            return _error(503, loaded.failure)
+        try:
+            kind = payloads.request_format(request.content_type)
+            answer = payloads.response_format(request.headers.get("Accept"), kind)
+            rows = payloads.decode(request.get_data(cache=False), kind, loaded.n_features)
+        except payloads.PayloadError as error:
+            return _error(error.status, error.message)
+        labels = loaded.model.predict(rows)
+        probabilities = loaded.model.predict_proba(rows)[:, 1]
+        return Response(payloads.encode(labels, probabilities, answer), mimetype=answer)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        message = error.description or error.name
+        if error.code == 413:
+            message = f"payload larger than the {max_payload_bytes // (1024 * 1024)} MB limit"
+        return _error(error.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        LOG.exception("unexpected error while serving a request")
+        return _error(500, f"internal error: {type(error).__name__}")
+
+    return app

@@ -1,0 +1,268 @@
+"""Engine adapter: the only module that talks to the Docker SDK.
+
+Every container it starts carries the owner label and the label of the scope
+(run, test session, check) that started it, so the scope can reap all of them
+on success, failure or Ctrl-C. Published ports bind to 127.0.0.1 on a free
+port chosen by Docker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker as docker_sdk
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from harness.errors import InfrastructureError, UserError
+
+OWNER_LABEL = "com.sagemaker-local-harness.owner"
+SCOPE_LABEL = "com.sagemaker-local-harness.scope"
+OWNER = "sagemaker-local-harness"
+LOG_TAIL_LINES = 60
+
+
+@dataclass(frozen=True)
+class Mount:
+    host: Path
+    container: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    ports: tuple[int, ...] = ()
+    network_disabled: bool = False
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    tags: tuple[str, ...]
+    size_bytes: int
+    labels: Mapping[str, str]
+    architecture: str
+
+
+class Container:
+    """A started container; the scope that created it removes it."""
+
+    def __init__(self, sdk_container: Any) -> None:
+        self._c = sdk_container
+
+    @property
+    def id(self) -> str:
+        return str(self._c.id)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def host_port(self, container_port: int) -> int:
+        self._c.reload()
+        bindings = (self._c.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
+        if not bindings:
+            raise InfrastructureError(f"container {self.short_id} publishes no port {container_port}")
+        return int(bindings[0]["HostPort"])
+
+    def status(self) -> str:
+        self._c.reload()
+        return str(self._c.status)
+
+    def wait(self, timeout_s: float | None = None) -> int:
+        """The exit code; raises InfrastructureError on timeout with the log tail."""
+        try:
+            result = self._c.wait(timeout=timeout_s)
+        except Exception as error:  # requests' ReadTimeout / ConnectionError
+            raise InfrastructureError(
+                f"container {self.short_id} did not exit within {timeout_s} s",
+                details=self.logs_tail(),
+            ) from error
+        return int(result.get("StatusCode", -1))
+
+    def logs(self) -> str:
+        return self._c.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+
+    def logs_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self._c.logs(stdout=True, stderr=True, tail=lines).decode("utf-8", "replace")
+        except DockerException:
+            return "(container logs unavailable)"
+        return text or "(container wrote no logs)"
+
+    def stream_logs(self, on_line: Callable[[str], None]) -> threading.Thread:
+        """Follow the logs on a daemon thread, one decoded line at a time."""
+
+        def follow() -> None:
+            with contextlib.suppress(DockerException):
+                for chunk in self._c.logs(stream=True, follow=True):
+                    for line in chunk.decode("utf-8", "replace").splitlines():
+                        on_line(line)
+
+        thread = threading.Thread(target=follow, daemon=True)
+        thread.start()
+        return thread
+
+    def signal(self, name: str) -> None:
+        self._c.kill(signal=name)
+
+    def exec(self, command: list[str]) -> tuple[int, str]:
+        code, output = self._c.exec_run(command, demux=False)
+        return int(code), (output or b"").decode("utf-8", "replace")
+
+    def remove(self) -> None:
+        with contextlib.suppress(NotFound):
+            self._c.remove(force=True, v=True)
+
+
+class Engine:
+    """A connected Docker engine."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def connect(cls, timeout_s: float = 120.0) -> "Engine":
+        try:
+            client = docker_sdk.from_env(timeout=int(timeout_s))
+            client.ping()
+        except DockerException as error:
+            raise InfrastructureError(
+                "no Docker daemon answers",
+                fix="run `harness provision` (installs and starts Docker on Debian as root), "
+                "or start Docker yourself (Docker Desktop, `sudo systemctl start docker`)",
+                details=str(error),
+            ) from error
+        return cls(client)
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._client.info())
+
+    def architecture(self) -> str:
+        return str(self.info().get("Architecture", "x86_64"))
+
+    def image(self, name: str) -> ImageInfo | None:
+        try:
+            image = self._client.images.get(name)
+        except ImageNotFound:
+            return None
+        attrs = image.attrs
+        return ImageInfo(
+            id=str(image.id),
+            tags=tuple(image.tags),
+            size_bytes=int(attrs.get("Size", 0)),
+            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+            architecture=str(attrs.get("Architecture", "")),
+        )
+
+    def try_pull(self, name: str) -> bool:
+        """Pull an image; False (not an error) when no registry is reachable."""
+        repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+        try:
+            self._client.images.pull(repository, tag=tag)
+        except (APIError, DockerException):
+            return False
+        return True
+
+    def import_rootfs(self, tar_path: Path, repository: str, tag: str) -> str:
+        self._client.api.import_image_from_file(str(tar_path), repository=repository, tag=tag)
+        info = self.image(f"{repository}:{tag}")
+        if info is None:
+            raise InfrastructureError(f"importing {tar_path} as {repository}:{tag} produced no image")
+        return info.id
+
+    def build(self, context: Path, tag: str, target: str, build_args: Mapping[str, str],
+              on_line: Callable[[str], None]) -> ImageInfo:
+        """Build with the classic builder, streaming its output line by line."""
+        tail: list[str] = []
+        stream = self._client.api.build(
+            path=str(context), tag=tag, target=target, buildargs=dict(build_args),
+            rm=True, forcerm=True, decode=True, labels={OWNER_LABEL: OWNER},
+        )
+        for event in stream:
+            if "error" in event:
+                raise InfrastructureError(
+                    f"building {tag} failed: {str(event['error']).strip()}",
+                    fix="read the build output above; a missing wheel means containers/requirements.lock "
+                    "is incomplete for this platform",
+                    details="\n".join(tail[-30:]),
+                )
+            for line in str(event.get("stream", "")).splitlines():
+                if line.strip():
+                    tail.append(line)
+                    on_line(line)
+        info = self.image(tag)
+        if info is None:
+            raise InfrastructureError(f"build of {tag} finished but the image is missing")
+        return info
+
+    def containers(self, labels: Mapping[str, str]) -> list[Container]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        return [Container(c) for c in self._client.containers.list(all=True, filters=filters)]
+
+    def start(self, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
+        try:
+            sdk_container = self._client.containers.run(
+                spec.image,
+                command=list(spec.command) or None,
+                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+                environment=dict(spec.environment),
+                volumes={str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts},
+                ports={f"{p}/tcp": ("127.0.0.1", None) for p in spec.ports},
+                network_disabled=spec.network_disabled,
+                name=spec.name,
+                labels={**spec.labels, **scope_labels},
+                detach=True,
+            )
+        except ImageNotFound as error:
+            raise UserError(
+                f"image {spec.image} does not exist locally",
+                fix="build it (`harness images build` for this project's images) or `docker pull` it",
+            ) from error
+        except APIError as error:
+            raise InfrastructureError(f"could not start a container from {spec.image}: {error.explanation}") from error
+        return Container(sdk_container)
+
+
+class Scope:
+    """Owns every container started through it and removes them all on close."""
+
+    def __init__(self, engine: Engine, name: str = "run") -> None:
+        self.engine = engine
+        self.id = f"{name}-{uuid.uuid4().hex[:12]}"
+        self.labels = {OWNER_LABEL: OWNER, SCOPE_LABEL: self.id}
+
+    def start(self, spec: ContainerSpec) -> Container:
+        return self.engine.start(spec, self.labels)
+
+    def leftovers(self) -> list[Container]:
+        return self.engine.containers(self.labels)
+
+    def close(self) -> None:
+        # Look containers up by label rather than trusting a list kept in
+        # memory: a container created just before Ctrl-C is still found.
+        for container in self.leftovers():
+            container.remove()
+
+    def __enter__(self) -> "Scope":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

@@ -1,0 +1,113 @@
+"""Building and inspecting the project's three images.
+
+All three come from one multi-target Dockerfile (containers/Dockerfile) and one
+lock, built in one context so the dependency stage is built once and shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from harness.baseimage import resolve_base_image
+from harness.config import Settings
+from harness.docker import ContainerSpec, Engine, ImageInfo, Scope
+from harness.errors import ContractViolation, UserError
+from harness.wheels import ensure_wheelhouse, lock_digest
+
+LOCK_LABEL = "com.sagemaker-local-harness.lock-sha256"
+PARITY_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
+# Runs inside an image: prints {distribution: version} for the names in argv.
+_VERSION_PROBE = (
+    "import json, sys\n"
+    "from importlib import metadata\n"
+    "def version(name):\n"
+    "    try:\n"
+    "        return metadata.version(name)\n"
+    "    except metadata.PackageNotFoundError:\n"
+    "        return None\n"
+    "print(json.dumps({n: version(n) for n in sys.argv[1:]}))\n"
+)
+
+
+class ImageKind(str, Enum):
+    PROCESSING = "processing"
+    TRAINING = "training"
+    INFERENCE = "inference"
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    kind: ImageKind
+    tag: str
+    info: ImageInfo
+    seconds: float
+
+
+def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
+    """Dockerfile, lock, wheels (hard links when possible) and the programs."""
+    shutil.copy2(settings.containers_dir / "Dockerfile", into / "Dockerfile")
+    shutil.copy2(settings.lock_file, into / "requirements.lock")
+    (into / "wheels").mkdir()
+    for wheel in wheelhouse.glob("*.whl"):
+        _link_or_copy(wheel, into / "wheels" / wheel.name)
+    (into / "jobs").mkdir()
+    for script in settings.jobs_dir.glob("*.py"):
+        shutil.copy2(script, into / "jobs" / script.name)
+    shutil.copytree(settings.containers_dir / "inference", into / "inference",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
+
+
+def build_images(settings: Settings, engine: Engine, kinds: Iterable[ImageKind],
+                 on_line: Callable[[str], None]) -> list[BuiltImage]:
+    if not settings.lock_file.is_file():
+        raise UserError(f"{settings.lock_file} is missing", fix="restore containers/requirements.lock from git")
+    base = resolve_base_image(settings, engine, on_line)
+    on_line(f"base image: {base}")
+    wheelhouse = ensure_wheelhouse(settings.wheels_cache_dir, settings.lock_file, engine.architecture(), on_line)
+    build_args = {"BASE_IMAGE": base, "LOCK_SHA256": lock_digest(settings.lock_file)}
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    built = []
+    with tempfile.TemporaryDirectory(prefix="build-context-", dir=settings.state_dir) as scratch:
+        context = assemble_context(settings, wheelhouse, Path(scratch))
+        for kind in kinds:
+            tag = settings.image_name(kind.value)
+            started = time.monotonic()
+            info = engine.build(context, tag, kind.value, build_args, lambda line, k=kind: on_line(f"[{k.value}] {line}"))
+            built.append(BuiltImage(kind, tag, info, time.monotonic() - started))
+    return built
+
+
+def library_versions(scope: Scope, image: str, names: Iterable[str] = PARITY_LIBRARIES) -> dict[str, str | None]:
+    """Installed versions of `names` inside `image` (None where absent)."""
+    spec = ContainerSpec(image=image, entrypoint=("python3", "-c", _VERSION_PROBE), command=tuple(names),
+                         network_disabled=True)
+    container = scope.start(spec)
+    try:
+        code = container.wait(timeout_s=120)
+        output = container.logs()
+    finally:
+        container.remove()
+    if code != 0:
+        raise ContractViolation(f"{image} cannot report its library versions (python3 exited {code})", details=output)
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def version_differences(left: dict[str, str | None], right: dict[str, str | None]) -> list[str]:
+    return [f"{name}: {left.get(name)} vs {right.get(name)}"
+            for name in sorted(set(left) | set(right)) if left.get(name) != right.get(name)]
