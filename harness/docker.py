@@ -70,6 +70,11 @@ class Container:
     def short_id(self) -> str:
         return self.id[:12]
 
+    @property
+    def scope(self) -> str:
+        """The scope label, '' for containers the harness did not start."""
+        return str((self._c.labels or {}).get(SCOPE_LABEL, ""))
+
     def host_port(self, container_port: int) -> int:
         self._c.reload()
         bindings = (self._c.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
@@ -188,12 +193,12 @@ class Engine:
         return info.id
 
     def build(self, context: Path, tag: str, target: str, build_args: Mapping[str, str],
-              on_line: Callable[[str], None]) -> ImageInfo:
+              labels: Mapping[str, str], on_line: Callable[[str], None]) -> ImageInfo:
         """Build with the classic builder, streaming its output line by line."""
         tail: list[str] = []
         stream = self._client.api.build(
             path=str(context), tag=tag, target=target, buildargs=dict(build_args),
-            rm=True, forcerm=True, decode=True, labels={OWNER_LABEL: OWNER},
+            rm=True, forcerm=True, decode=True, labels={**labels, OWNER_LABEL: OWNER},
         )
         for event in stream:
             if "error" in event:
@@ -253,6 +258,14 @@ class Scope:
 
     def leftovers(self) -> list[Container]:
         return self.engine.containers(self.labels)
+
+    def run_to_exit(self, spec: ContainerSpec, timeout_s: float) -> tuple[int, str]:
+        """Run a container to completion: (exit code, logs); it is removed after."""
+        container = self.start(spec)
+        try:
+            return container.wait(timeout_s), container.logs()
+        finally:
+            container.remove()
 
     def close(self) -> None:
         # Look containers up by label rather than trusting a list kept in

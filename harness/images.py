@@ -6,6 +6,7 @@ lock, built in one context so the dependency stage is built once and shared.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ from harness.errors import ContractViolation, UserError
 from harness.wheels import ensure_wheelhouse, lock_digest
 
 LOCK_LABEL = "com.sagemaker-local-harness.lock-sha256"
+SOURCE_LABEL = "com.sagemaker-local-harness.source-sha256"
+BASE_LABEL = "com.sagemaker-local-harness.base-image"
 PARITY_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
 # Runs inside an image: prints {distribution: version} for the names in argv.
 _VERSION_PROBE = (
@@ -49,6 +52,20 @@ class BuiltImage:
     tag: str
     info: ImageInfo
     seconds: float
+
+
+def source_files(settings: Settings) -> list[Path]:
+    """Everything that goes into the images besides the base and the wheels."""
+    return sorted([settings.containers_dir / "Dockerfile", settings.lock_file,
+                   *settings.jobs_dir.glob("*.py"), *(settings.containers_dir / "inference").glob("*.py")])
+
+
+def source_digest(settings: Settings) -> str:
+    digest = hashlib.sha256()
+    for path in source_files(settings):
+        digest.update(path.relative_to(settings.project_root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
@@ -80,7 +97,8 @@ def build_images(settings: Settings, engine: Engine, kinds: Iterable[ImageKind],
     base = resolve_base_image(settings, engine, on_line)
     on_line(f"base image: {base}")
     wheelhouse = ensure_wheelhouse(settings.wheels_cache_dir, settings.lock_file, engine.architecture(), on_line)
-    build_args = {"BASE_IMAGE": base, "LOCK_SHA256": lock_digest(settings.lock_file)}
+    build_args = {"BASE_IMAGE": base}
+    labels = {LOCK_LABEL: lock_digest(settings.lock_file), SOURCE_LABEL: source_digest(settings), BASE_LABEL: base}
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     built = []
     with tempfile.TemporaryDirectory(prefix="build-context-", dir=settings.state_dir) as scratch:
@@ -88,7 +106,8 @@ def build_images(settings: Settings, engine: Engine, kinds: Iterable[ImageKind],
         for kind in kinds:
             tag = settings.image_name(kind.value)
             started = time.monotonic()
-            info = engine.build(context, tag, kind.value, build_args, lambda line, k=kind: on_line(f"[{k.value}] {line}"))
+            info = engine.build(context, tag, kind.value, build_args, labels,
+                                lambda line, k=kind: on_line(f"[{k.value}] {line}"))
             built.append(BuiltImage(kind, tag, info, time.monotonic() - started))
     return built
 
@@ -97,12 +116,7 @@ def library_versions(scope: Scope, image: str, names: Iterable[str] = PARITY_LIB
     """Installed versions of `names` inside `image` (None where absent)."""
     spec = ContainerSpec(image=image, entrypoint=("python3", "-c", _VERSION_PROBE), command=tuple(names),
                          network_disabled=True)
-    container = scope.start(spec)
-    try:
-        code = container.wait(timeout_s=120)
-        output = container.logs()
-    finally:
-        container.remove()
+    code, output = scope.run_to_exit(spec, timeout_s=120)
     if code != 0:
         raise ContractViolation(f"{image} cannot report its library versions (python3 exited {code})", details=output)
     return dict(json.loads(output.strip().splitlines()[-1]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
-from model_artifact import load_model
+from model_artifact import extract_archive, load_model
 from tabular import read_labelled
 
 DEFAULT_MODEL = Path("/opt/ml/processing/model")
@@ -32,12 +31,6 @@ def single_file(folder: Path, pattern: str) -> Path:
     if len(found) != 1:
         raise FileNotFoundError(f"expected exactly one {pattern} under {folder}, found {len(found)}")
     return found[0]
-
-
-def extract_model(archive: Path, into: Path) -> Path:
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(into, filter="data")  # "data" refuses links and paths outside `into`
-    return into
 
 
 def score(model: Any, features: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -63,7 +56,7 @@ def run(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
     archive = single_file(model_dir, "model.tar.gz")
     features, labels = read_labelled(single_file(test_dir, "*.csv"))
     with tempfile.TemporaryDirectory() as scratch:
-        model, _ = load_model(extract_model(archive, Path(scratch)))
+        model, _ = load_model(extract_archive(archive, Path(scratch)))
     report, predictions, probabilities = score(model, features, labels)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))

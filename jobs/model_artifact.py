@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import platform
+import tarfile
 from importlib import metadata as importlib_metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import joblib
@@ -71,3 +72,19 @@ def load_model(model_dir: Path) -> tuple[Any, dict[str, Any]]:
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path} is missing")
     return joblib.load(model_path), meta
+
+
+def extract_archive(archive: Path, into: Path) -> Path:
+    """Extract a model.tar.gz, refusing links, devices and paths outside `into`.
+
+    Written out rather than `extractall(filter="data")`: Debian bookworm's
+    Python 3.11.2 predates that filter.
+    """
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        for member in members:
+            path = PurePosixPath(member.name)
+            if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+                raise ValueError(f"{archive} holds an unsafe entry {member.name!r}")
+        tar.extractall(into, members=members)  # noqa: S202 (members checked above)
+    return into

@@ -1,0 +1,96 @@
+"""The `harness` command line: parse, call a use case, translate errors.
+
+Errors become one readable message and an exit code here, nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from harness import __version__
+from harness.config import Settings
+from harness.doctor import Status, diagnose
+from harness.docker import Engine
+from harness.errors import HarnessError
+from harness.images import ImageKind, build_images
+from harness.provision import ensure_docker
+
+
+def _printer(verbose: bool) -> Callable[[str], None]:
+    """Live build progress: every line when verbose, else the step headlines."""
+
+    def show(line: str) -> None:
+        text = line.split("] ", 1)[-1]
+        if verbose or not text.startswith((" --->", "Removing intermediate", "Successfully built")):
+            print(line, flush=True)
+
+    return show
+
+
+def _build(settings: Settings, engine: Engine, kinds: Sequence[ImageKind], verbose: bool) -> int:
+    built = build_images(settings, engine, kinds, _printer(verbose))
+    print(f"\n{'image':<28} {'id':<20} {'size':>8} {'time':>7}")
+    for image in built:
+        print(f"{image.tag:<28} {image.info.id[:19]:<20} {image.info.size_bytes / 1e6:>6.0f}MB {image.seconds:>6.1f}s")
+    return 0
+
+
+def cmd_images_build(args: argparse.Namespace, settings: Settings) -> int:
+    kinds = [ImageKind(k) for k in args.kind] if args.kind else list(ImageKind)
+    return _build(settings, Engine.connect(), kinds, args.verbose)
+
+
+def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    engine = ensure_docker(lambda line: print(f"provision: {line}", flush=True))
+    print("provision: docker daemon answers", flush=True)
+    if args.skip_images:
+        return 0
+    return _build(settings, engine, list(ImageKind), args.verbose)
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    findings = diagnose(settings)
+    for finding in findings:
+        print(f"{finding.status.value:>7}  {finding.name:<18} {finding.detail}")
+        if finding.fix:
+            print(f"{'':>9}fix: {finding.fix}")
+    return 0 if all(f.status is Status.OK for f in findings) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Local-first SageMaker emulator and test harness")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    provision = commands.add_parser("provision", help="make Docker answer and build the images (idempotent)")
+    provision.add_argument("--skip-images", action="store_true", help="only make sure a Docker daemon answers")
+    provision.add_argument("--verbose", action="store_true", help="show every build line")
+    provision.set_defaults(handler=cmd_provision)
+
+    images = commands.add_parser("images", help="build the project's images").add_subparsers(dest="action", required=True)
+    build = images.add_parser("build", help="build the processing, training and inference images")
+    build.add_argument("--kind", action="append", choices=[k.value for k in ImageKind], help="only this image")
+    build.add_argument("--verbose", action="store_true", help="show every build line")
+    build.set_defaults(handler=cmd_images_build)
+
+    doctor = commands.add_parser("doctor", help="report what is missing, with the fix for each")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args, Settings.from_env()))
+    except HarnessError as error:
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

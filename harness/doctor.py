@@ -1,0 +1,74 @@
+"""`harness doctor`: what is missing to run the project, with the fix for each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.docker import Engine, Scope
+from harness.errors import HarnessError, InfrastructureError
+from harness.images import SOURCE_LABEL, ImageKind, library_versions, source_digest, version_differences
+
+
+class Status(str, Enum):
+    OK = "ok"
+    MISSING = "missing"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def diagnose(settings: Settings) -> list[Finding]:
+    try:
+        engine = Engine.connect(timeout_s=10)
+    except InfrastructureError as error:
+        return [Finding("docker daemon", Status.MISSING, error.problem, error.fix)]
+    findings = [Finding("docker daemon", Status.OK, f"server {engine.info().get('ServerVersion', '?')}")]
+    findings.append(_base_image(settings, engine))
+    images = [_image(settings, engine, kind) for kind in ImageKind]
+    findings.extend(images)
+    if all(f.status is not Status.MISSING for f in images):
+        findings.append(_parity(settings, engine))
+    return findings
+
+
+def _base_image(settings: Settings, engine: Engine) -> Finding:
+    candidates = [settings.base_image] if settings.base_image != AUTO else [PUBLIC_BASE_IMAGE, OFFLINE_BASE_IMAGE]
+    for name in candidates:
+        if engine.image(name) is not None:
+            return Finding("base image", Status.OK, name)
+    return Finding("base image", Status.MISSING, f"none of {', '.join(candidates)} is present",
+                   "run `harness images build`: it pulls the public base or builds the offline one")
+
+
+def _image(settings: Settings, engine: Engine, kind: ImageKind) -> Finding:
+    tag = settings.image_name(kind.value)
+    info = engine.image(tag)
+    if info is None:
+        return Finding(f"image {kind.value}", Status.MISSING, f"{tag} not built", "run `harness images build`")
+    if info.labels.get(SOURCE_LABEL) != source_digest(settings):
+        return Finding(f"image {kind.value}", Status.FAILED,
+                       f"{tag} is out of date with containers/ and jobs/", "run `harness images build`")
+    return Finding(f"image {kind.value}", Status.OK, f"{tag} {info.id[:19]} {info.size_bytes / 1e6:.0f} MB")
+
+
+def _parity(settings: Settings, engine: Engine) -> Finding:
+    try:
+        with Scope(engine, "doctor") as scope:
+            training = library_versions(scope, settings.image_name(ImageKind.TRAINING.value))
+            inference = library_versions(scope, settings.image_name(ImageKind.INFERENCE.value))
+    except HarnessError as error:
+        return Finding("version parity", Status.FAILED, error.problem, "run `harness images build`")
+    differences = version_differences(training, inference)
+    if differences:
+        return Finding("version parity", Status.FAILED, "training vs inference: " + "; ".join(differences),
+                       "rebuild both images from the one lock: `harness images build`")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(training.items()))
+    return Finding("version parity", Status.OK, f"training = inference ({shown})")

@@ -1,0 +1,41 @@
+"""Helpers shared by the container tests (plain functions, not fixtures)."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from pathlib import Path
+
+from harness.docker import ContainerSpec, Mount, Scope
+from harness.serving import InferenceClient, wait_until_healthy
+
+
+def training_root(folder: Path, fixtures_dir: Path, hyperparameters: str = '{"C": "0.5", "max_iter": "500"}') -> Path:
+    """A host folder laid out as /opt/ml for a training job, with the seed's paths."""
+    for channel in ("train", "validation"):
+        (folder / "input" / "data" / channel).mkdir(parents=True)
+        shutil.copy(fixtures_dir / "data" / channel / f"{channel}_data.csv", folder / "input" / "data" / channel)
+    (folder / "input" / "config").mkdir(parents=True)
+    (folder / "input" / "config" / "hyperparameters.json").write_text(hyperparameters)
+    return folder
+
+
+def training_spec(image: str, root: Path) -> ContainerSpec:
+    return ContainerSpec(image=image, command=("train",), mounts=(Mount(root, "/opt/ml"),), network_disabled=True)
+
+
+def extracted_model(trained: Path, into: Path) -> Path:
+    """model.tar.gz extracted into a fresh folder, as SageMaker does before `serve`."""
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(trained / "model.tar.gz") as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def start_server(scope: Scope, image: str, model_dir: Path, port: int = 8080,
+                 environment: dict[str, str] | None = None) -> tuple[InferenceClient, float]:
+    spec = ContainerSpec(image=image, command=("serve",), ports=(port,), environment=environment or {},
+                         mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),))
+    container = scope.start(spec)
+    client = InferenceClient(container.host_port(port))
+    return client, wait_until_healthy(container, client)
