@@ -43,6 +43,8 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     ports: tuple[int, ...] = ()
     network_disabled: bool = False
+    network: str | None = None
+    hostname: str | None = None
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -121,7 +123,13 @@ class Container:
         return thread
 
     def signal(self, name: str) -> None:
-        self._c.kill(signal=name)
+        with contextlib.suppress(NotFound, APIError):  # already gone: nothing to signal
+            self._c.kill(signal=name)
+
+    def stop(self, grace_s: int = 30) -> None:
+        """SIGTERM, then SIGKILL after `grace_s` (SageMaker's shutdown contract)."""
+        with contextlib.suppress(NotFound, APIError):
+            self._c.stop(timeout=grace_s)
 
     def exec(self, command: list[str]) -> tuple[int, str]:
         code, output = self._c.exec_run(command, demux=False)
@@ -130,6 +138,10 @@ class Container:
     def remove(self) -> None:
         with contextlib.suppress(NotFound):
             self._c.remove(force=True, v=True)
+
+
+def _label_filter(labels: Mapping[str, str]) -> dict[str, list[str]]:
+    return {"label": [f"{key}={value}" for key, value in labels.items()]}
 
 
 class Engine:
@@ -217,9 +229,19 @@ class Engine:
             raise InfrastructureError(f"build of {tag} finished but the image is missing")
         return info
 
+    def create_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return str(self._client.networks.create(name, driver="bridge", labels=dict(labels)).id)
+
+    def remove_networks(self, labels: Mapping[str, str]) -> None:
+        for network in self._client.networks.list(filters=_label_filter(labels)):
+            with contextlib.suppress(NotFound, APIError):
+                network.remove()
+
+    def networks(self, labels: Mapping[str, str]) -> list[str]:
+        return [str(n.name) for n in self._client.networks.list(filters=_label_filter(labels))]
+
     def containers(self, labels: Mapping[str, str]) -> list[Container]:
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        return [Container(c) for c in self._client.containers.list(all=True, filters=filters)]
+        return [Container(c) for c in self._client.containers.list(all=True, filters=_label_filter(labels))]
 
     def start(self, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
         try:
@@ -231,6 +253,8 @@ class Engine:
                 volumes={str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts},
                 ports={f"{p}/tcp": ("127.0.0.1", None) for p in spec.ports},
                 network_disabled=spec.network_disabled,
+                network=spec.network,
+                hostname=spec.hostname,
                 name=spec.name,
                 labels={**spec.labels, **scope_labels},
                 detach=True,
@@ -256,6 +280,12 @@ class Scope:
     def start(self, spec: ContainerSpec) -> Container:
         return self.engine.start(spec, self.labels)
 
+    def network(self, name: str) -> str:
+        """A bridge network owned by this scope, so hosts reach each other by name."""
+        full_name = f"{self.id}-{name}"
+        self.engine.create_network(full_name, self.labels)
+        return full_name
+
     def leftovers(self) -> list[Container]:
         return self.engine.containers(self.labels)
 
@@ -272,6 +302,7 @@ class Scope:
         # memory: a container created just before Ctrl-C is still found.
         for container in self.leftovers():
             container.remove()
+        self.engine.remove_networks(self.labels)
 
     def __enter__(self) -> "Scope":
         return self

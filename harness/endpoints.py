@@ -1,0 +1,242 @@
+"""Local real-time endpoints: CreateModel -> CreateEndpointConfig ->
+CreateEndpoint, InvokeEndpoint, data capture, DeleteEndpoint.
+
+Each endpoint is one inference container started with `serve`, its model
+extracted into a folder the harness owns (never the user's), published on a
+free 127.0.0.1 port, so several endpoints run at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tarfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.awserrors import client_error, validation_error
+from harness.docker import Container, ContainerSpec, Mount, Scope
+from harness.errors import ContractViolation
+from harness.serving import STARTUP_WINDOW_S, InferenceClient, wait_until_healthy
+from harness.storage import EmbeddedS3, S3Uri
+
+REALTIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ENDPOINT_LABEL = "com.sagemaker-local-harness.endpoint"
+
+
+@dataclass(frozen=True)
+class ModelDefinition:
+    name: str
+    image: str
+    model_data_url: str
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    destination: S3Uri
+    capture_input: bool
+    capture_output: bool
+    csv_types: tuple[str, ...]
+    json_types: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> "CaptureSettings | None":
+        if not config or not config.get("EnableCapture", False):
+            return None
+        modes = {o.get("CaptureMode") for o in config.get("CaptureOptions") or [{"CaptureMode": "Input"},
+                                                                             {"CaptureMode": "Output"}]}
+        header = config.get("CaptureContentTypeHeader") or {}
+        return cls(S3Uri.parse(config["DestinationS3Uri"]), "Input" in modes, "Output" in modes,
+                   tuple(header.get("CsvContentTypes") or ["text/csv"]),
+                   tuple(header.get("JsonContentTypes") or ["application/json"]))
+
+
+@dataclass(frozen=True)
+class Served:
+    container: Container
+    client: InferenceClient
+    model_dir: Path
+    seconds_to_healthy: float
+
+    def close(self) -> None:
+        self.client.close()
+        self.container.stop(grace_s=30)
+        self.container.remove()
+        shutil.rmtree(self.model_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    config_name: str
+    variant: str
+    served: Served
+    capture: CaptureSettings | None
+    created: datetime
+
+    @property
+    def client(self) -> InferenceClient:
+        return self.served.client
+
+    @property
+    def container(self) -> Container:
+        return self.served.container
+
+
+class EndpointHost:
+    """Runs endpoints' containers inside `scope`, model folders under `work_dir`."""
+
+    def __init__(self, scope: Scope, s3: EmbeddedS3, work_dir: Path) -> None:
+        self._scope = scope
+        self._s3 = s3
+        self._work_dir = work_dir
+        self.endpoints: dict[str, Endpoint] = {}
+
+    def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
+        if name in self.endpoints:
+            raise validation_error("CreateEndpoint", f"Cannot create already existing endpoint {name}.")
+        variants = config.get("ProductionVariants") or []
+        if len(variants) != 1:
+            raise validation_error("CreateEndpoint", f"endpoint config {config_name} has {len(variants)} "
+                                   "production variants; the local harness serves exactly one")
+        variant = variants[0]
+        window = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", STARTUP_WINDOW_S))
+        served = self.serve(name, model, {}, window)
+        endpoint = Endpoint(name, config_name, str(variant.get("VariantName", "AllTraffic")), served,
+                            CaptureSettings.from_config(config.get("DataCaptureConfig")), datetime.now(timezone.utc))
+        self.endpoints[name] = endpoint
+        return endpoint
+
+    def serve(self, name: str, model: ModelDefinition, environment: dict[str, str], window_s: float) -> "Served":
+        """A healthy inference container for `model`; removed again if it never gets healthy."""
+        model_dir = self._fetch_model(name, model)
+        spec = ContainerSpec(image=model.image, command=("serve",), environment={**model.environment, **environment},
+                             ports=(8080,), mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
+                             labels={ENDPOINT_LABEL: name})
+        container = self._scope.start(spec)
+        client = InferenceClient(container.host_port(8080))
+        try:
+            seconds = wait_until_healthy(container, client, window_s)
+        except ContractViolation as error:
+            container.remove()
+            shutil.rmtree(model_dir, ignore_errors=True)
+            raise client_error("CreateEndpoint", "ValidationException",
+                               f"{name} failed its health check: {error.problem}\n{error.details}") from error
+        return Served(container, client, model_dir, seconds)
+
+    def _fetch_model(self, endpoint: str, model: ModelDefinition) -> Path:
+        """Check the artifact exists and is a valid tar.gz, then extract it."""
+        uri = S3Uri.parse(model.model_data_url)
+        if not self._s3.exists(uri):
+            raise validation_error("CreateEndpoint", f"Could not find model data at {uri}: the training job "
+                                   "that writes it has not finished (wait for the pipeline execution and "
+                                   "check ModelArtifacts.S3ModelArtifacts before deploying)")
+        target = self._work_dir / "endpoints" / f"{endpoint}-{uuid.uuid4().hex[:8]}"
+        target.mkdir(parents=True)
+        archive = target.with_suffix(".tar.gz")
+        archive.write_bytes(self._s3.get_bytes(uri))
+        try:
+            _safe_extract(archive, target)
+        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+            shutil.rmtree(target, ignore_errors=True)
+            raise validation_error("CreateEndpoint", f"model data at {uri} is not a valid tar.gz: {error}") from error
+        finally:
+            archive.unlink(missing_ok=True)
+        return target
+
+    def invoke(self, name: str, body: bytes, content_type: str, accept: str | None,
+               custom_attributes: str | None) -> dict[str, Any]:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise validation_error("InvokeEndpoint", f"Endpoint {name} of account 000000000000 not found.")
+        if len(body) > REALTIME_PAYLOAD_LIMIT:
+            raise validation_error("InvokeEndpoint", f"Request payload of {len(body)} bytes exceeds the "
+                                   f"{REALTIME_PAYLOAD_LIMIT}-byte limit for real-time endpoints")
+        headers = {"Content-Type": content_type}
+        if accept:
+            headers["Accept"] = accept
+        if custom_attributes:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+        try:
+            response = requests.post(f"{endpoint.client.base_url}/invocations", data=body, headers=headers,
+                                     timeout=60)
+        except requests.RequestException as error:
+            raise _model_error(endpoint, 0, f"no response from the container: {type(error).__name__}") from error
+        if response.status_code >= 400:
+            raise _model_error(endpoint, response.status_code, response.text[:2000])
+        answer_type = response.headers.get("Content-Type", "")
+        if endpoint.capture:
+            self._capture(endpoint, body, content_type, response.content, answer_type)
+        return {"Body": response.content, "ContentType": answer_type,
+                "InvokedProductionVariant": endpoint.variant,
+                "CustomAttributes": response.headers.get("X-Amzn-SageMaker-Custom-Attributes")}
+
+    def _capture(self, endpoint: Endpoint, body: bytes, content_type: str, answer: bytes, answer_type: str) -> None:
+        """One JSONL record in the Model Monitor layout {endpoint}/{variant}/yyyy/mm/dd/hh/."""
+        capture = endpoint.capture
+        assert capture is not None
+        now = datetime.now(timezone.utc)
+        data: dict[str, Any] = {}
+        if capture.capture_input:
+            data["endpointInput"] = _captured(body, content_type, "INPUT", capture)
+        if capture.capture_output:
+            data["endpointOutput"] = _captured(answer, answer_type, "OUTPUT", capture)
+        record = {"captureData": data, "eventMetadata": {"eventId": str(uuid.uuid4()),
+                  "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, "eventVersion": "0"}
+        key = capture.destination.join(endpoint.name, endpoint.variant, now.strftime("%Y/%m/%d/%H"),
+                                       f"{now.strftime('%M-%S-%f')}-{uuid.uuid4().hex[:8]}.jsonl")
+        self._s3.put_bytes((json.dumps(record) + "\n").encode(), key)
+
+    def stop(self, name: str) -> None:
+        endpoint = self.endpoints.pop(name, None)
+        if endpoint is None:
+            raise validation_error("DeleteEndpoint", f"Could not find endpoint {name}.")
+        endpoint.served.close()
+
+    def image_id(self, image: str) -> str:
+        info = self._scope.engine.image(image)
+        return info.id if info else ""
+
+    def stop_all(self) -> None:
+        for name in list(self.endpoints):
+            self.stop(name)
+
+
+def _captured(data: bytes, content_type: str, mode: str, capture: CaptureSettings) -> dict[str, str]:
+    kind = content_type.split(";")[0].strip()
+    if kind in capture.csv_types or kind in capture.json_types:
+        encoding, text = ("CSV" if kind in capture.csv_types else "JSON"), data.decode("utf-8", "replace")
+    else:
+        encoding, text = "BASE64", base64.b64encode(data).decode()
+    return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+
+
+def _model_error(endpoint: Endpoint, status: int, message: str) -> Exception:
+    kind = "client" if 400 <= status < 500 else "server"
+    return client_error(
+        "InvokeEndpoint", "ModelError",
+        f'Received {kind} error ({status}) from primary with message "{message}". '
+        f"See the logs of endpoint {endpoint.name} (container {endpoint.container.short_id}).",
+        status=424, OriginalStatusCode=status, OriginalMessage=message,
+    )
+
+
+def _safe_extract(archive: Path, into: Path) -> None:
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        if not members:
+            raise ValueError("the archive is empty")
+        for member in members:
+            parts = Path(member.name).parts
+            if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+                raise ValueError(f"unsafe entry {member.name!r}")
+        tar.extractall(into, members=members)  # noqa: S202 (members checked above)
+
+

@@ -1,0 +1,263 @@
+"""Runs a pipeline definition (the JSON the cloud receives) step by step.
+
+Steps run in dependency order (DependsOn and property references); a
+Condition step runs one branch; the first failure stops the execution and
+later steps do not run. Every step type and argument is checked before the
+first container starts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from harness.errors import UserError
+from harness.expressions import Context, condition_holds, is_expression, references, resolve
+from harness.specs import ProcessingJobSpec, TrainingJobSpec
+
+SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
+ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+class SageMakerApi(Protocol):
+    """The part of the (local) SageMaker API that steps call."""
+
+    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]: ...
+    def create_model(self, **request: Any) -> dict[str, Any]: ...
+    def create_model_package(self, **request: Any) -> dict[str, Any]: ...
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]: ...
+    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any: ...
+
+
+@dataclass
+class StepRecord:
+    name: str
+    step_type: str
+    status: str = "Executing"
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ended: datetime | None = None
+    failure_reason: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return ((self.ended or datetime.now(timezone.utc)) - self.started).total_seconds()
+
+    def as_api(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"StepName": self.name, "StepStatus": self.status, "StartTime": self.started,
+                                 "Metadata": self.metadata}
+        if self.ended:
+            entry["EndTime"] = self.ended
+        if self.failure_reason:
+            entry["FailureReason"] = self.failure_reason
+        return entry
+
+
+StepEvent = Callable[[StepRecord], None]
+
+
+def all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every step, with the steps nested in Condition branches."""
+    found = []
+    for step in steps:
+        found.append(step)
+        if step.get("Type") == "Condition":
+            found += all_steps(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
+    return found
+
+
+def validate(definition: Mapping[str, Any]) -> None:
+    """Refuse unsupported step types and arguments before anything runs."""
+    steps = all_steps(definition.get("Steps", []))
+    for step in steps:
+        kind = step.get("Type")
+        if kind not in SUPPORTED_STEP_TYPES:
+            raise UserError(f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
+                            fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}")
+        arguments = _placeholders(step.get("Arguments", {}))
+        if kind == "Processing":
+            ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
+        elif kind == "Training":
+            TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
+    names = [s.get("Name") for s in steps]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise UserError(f"step names must be unique; repeated: {', '.join(sorted(duplicates))}")
+
+
+def _placeholders(value: Any) -> Any:
+    """Arguments with every expression replaced by a stand-in, for validation."""
+    if is_expression(value):
+        return "s3://placeholder/value"
+    if isinstance(value, dict):
+        return {k: _placeholders(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(v) for v in value]
+    return value
+
+
+def order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Topological order by DependsOn and references, keeping the written order otherwise."""
+    by_name = {s["Name"]: s for s in steps}
+    done: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in done or name not in by_name:
+            return
+        if name in trail:
+            raise UserError(f"the pipeline has a dependency cycle: {' -> '.join((*trail, name))}")
+        step = by_name[name]
+        for dependency in sorted(set(step.get("DependsOn", [])) | references(step.get("Arguments", {}))):
+            visit(dependency, (*trail, name))
+        done.append(name)
+
+    for step in steps:
+        visit(step["Name"], ())
+    return [by_name[n] for n in done]
+
+
+class PipelineRun:
+    """One execution of one definition."""
+
+    def __init__(self, definition: Mapping[str, Any], pipeline_name: str, parameters: Mapping[str, Any],
+                 api: SageMakerApi, on_event: StepEvent) -> None:
+        self.definition = definition
+        self.pipeline_name = pipeline_name
+        self.execution_id = uuid.uuid4().hex[:12]
+        self.arn = f"{ARN_PREFIX}:pipeline/{pipeline_name.lower()}/execution/{self.execution_id}"
+        self.parameters = _parameters(definition, parameters)
+        self.started = datetime.now(timezone.utc)
+        self.status = "Executing"
+        self.failure_reason = ""
+        self.steps: list[StepRecord] = []
+        self._properties: dict[str, dict[str, Any]] = {}
+        self._property_files = {s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
+                                for s in all_steps(definition.get("Steps", []))}
+        self._api = api
+        self._on_event = on_event
+
+    def context(self) -> Context:
+        execution = {"PipelineExecutionId": self.execution_id, "PipelineExecutionArn": self.arn,
+                     "PipelineName": self.pipeline_name, "StartDateTime": self.started.isoformat(),
+                     "CurrentDateTime": datetime.now(timezone.utc).isoformat()}
+        return Context(self.parameters, execution, self._properties, self._read_property_file)
+
+    def _read_property_file(self, step: str, file_name: str) -> Any:
+        spec = self._property_files.get(step, {}).get(file_name)
+        if spec is None:
+            raise UserError(f"step {step!r} declares no property file {file_name!r}",
+                            fix="pass it in ProcessingStep(property_files=[...])")
+        return self._api.read_property_file(self._properties[step], spec)
+
+    def run(self) -> "PipelineRun":
+        try:
+            self._run_steps(self.definition.get("Steps", []))
+        except StepFailed as failure:
+            self.status, self.failure_reason = "Failed", f"Step failure: {failure.step}: {failure.reason}"
+        else:
+            self.status = "Succeeded"
+        return self
+
+    def _run_steps(self, steps: list[dict[str, Any]]) -> None:
+        for step in order(steps):
+            self._run_step(step)
+
+    def _run_step(self, step: dict[str, Any]) -> None:
+        record = StepRecord(step["Name"], step["Type"])
+        self.steps.append(record)
+        self._on_event(record)
+        try:
+            branch = self._execute(step, record)
+        except StepFailed as failure:
+            self._finish(record, "Failed", failure.reason)
+            raise
+        except UserError as error:
+            self._finish(record, "Failed", error.problem)
+            raise StepFailed(step["Name"], error.problem) from error
+        self._finish(record, "Succeeded")
+        if branch:
+            self._run_steps(branch)
+
+    def _finish(self, record: StepRecord, status: str, reason: str = "") -> None:
+        record.status, record.failure_reason, record.ended = status, reason, datetime.now(timezone.utc)
+        self._on_event(record)
+
+    def _execute(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
+        """Runs one step; returns the steps of the branch to run next (Condition only)."""
+        name, kind = step["Name"], step["Type"]
+        if kind == "Condition":
+            return self._condition(step, record)
+        arguments = resolve(step.get("Arguments", {}), self.context())
+        if kind == "Fail":
+            raise StepFailed(name, str(arguments.get("ErrorMessage", "")) or "the pipeline reached a Fail step")
+        if kind == "Model":
+            model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
+            self._api.create_model(ModelName=model_name, **arguments)
+            self._properties[name] = {"ModelName": model_name}
+            record.metadata = {"Model": {"Arn": f"{ARN_PREFIX}:model/{model_name.lower()}"}}
+            return []
+        if kind == "RegisterModel":
+            arn = self._api.create_model_package(**arguments)["ModelPackageArn"]
+            self._properties[name] = self._api.describe_model_package(ModelPackageName=arn)
+            record.metadata = {"RegisterModel": {"Arn": arn}}
+            return []
+        job_name = f"pipelines-{self.execution_id}-{name}"[:63].strip("-")
+        description = self._api.run_step_job(kind, job_name, arguments)
+        self._properties[name] = description
+        record.metadata = _job_metadata(kind, description)
+        status = description.get(f"{kind}JobStatus")
+        if status != "Completed":
+            raise StepFailed(name, str(description.get("FailureReason", f"{kind} job {status}")))
+        return []
+
+    def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
+        arguments = step["Arguments"]
+        outcome = all(condition_holds(c, self.context()) for c in arguments.get("Conditions", []))
+        self._properties[step["Name"]] = {"Outcome": outcome}
+        record.metadata = {"Condition": {"Outcome": str(outcome).lower()}}
+        return arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", [])
+
+
+def _job_metadata(kind: str, description: Mapping[str, Any]) -> dict[str, Any]:
+    arn = description.get(f"{kind}JobArn", "")
+    return {f"{kind}Job": {"Arn": arn}}
+
+
+def _parameters(definition: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise UserError(f"unknown pipeline parameter(s): {', '.join(sorted(unknown))}",
+                        fix=f"declared parameters: {', '.join(declared) or 'none'}")
+    values = {}
+    for name, parameter in declared.items():
+        value = given.get(name, parameter.get("DefaultValue"))
+        if value is None:
+            raise UserError(f"pipeline parameter {name!r} has no default and no value", fix=f"pass {name}=...")
+        values[name] = _coerce(name, parameter.get("Type", "String"), value)
+    return values
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    try:
+        if kind == "Integer":
+            return int(value)
+        if kind == "Float":
+            return float(value)
+        if kind == "Boolean":
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+    except (TypeError, ValueError):
+        raise UserError(f"pipeline parameter {name}={value!r} is not a valid {kind}") from None
+    return str(value) if not isinstance(value, str) else value
+
+

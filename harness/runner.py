@@ -1,0 +1,232 @@
+"""One processing or training job, start to finish, under SageMaker's contract.
+
+Per host (`algo-1` .. `algo-N`, one bridge network when N > 1) the runner lays
+out its own /opt/ml folder on the host, copies the inputs in from the local
+S3, writes the config files SageMaker writes, runs the container, and on
+success uploads what SageMaker uploads. No host credentials enter a container.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.errors import InfrastructureError
+from harness.specs import ProcessingJobSpec, TrainingJobSpec
+from harness.storage import EmbeddedS3, S3Uri
+
+FAILURE_REASON_CHARS = 1024  # SageMaker keeps this much of /opt/ml/output/failure
+STOP_GRACE_S = 30  # SIGTERM, then SIGKILL 30 s later
+
+LogSink = Callable[[str, str], None]  # (job name, line)
+
+
+class JobStatus:
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    name: str
+    status: str
+    failure_reason: str
+    started: datetime
+    ended: datetime
+    exit_codes: tuple[int, ...]
+    image_id: str
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == JobStatus.COMPLETED
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended - self.started).total_seconds()
+
+
+def hosts(count: int) -> list[str]:
+    return [f"algo-{index}" for index in range(1, count + 1)]
+
+
+class JobRunner:
+    """Runs jobs in containers owned by `scope`; `work_dir` holds their host folders."""
+
+    def __init__(self, engine: Engine, scope: Scope, s3: EmbeddedS3, work_dir: Path, on_log: LogSink) -> None:
+        self._engine = engine
+        self._scope = scope
+        self._s3 = s3
+        self._work_dir = work_dir
+        self._on_log = on_log
+
+    # -- processing ------------------------------------------------------------
+    def run_processing(self, spec: ProcessingJobSpec) -> JobOutcome:
+        started = _now()
+        names = hosts(spec.instance_count)
+        roots = {host: self._host_root(spec.name, host) for host in names}
+        for host, root in roots.items():
+            self._stage_processing(spec, host, names, root)
+        codes, reason = self._run_hosts(spec.name, spec.image, names, roots, spec.max_runtime_s,
+                                        lambda host, root: self._processing_container(spec, host, root))
+        if reason:
+            return self._outcome(spec.name, spec.image, started, codes, reason)
+        artifacts = {}
+        for output in spec.outputs:
+            for root in roots.values():
+                folder = _host_path(root, output.local_path)
+                if folder.is_dir():
+                    self._s3.put_tree(folder, S3Uri.parse(output.uri))
+            artifacts[output.name] = output.uri
+        return self._outcome(spec.name, spec.image, started, codes, "", artifacts)
+
+    def _stage_processing(self, spec: ProcessingJobSpec, host: str, names: list[str], root: Path) -> None:
+        for item in spec.inputs:
+            self._s3.download_prefix(S3Uri.parse(item.uri), _host_path(root, item.local_path))
+        for output in spec.outputs:
+            _host_path(root, output.local_path).mkdir(parents=True, exist_ok=True)
+        config = root / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        _write_json(config / "processingjobconfig.json", dict(spec.request))
+        _write_json(config / "resourceconfig.json", {"current_host": host, "hosts": names})
+
+    def _processing_container(self, spec: ProcessingJobSpec, host: str, root: Path) -> ContainerSpec:
+        return ContainerSpec(
+            image=spec.image, entrypoint=spec.entrypoint, command=spec.arguments,
+            environment=dict(spec.environment), network_disabled=spec.network_isolation, hostname=host,
+            mounts=(Mount(root / "processing", "/opt/ml/processing"), Mount(root / "config", "/opt/ml/config")),
+        )
+
+    # -- training ----------------------------------------------------------------
+    def run_training(self, spec: TrainingJobSpec) -> JobOutcome:
+        started = _now()
+        names = hosts(spec.instance_count)
+        roots = {host: self._host_root(spec.name, host) for host in names}
+        for host, root in roots.items():
+            self._stage_training(spec, host, names, root)
+        codes, reason = self._run_hosts(spec.name, spec.image, names, roots, spec.max_runtime_s,
+                                        lambda host, root: self._training_container(spec, host, root))
+        if reason:
+            return self._outcome(spec.name, spec.image, started, codes, reason)
+        # The first host's artifacts are the job's (each host has its own /opt/ml/model).
+        output = S3Uri.parse(spec.output_path).join(spec.name, "output")
+        first = roots[names[0]]
+        artifacts = {
+            "model": self._upload_archive(first / "model", output.join("model.tar.gz"), spec.name),
+            "output": self._upload_archive(first / "output" / "data", output.join("output.tar.gz"), spec.name),
+        }
+        return self._outcome(spec.name, spec.image, started, codes, "", artifacts)
+
+    def _stage_training(self, spec: TrainingJobSpec, host: str, names: list[str], root: Path) -> None:
+        for index, channel in enumerate(spec.channels):
+            target = root / "input" / "data" / channel.name
+            target.mkdir(parents=True, exist_ok=True)
+            self._s3.download_prefix(S3Uri.parse(channel.uri), target)
+        config = root / "input" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        _write_json(config / "hyperparameters.json", dict(spec.hyperparameters))
+        _write_json(config / "inputdataconfig.json", {c.name: c.config() for c in spec.channels})
+        _write_json(config / "resourceconfig.json", {
+            "current_host": host, "current_instance_type": spec.instance_type,
+            "current_group_name": "homogeneousCluster", "hosts": names,
+            "instance_groups": [{"instance_group_name": "homogeneousCluster",
+                                 "instance_type": spec.instance_type, "hosts": names}],
+            "network_interface_name": "eth0",
+        })
+        _write_json(config / "trainingjobconfig.json", dict(spec.request))
+        for folder in ("model", "output/data", "checkpoints"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+
+    def _training_container(self, spec: TrainingJobSpec, host: str, root: Path) -> ContainerSpec:
+        environment = {**spec.environment, "TRAINING_JOB_NAME": spec.name, "TRAINING_JOB_ARN": spec.arn}
+        return ContainerSpec(
+            image=spec.image, entrypoint=spec.entrypoint, command=spec.arguments or ("train",),
+            environment=environment, network_disabled=spec.network_isolation, hostname=host,
+            mounts=(Mount(root, "/opt/ml"),),
+        )
+
+    # -- shared ------------------------------------------------------------------
+    def _host_root(self, job: str, host: str) -> Path:
+        root = self._work_dir / job / host
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _run_hosts(self, job: str, image: str, names: list[str], roots: dict[str, Path], max_runtime_s: int,
+                   make_spec: Callable[[str, Path], ContainerSpec]) -> tuple[tuple[int, ...], str]:
+        """Start every host, wait for all of them; (exit codes, failure reason or '')."""
+        network = self._scope.network(job) if len(names) > 1 else None
+        containers: dict[str, Container] = {}
+        for host in names:
+            spec = make_spec(host, roots[host])
+            if network and not spec.network_disabled:
+                spec = replace(spec, network=network)
+            containers[host] = self._scope.start(spec)
+            prefix = f"{host} " if len(names) > 1 else ""
+            containers[host].stream_logs(lambda line, p=prefix: self._on_log(job, p + line))
+        deadline = time.monotonic() + max_runtime_s
+        codes: dict[str, int] = {}
+        for host, container in containers.items():
+            try:
+                codes[host] = container.wait(max(1.0, deadline - time.monotonic()))
+            except InfrastructureError:
+                for other in containers.values():
+                    other.stop(STOP_GRACE_S)
+                return tuple(codes.values()), (
+                    f"MaxRuntimeExceeded: the job ran past MaxRuntimeInSeconds={max_runtime_s}")
+        last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
+        for container in containers.values():
+            container.remove()
+        return tuple(codes[h] for h in names), _failure_reason(names, roots, codes, last_lines)
+
+    def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
+        archive = self._work_dir / job / uri.key.rsplit("/", 1)[-1]
+        with tarfile.open(archive, "w:gz") as tar:
+            for item in sorted(folder.iterdir()) if folder.is_dir() else []:
+                tar.add(item, arcname=item.name)
+        self._s3.put_file(archive, uri)
+        return str(uri)
+
+    def _outcome(self, job: str, image: str, started: datetime, codes: tuple[int, ...], reason: str,
+                 artifacts: dict[str, str] | None = None) -> JobOutcome:
+        info = self._engine.image(image)
+        return JobOutcome(job, JobStatus.FAILED if reason else JobStatus.COMPLETED, reason, started, _now(), codes,
+                          info.id if info else "", artifacts or {})
+
+
+def _failure_reason(names: list[str], roots: dict[str, Path], codes: dict[str, int],
+                    last_lines: dict[str, str]) -> str:
+    """SageMaker's FailureReason: the failure file's first 1024 characters, or a
+    pointer to the logs (here: their last line) when the container wrote none."""
+    for host in names:
+        if codes[host] == 0:
+            continue
+        failure = roots[host] / "output" / "failure"
+        text = failure.read_text(errors="replace")[:FAILURE_REASON_CHARS].strip() if failure.is_file() else ""
+        detail = text or f"See job logs for more information (last line: {last_lines.get(host, '')!r})"
+        return f"AlgorithmError: {detail}, exit code: {codes[host]}"
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _host_path(root: Path, container_path: str) -> Path:
+    """Where a path under /opt/ml lives in a host's folder."""
+    return root / PurePosixPath(container_path).relative_to("/opt/ml")
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.write_text(json.dumps(document, indent=2, default=str))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,34 @@
+"""The session users swap in: the SageMaker SDK's LocalPipelineSession, wired
+to the embedded S3 and to the harness's own SageMaker API instead of the SDK's
+Docker Compose runner. Telemetry is off and credentials are static dummies, so
+the SDK has no reason to reach AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagemaker.local.local_session import LocalSession
+from sagemaker.workflow.pipeline_context import LocalPipelineSession
+
+from harness.api import LocalRuntimeClient, LocalSageMakerClient
+from harness.storage import EmbeddedS3, boto_session
+
+# The SDK reads this instead of the user's config files: telemetry off.
+SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+
+
+class HarnessSession(LocalPipelineSession):
+    def __init__(self, s3: EmbeddedS3, bucket: str, client: LocalSageMakerClient, runtime: LocalRuntimeClient) -> None:
+        self._harness_clients = (client, runtime)
+        s3.ensure_bucket(bucket)
+        LocalSession.__init__(self, boto_session=boto_session(), default_bucket=bucket,
+                              s3_endpoint_url=s3.endpoint_url, sagemaker_config=SDK_CONFIG)
+
+    def _initialize(self, boto_session: Any, sagemaker_client: Any, sagemaker_runtime_client: Any,
+                    **kwargs: Any) -> None:
+        super()._initialize(boto_session, sagemaker_client, sagemaker_runtime_client, **kwargs)
+        self.sagemaker_client, self.sagemaker_runtime_client = self._harness_clients
+
+    def logs_for_job(self, *args: Any, **kwargs: Any) -> None:
+        """Logs are streamed while the job runs; nothing to fetch afterwards."""

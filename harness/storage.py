@@ -1,0 +1,151 @@
+"""The embedded local S3: moto's S3-compatible server on a free loopback port.
+
+The harness starts it for a run and stops it at the end; jobs never talk to it
+from inside containers (as in SageMaker, the platform copies data in and out),
+only the harness and the SageMaker SDK do, through the endpoint URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+from harness.errors import InfrastructureError, UserError
+
+REGION = "us-east-1"
+# Static dummy credentials: they keep boto3 from searching the host's credential
+# chain (files, instance metadata); the local server accepts any.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "harness-local", "aws_secret_access_key": "harness-local"}
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> "S3Uri":
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise UserError(f"{uri!r} is not an s3:// URI", fix="use s3://bucket/key")
+        return cls(parsed.netloc, parsed.path.lstrip("/"))
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def join(self, *parts: str) -> "S3Uri":
+        key = "/".join([self.key.rstrip("/"), *[p.strip("/") for p in parts]]).lstrip("/")
+        return S3Uri(self.bucket, key)
+
+
+def boto_session() -> boto3.Session:
+    return boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
+
+
+class EmbeddedS3:
+    """moto's server in a thread, with the few S3 operations the harness needs."""
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self.endpoint_url = ""
+        self._client: Any = None
+
+    def start(self) -> "EmbeddedS3":
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # slow import: only when used
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        self._client = boto_session().client(
+            "s3", endpoint_url=self.endpoint_url, config=Config(retries={"max_attempts": 2})
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> "EmbeddedS3":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise InfrastructureError("the embedded S3 server is not running")
+        return self._client
+
+    def ensure_bucket(self, bucket: str) -> None:
+        existing = {b["Name"] for b in self.client.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            self.client.create_bucket(Bucket=bucket)
+
+    def put_file(self, path: Path, uri: S3Uri) -> None:
+        self.ensure_bucket(uri.bucket)
+        self.client.upload_file(str(path), uri.bucket, uri.key)
+
+    def put_bytes(self, data: bytes, uri: S3Uri) -> None:
+        self.ensure_bucket(uri.bucket)
+        self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=data)
+
+    def put_tree(self, folder: Path, prefix: S3Uri) -> list[S3Uri]:
+        """Upload every file under `folder`, keeping relative paths under `prefix`."""
+        uploaded = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            uri = prefix.join(path.relative_to(folder).as_posix())
+            self.put_file(path, uri)
+            uploaded.append(uri)
+        return uploaded
+
+    def keys(self, prefix: S3Uri) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        keys: list[str] = []
+        for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return keys
+
+    def exists(self, uri: S3Uri) -> bool:
+        return uri.key in self.keys(uri)
+
+    def get_bytes(self, uri: S3Uri) -> bytes:
+        try:
+            return bytes(self.client.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
+        except self.client.exceptions.NoSuchKey:
+            raise UserError(f"{uri} does not exist in the local S3") from None
+
+    def download_prefix(self, prefix: S3Uri, into: Path) -> list[Path]:
+        """S3Prefix semantics: every key under the prefix, relative to it.
+
+        A prefix naming one object (s3://b/path/train_data.csv) downloads that
+        object as `into/train_data.csv`, as SageMaker does for channels.
+        """
+        keys = self.keys(prefix)
+        if not keys:
+            raise UserError(f"nothing in the local S3 under {prefix}",
+                            fix="check the URI, or that the step that writes it ran first")
+        paths = []
+        for key in keys:
+            target = into / (key[len(prefix.key):].lstrip("/") or Path(key).name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.client.download_file(prefix.bucket, key, str(target))
+            paths.append(target)
+        return paths
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
