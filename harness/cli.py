@@ -6,6 +6,8 @@ Errors become one readable message and an exit code here, nowhere else.
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -59,6 +61,26 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(f.status is Status.OK for f in findings) else 1
 
 
+def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the SageMaker SDK takes seconds to import and only this command needs it.
+    from harness.progress import Progress
+    from harness.run_local import RunOptions, run_local
+    from harness.summary import print_summary
+
+    progress = Progress(show_logs=not args.quiet)
+    options = RunOptions(parameters=dict(_key_value(p) for p in args.param), deploy=not args.no_deploy)
+    record = run_local(settings, Engine.connect(), progress, options)
+    print_summary(progress, record)
+    return 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Local-first SageMaker emulator and test harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -77,11 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="report what is missing, with the fix for each")
     doctor.set_defaults(handler=cmd_doctor)
+
+    run = commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a pipeline parameter (default: ModelApprovalStatus=Approved)")
+    run.add_argument("--no-deploy", action="store_true", help="stop after the pipeline")
+    run.add_argument("--quiet", action="store_true", help="do not stream container logs")
+    run.set_defaults(handler=cmd_run_local)
     return parser
+
+
+def _quiet_sdk_logging() -> None:
+    """The SageMaker SDK logs config look-ups and definition rewrites at INFO/WARNING: noise here."""
+    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    logging.getLogger("sagemaker.config").setLevel(logging.ERROR)
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (CI cancelling, `kill`) cleans up like Ctrl-C does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_sdk_logging()
+    _interrupt_on_sigterm()
     try:
         return int(args.handler(args, Settings.from_env()))
     except HarnessError as error:

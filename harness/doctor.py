@@ -8,7 +8,7 @@ from enum import Enum
 from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
 from harness.docker import Engine, Scope
 from harness.errors import HarnessError, InfrastructureError
-from harness.images import SOURCE_LABEL, ImageKind, library_versions, source_digest, version_differences
+from harness.images import ImageKind, library_versions, stale_images, version_differences
 
 
 class Status(str, Enum):
@@ -53,7 +53,7 @@ def _image(settings: Settings, engine: Engine, kind: ImageKind) -> Finding:
     info = engine.image(tag)
     if info is None:
         return Finding(f"image {kind.value}", Status.MISSING, f"{tag} not built", "run `harness images build`")
-    if info.labels.get(SOURCE_LABEL) != source_digest(settings):
+    if kind in stale_images(settings, engine):
         return Finding(f"image {kind.value}", Status.FAILED,
                        f"{tag} is out of date with containers/ and jobs/", "run `harness images build`")
     return Finding(f"image {kind.value}", Status.OK, f"{tag} {info.id[:19]} {info.size_bytes / 1e6:.0f} MB")

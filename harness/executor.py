@@ -146,6 +146,10 @@ class PipelineRun:
         self._api = api
         self._on_event = on_event
 
+    def properties(self) -> dict[str, dict[str, Any]]:
+        """Each finished step's properties (what `Steps.<name>...` references read)."""
+        return dict(self._properties)
+
     def context(self) -> Context:
         execution = {"PipelineExecutionId": self.execution_id, "PipelineExecutionArn": self.arn,
                      "PipelineName": self.pipeline_name, "StartDateTime": self.started.isoformat(),
@@ -222,9 +226,13 @@ class PipelineRun:
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
         arguments = step["Arguments"]
-        outcome = all(condition_holds(c, self.context()) for c in arguments.get("Conditions", []))
+        context = self.context()
+        outcome = all(condition_holds(c, context) for c in arguments.get("Conditions", []))
         self._properties[step["Name"]] = {"Outcome": outcome}
-        record.metadata = {"Condition": {"Outcome": str(outcome).lower()}}
+        compared = [{"Type": c["Type"], "Left": resolve(c["LeftValue"], context),
+                     "Right": resolve(c["RightValue"], context)}
+                    for c in arguments.get("Conditions", []) if "LeftValue" in c]
+        record.metadata = {"Condition": {"Outcome": str(outcome).lower(), "Evaluated": compared}}
         return arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", [])
 
 

@@ -125,3 +125,27 @@ def library_versions(scope: Scope, image: str, names: Iterable[str] = PARITY_LIB
 def version_differences(left: dict[str, str | None], right: dict[str, str | None]) -> list[str]:
     return [f"{name}: {left.get(name)} vs {right.get(name)}"
             for name in sorted(set(left) | set(right)) if left.get(name) != right.get(name)]
+
+
+def stale_images(settings: Settings, engine: Engine) -> list[ImageKind]:
+    """The images that are missing or were built from other sources than the current ones."""
+    current = source_digest(settings)
+    stale = []
+    for kind in ImageKind:
+        info = engine.image(settings.image_name(kind.value))
+        if info is None or info.labels.get(SOURCE_LABEL) != current:
+            stale.append(kind)
+    return stale
+
+
+def cached_library_versions(scope: Scope, image: str, cache_file: Path) -> dict[str, str | None]:
+    """library_versions, remembered per image ID (an image's content never changes)."""
+    info = scope.engine.image(image)
+    if info is None:
+        raise UserError(f"image {image} does not exist", fix="run `harness images build`")
+    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    if info.id not in cache:
+        cache[info.id] = library_versions(scope, image)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(cache, indent=2))
+    return dict(cache[info.id])

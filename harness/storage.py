@@ -8,6 +8,7 @@ only the harness and the SageMaker SDK do, through the endpoint URL.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class EmbeddedS3:
     def start(self) -> "EmbeddedS3":
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # slow import: only when used
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -122,6 +124,11 @@ class EmbeddedS3:
             return bytes(self.client.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
         except self.client.exceptions.NoSuchKey:
             raise UserError(f"{uri} does not exist in the local S3") from None
+
+    def hashes(self, prefix: S3Uri) -> dict[str, str]:
+        """sha256 of every object under a prefix, by key."""
+        return {key: hashlib.sha256(self.get_bytes(S3Uri(prefix.bucket, key))).hexdigest()
+                for key in self.keys(prefix)}
 
     def download_prefix(self, prefix: S3Uri, into: Path) -> list[Path]:
         """S3Prefix semantics: every key under the prefix, relative to it.

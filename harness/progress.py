@@ -1,0 +1,44 @@
+"""Live progress on the terminal: step status lines, prefixed container logs,
+and the final summary table."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from harness.executor import StepRecord
+
+_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
+_MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}
+
+
+class Progress:
+    def __init__(self, stream: TextIO = sys.stdout, show_logs: bool = True) -> None:
+        self._stream = stream
+        self._show_logs = show_logs
+        self._lock = threading.Lock()  # log lines arrive from one thread per container
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def step(self, record: StepRecord) -> None:
+        mark = _MARKS.get(record.status, "•")
+        timing = "" if record.status == "Executing" else f"  {record.seconds:6.1f}s"
+        reason = f"  {record.failure_reason}" if record.failure_reason else ""
+        self.line(f"{mark} {record.name:<28} {record.step_type:<14} {record.status:<10}{timing}{reason}")
+
+    def log(self, job: str, text: str) -> None:
+        if self._show_logs:
+            self.line(f"    [{_JOB_PREFIX.sub('', job)}] {text}")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        self.line("  ".join("-" * w for w in widths))
+        for row in rows:
+            self.line("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())

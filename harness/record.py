@@ -1,0 +1,52 @@
+"""The run record: what ran, on which images and code, with which results.
+
+`harness promote` trusts only this file: it holds the hash of the pipeline
+definition, of the job code and the image IDs that a successful run verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.config import Settings
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_hashes(settings: Settings) -> dict[str, str]:
+    """sha256 of every job script, by path relative to the project."""
+    return {path.relative_to(settings.project_root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(settings.jobs_dir.glob("*.py"))}
+
+
+def runs_dir(settings: Settings) -> Path:
+    return settings.state_dir / "runs"
+
+
+def write_record(settings: Settings, record: dict[str, Any]) -> Path:
+    """runs/<run id>.json, and runs/latest.json pointing at the newest run."""
+    folder = runs_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['run_id']}.json"
+    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    path.write_text(text)
+    staging = folder / "latest.json.tmp"
+    staging.write_text(text)
+    os.replace(staging, folder / "latest.json")
+    return path
+
+
+def read_latest(settings: Settings) -> dict[str, Any] | None:
+    latest = runs_dir(settings) / "latest.json"
+    return json.loads(latest.read_text()) if latest.is_file() else None
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()

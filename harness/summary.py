@@ -1,0 +1,42 @@
+"""The closing summary of a local run, from its run record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.progress import Progress
+
+
+def _key_outputs(step: dict[str, Any]) -> str:
+    metadata = step.get("metadata", {})
+    if "Condition" in metadata:
+        evaluated = metadata["Condition"].get("Evaluated", [])
+        shown = ", ".join(f"{e['Left']} {e['Type']} {e['Right']}" for e in evaluated)
+        return f"outcome {metadata['Condition']['Outcome']} ({shown})"
+    if "RegisterModel" in metadata:
+        return metadata["RegisterModel"]["Arn"]
+    if "Model" in metadata:
+        return metadata["Model"]["Arn"]
+    artifacts = step.get("job", {}).get("artifacts", {})
+    return ", ".join(_artifact(name, objects) for name, objects in artifacts.items())
+
+
+def _artifact(name: str, objects: dict[str, str]) -> str:
+    if len(objects) == 1:
+        return f"{name}: {next(iter(objects)).rsplit('/', 1)[-1]}"
+    return f"{name}: {len(objects)} objects"
+
+
+def print_summary(progress: Progress, record: dict[str, Any]) -> None:
+    rows = [(s["name"], s["type"], s["status"], f"{s['seconds']:.1f}s", _key_outputs(s))
+            for s in record.get("steps", [])]
+    progress.line("")
+    progress.table(("step", "type", "status", "duration", "key outputs"), rows)
+    endpoint = record.get("endpoint")
+    if endpoint:
+        progress.line(f"\nendpoint: package v{endpoint['package_version']}, first prediction "
+                      f"{endpoint['seconds_to_first_prediction']:.2f}s after CreateEndpoint, "
+                      f"{endpoint['predictions_checked']} predictions equal the evaluate step's, "
+                      f"{endpoint['captured_records']} data-capture records, deleted")
+    progress.line(f"run {record['run_id']}: {record['status']} in {record['seconds']:.1f}s; "
+                  f"record {record['path']}")
