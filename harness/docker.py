@@ -122,6 +122,12 @@ class Container:
         thread.start()
         return thread
 
+    def start(self) -> None:
+        try:
+            self._c.start()
+        except APIError as error:
+            raise InfrastructureError(f"could not start container {self.short_id}: {error.explanation}") from error
+
     def signal(self, name: str) -> None:
         with contextlib.suppress(NotFound, APIError):  # already gone: nothing to signal
             self._c.kill(signal=name)
@@ -244,8 +250,14 @@ class Engine:
         return [Container(c) for c in self._client.containers.list(all=True, filters=_label_filter(labels))]
 
     def start(self, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
+        container = self.create(spec, scope_labels)
+        container.start()
+        return container
+
+    def create(self, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
+        """A created, not yet started container (start several hosts together)."""
         try:
-            sdk_container = self._client.containers.run(
+            sdk_container = self._client.containers.create(
                 spec.image,
                 command=list(spec.command) or None,
                 entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
@@ -254,10 +266,12 @@ class Engine:
                 ports={f"{p}/tcp": ("127.0.0.1", None) for p in spec.ports},
                 network_disabled=spec.network_disabled,
                 network=spec.network,
+                # Docker's DNS resolves aliases, not hostnames: algo-1 must reach algo-2 by name.
+                networking_config=({spec.network: self._client.api.create_endpoint_config(aliases=[spec.hostname])}
+                                   if spec.network and spec.hostname else None),
                 hostname=spec.hostname,
                 name=spec.name,
                 labels={**spec.labels, **scope_labels},
-                detach=True,
             )
         except ImageNotFound as error:
             raise UserError(
@@ -279,6 +293,9 @@ class Scope:
 
     def start(self, spec: ContainerSpec) -> Container:
         return self.engine.start(spec, self.labels)
+
+    def create(self, spec: ContainerSpec) -> Container:
+        return self.engine.create(spec, self.labels)
 
     def network(self, name: str) -> str:
         """A bridge network owned by this scope, so hosts reach each other by name."""

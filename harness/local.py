@@ -44,10 +44,10 @@ class LocalEnvironment:
     @classmethod
     @contextlib.contextmanager
     def open(cls, settings: Settings, engine: Engine, on_log: LogSink, on_event: StepEvent,
-             bucket: str = DEFAULT_BUCKET) -> Iterator["LocalEnvironment"]:
+             bucket: str = DEFAULT_BUCKET, scope_name: str = "run") -> Iterator["LocalEnvironment"]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
-        scope = Scope(engine, "run")
+        scope = Scope(engine, scope_name)
         s3 = EmbeddedS3()
         endpoints = EndpointHost(scope, s3, work_dir)
         try:

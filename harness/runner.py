@@ -167,9 +167,11 @@ class JobRunner:
             spec = make_spec(host, roots[host])
             if network and not spec.network_disabled:
                 spec = replace(spec, network=network)
-            containers[host] = self._scope.start(spec)
+            containers[host] = self._scope.create(spec)
+        for host, container in containers.items():  # all created first: the hosts come up together
+            container.start()
             prefix = f"{host} " if len(names) > 1 else ""
-            containers[host].stream_logs(lambda line, p=prefix: self._on_log(job, p + line))
+            container.stream_logs(lambda line, p=prefix: self._on_log(job, p + line))
         deadline = time.monotonic() + max_runtime_s
         codes: dict[str, int] = {}
         for host, container in containers.items():

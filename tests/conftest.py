@@ -1,12 +1,26 @@
-"""Shared test set-up: the job scripts and the inference server are plain
-scripts (they run flat inside their images), so their folders go on sys.path."""
+"""Shared test set-up.
+
+The job scripts and the inference server are plain scripts (they run flat
+inside their images), so their folders go on sys.path. Container and e2e
+tests run real images in a real Docker daemon: a missing daemon is an error,
+never a skip (`harness provision`, run by tox first, makes one answer).
+"""
 
 from __future__ import annotations
 
 import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from harness.config import Settings
+from harness.docker import OWNER, OWNER_LABEL, Engine, Scope
+from harness.images import ImageKind, build_images
+from harness.local import LocalEnvironment
+from support import SESSION, session_scope, training_root, training_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in (ROOT / "jobs", ROOT / "containers" / "inference"):
@@ -24,6 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
         elif "container" in parts:
             item.add_marker(pytest.mark.container)
+        elif "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +50,62 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    return Engine.connect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Pass or fail, the suite must leave none of its containers or networks behind."""
+    yield
+    if not any(item.get_closest_marker("container") or item.get_closest_marker("e2e")
+               for item in request.session.items):
+        return  # a unit-only run needs no Docker
+    engine = Engine.connect()
+    ours = [c.short_id for c in engine.containers({OWNER_LABEL: OWNER}) if c.scope.startswith(SESSION)]
+    networks = [n for n in engine.networks({OWNER_LABEL: OWNER}) if n.startswith(SESSION)]
+    assert not ours and not networks, f"left behind: containers {ours}, networks {networks}"
+
+
+@pytest.fixture(scope="session")
+def images(settings: Settings, engine: Engine) -> dict[ImageKind, str]:
+    """The images as the current sources build them (a cached build takes seconds)."""
+    built = build_images(settings, engine, list(ImageKind), lambda line: None)
+    return {image.kind: image.tag for image in built}
+
+
+@pytest.fixture()
+def scope(engine: Engine) -> Iterator[Scope]:
+    with session_scope(engine) as test_scope:
+        yield test_scope
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, engine: Engine,
+            images: dict[ImageKind, str]) -> Path:
+    """A finished training job's /opt/ml, with model.tar.gz packed as SageMaker packs it."""
+    root = training_root(tmp_path_factory.mktemp("trained"), fixtures_dir)
+    with session_scope(engine) as train_scope:
+        code, logs = train_scope.run_to_exit(training_spec(images[ImageKind.TRAINING], root), timeout_s=300)
+    assert code == 0, logs
+    with tarfile.open(root / "model.tar.gz", "w:gz") as tar:
+        for item in sorted((root / "model").iterdir()):
+            tar.add(item, arcname=item.name)
+    return root
+
+
+@pytest.fixture()
+def local_env(engine: Engine, images: dict[ImageKind, str], tmp_path: Path) -> Iterator[LocalEnvironment]:
+    """A local SageMaker (S3, API, session) with its own state folder."""
+    settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
+    with LocalEnvironment.open(settings, engine, lambda job, line: None, lambda record: None,
+                               scope_name=SESSION) as env:
+        yield env

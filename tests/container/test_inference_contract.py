@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import session_scope
+from support import session_scope
 from support import extracted_model, start_server
 
 from harness.docker import ContainerSpec, Engine, Mount, Scope

@@ -1,7 +1,7 @@
 """The engine adapter reaps what it started, even when the caller is interrupted."""
 
 import pytest
-from conftest import session_scope
+from support import session_scope
 
 from harness.docker import SCOPE_LABEL, ContainerSpec, Engine
 from harness.images import ImageKind

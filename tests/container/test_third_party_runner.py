@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SESSION
+from support import SESSION
 from support import extracted_model
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer

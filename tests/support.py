@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import shutil
 import tarfile
+import uuid
 from pathlib import Path
 
-from harness.docker import ContainerSpec, Mount, Scope
+from harness.docker import ContainerSpec, Engine, Mount, Scope
 from harness.serving import InferenceClient, wait_until_healthy
+
+# Every scope of this test session is named after it, so the leftover check
+# ignores containers that other harness users on the machine own.
+SESSION = f"tests{uuid.uuid4().hex[:8]}"
+
+
+def session_scope(engine: Engine) -> Scope:
+    return Scope(engine, SESSION)
 
 
 def training_root(folder: Path, fixtures_dir: Path, hyperparameters: str = '{"C": "0.5", "max_iter": "500"}') -> Path:

@@ -1,0 +1,93 @@
+"""Local endpoints: CreateModel -> CreateEndpointConfig -> CreateEndpoint, invoke, capture, delete."""
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.docker import Engine
+from harness.endpoints import ENDPOINT_LABEL
+from harness.local import LocalEnvironment
+from harness.storage import S3Uri
+
+CAPTURE = "data-capture"
+
+
+def deploy(env: LocalEnvironment, name: str, image: str, model_uri: str, capture: bool = False) -> None:
+    env.client.create_model(ModelName=name, ExecutionRoleArn="r",
+                            PrimaryContainer={"Image": image, "ModelDataUrl": model_uri})
+    config = {"EndpointConfigName": name, "ProductionVariants": [
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]}
+    if capture:
+        config["DataCaptureConfig"] = {"EnableCapture": True, "InitialSamplingPercentage": 100,
+                                       "DestinationS3Uri": f"s3://{env.bucket}/{CAPTURE}",
+                                       "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+    env.client.create_endpoint_config(**config)
+    env.client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
+@pytest.fixture()
+def model_uri(local_env: LocalEnvironment, trained: Path) -> str:
+    uri = S3Uri(local_env.bucket, "models/job/output/model.tar.gz")
+    local_env.s3.put_file(trained / "model.tar.gz", uri)
+    return str(uri)
+
+
+def test_two_endpoints_serve_at_once_on_their_own_ports(local_env: LocalEnvironment, model_uri: str, images: dict,
+                                                        fixtures_dir: Path, engine: Engine) -> None:
+    for name in ("first", "second"):
+        deploy(local_env, name, images["inference"], model_uri)
+    ports = {local_env.endpoints.endpoints[n].client.base_url for n in ("first", "second")}
+    assert len(ports) == 2 and all(url.startswith("http://127.0.0.1:") for url in ports)
+    body = (fixtures_dir / "payloads" / "batch.csv").read_bytes()
+    answers = [local_env.runtime.invoke_endpoint(EndpointName=n, Body=body, ContentType="text/csv")["Body"].read()
+               for n in ("first", "second")]
+    assert answers[0] == answers[1] and len(answers[0].split()) == 10
+    assert local_env.client.describe_endpoint(EndpointName="first")["EndpointStatus"] == "InService"
+    for name in ("first", "second"):
+        local_env.client.delete_endpoint(EndpointName=name)
+        assert engine.containers({ENDPOINT_LABEL: name}) == []
+    with pytest.raises(ClientError, match="Could not find endpoint first"):
+        local_env.client.describe_endpoint(EndpointName="first")
+
+
+def test_data_capture_writes_model_monitor_records(local_env: LocalEnvironment, model_uri: str, images: dict,
+                                                  fixtures_dir: Path) -> None:
+    deploy(local_env, "captured", images["inference"], model_uri, capture=True)
+    payloads = [(fixtures_dir / "payloads" / n).read_bytes() for n in ("single_row.csv", "batch.csv")]
+    answers = [local_env.runtime.invoke_endpoint(EndpointName="captured", Body=p, ContentType="text/csv")["Body"]
+               .read().decode() for p in payloads]
+    keys = local_env.s3.keys(S3Uri(local_env.bucket, f"{CAPTURE}/captured/AllTraffic/"))
+    assert len(keys) == 2
+    for key in keys:  # {endpoint}/{variant}/yyyy/mm/dd/hh/<file>.jsonl
+        parts = key.split("/")
+        assert len(parts) == 8 and parts[-1].endswith(".jsonl") and len(parts[3]) == 4 and len(parts[6]) == 2
+    records = [json.loads(local_env.s3.get_bytes(S3Uri(local_env.bucket, k))) for k in sorted(keys)]
+    seen = {(r["captureData"]["endpointInput"]["data"], r["captureData"]["endpointOutput"]["data"]) for r in records}
+    assert seen == {(p.decode(), a) for p, a in zip(payloads, answers)}
+    assert all(r["captureData"]["endpointInput"]["encoding"] == "CSV" and r["eventMetadata"]["eventId"]
+               for r in records)
+
+
+def test_container_errors_map_to_model_error(local_env: LocalEnvironment, model_uri: str, images: dict) -> None:
+    deploy(local_env, "strict", images["inference"], model_uri)
+    with pytest.raises(ClientError) as caught:
+        local_env.runtime.invoke_endpoint(EndpointName="strict", Body=b"1,2,3", ContentType="text/csv")
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["OriginalStatusCode"] == 400
+    assert "the model expects 30" in error["Error"]["Message"]
+    with pytest.raises(ClientError, match="Endpoint nowhere of account"):
+        local_env.runtime.invoke_endpoint(EndpointName="nowhere", Body=b"1", ContentType="text/csv")
+
+
+def test_deploying_before_the_artifact_exists_is_refused(local_env: LocalEnvironment, images: dict,
+                                                         engine: Engine) -> None:
+    missing = f"s3://{local_env.bucket}/models/not-yet/output/model.tar.gz"
+    with pytest.raises(ClientError, match="Could not find model data at .*has not finished"):
+        deploy(local_env, "early", images["inference"], missing)
+    local_env.s3.put_bytes(b"not a tarball", S3Uri.parse(missing))
+    with pytest.raises(ClientError, match="is not a valid tar.gz"):
+        local_env.client.create_endpoint(EndpointName="early2", EndpointConfigName="early")
+    assert engine.containers({ENDPOINT_LABEL: "early"}) == []
