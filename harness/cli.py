@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from harness.docker import Engine
 from harness.errors import HarnessError
 from harness.images import ImageKind, build_images
 from harness.provision import ensure_docker
+from harness.sandbox import is_sanitized, sanitized
 
 
 def _printer(verbose: bool) -> Callable[[str], None]:
@@ -62,6 +64,9 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
+    if not is_sanitized(os.environ):
+        # Re-run this same command (same PID, same signals) where boto3 cannot reach AWS.
+        os.execve(sys.executable, [sys.executable, "-m", "harness.cli", *args.argv], sanitized(os.environ))
     # Imported here: the SageMaker SDK takes seconds to import and only this command needs it.
     from harness.progress import Progress
     from harness.run_local import RunOptions, run_local
@@ -125,7 +130,9 @@ def _interrupt_on_sigterm() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    args.argv = arguments
     _quiet_sdk_logging()
     _interrupt_on_sigterm()
     try:

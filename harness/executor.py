@@ -166,6 +166,9 @@ class PipelineRun:
     def run(self) -> "PipelineRun":
         try:
             self._run_steps(self.definition.get("Steps", []))
+        except KeyboardInterrupt:
+            self.status, self.failure_reason = "Stopped", "interrupted (Ctrl-C or SIGTERM)"
+            raise
         except StepFailed as failure:
             self.status, self.failure_reason = "Failed", f"Step failure: {failure.step}: {failure.reason}"
         else:
@@ -182,6 +185,9 @@ class PipelineRun:
         self._on_event(record)
         try:
             branch = self._execute(step, record)
+        except KeyboardInterrupt:
+            self._finish(record, "Stopped", "interrupted")
+            raise
         except StepFailed as failure:
             self._finish(record, "Failed", failure.reason)
             raise

@@ -16,8 +16,8 @@ _MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}
 
 
 class Progress:
-    def __init__(self, stream: TextIO = sys.stdout, show_logs: bool = True) -> None:
-        self._stream = stream
+    def __init__(self, stream: TextIO | None = None, show_logs: bool = True) -> None:
+        self._stream = stream or sys.stdout
         self._show_logs = show_logs
         self._lock = threading.Lock()  # log lines arrive from one thread per container
 

@@ -109,6 +109,10 @@ def _run_pipeline(settings: Settings, env: LocalEnvironment, module: ModuleType,
     progress.line(f"pipeline {pipeline.name}: {len(definition)} bytes of definition, parameters {parameters}")
     pipeline.start(parameters=parameters)
     run = env.client.executions[-1]
+    if run.status == "Stopped":
+        # The SDK's telemetry wrapper around Pipeline.start() returns from a `finally`
+        # block, which swallows KeyboardInterrupt: raise it again so the run stops.
+        raise KeyboardInterrupt
     record["execution"] = {"arn": run.arn, "status": run.status, "failure_reason": run.failure_reason}
     record["steps"] = [_step_entry(env, run, step) for step in run.steps]
     if run.status != "Succeeded":

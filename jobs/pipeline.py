@@ -27,7 +27,6 @@ from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.step_collections import RegisterModel
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 JOBS_DIR = Path(__file__).resolve().parent
@@ -99,16 +98,16 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:  # noqa: AN
                        json_path="binary_classification_metrics.accuracy.value")
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
 
-    register = RegisterModel(
-        name="RegisterModel", estimator=estimator, model_data=model_data, image_uri=settings.inference_image,
+    model = Model(image_uri=settings.inference_image, model_data=model_data, role=settings.role,
+                  sagemaker_session=session)
+    # A registered package is a blueprint (image + artifact + metadata), not a running service.
+    register = ModelStep("RegisterModel", step_args=model.register(
         content_types=CONTENT_TYPES, response_types=CONTENT_TYPES,
         inference_instances=[settings.instance_type], transform_instances=[settings.instance_type],
         model_package_group_name=settings.model_package_group, approval_status=approval_status,
         model_metrics=ModelMetrics(model_statistics=MetricsSource(
             s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json")),
-    )
-    model = Model(image_uri=settings.inference_image, model_data=model_data, role=settings.role,
-                  sagemaker_session=session)
+    ))
     create_model = ModelStep("CreateModel", step_args=model.create(instance_type=settings.instance_type))
     fail = FailStep("AccuracyTooLow", error_message=Join(
         on=" ", values=["accuracy", accuracy, "is below the threshold", accuracy_threshold]))

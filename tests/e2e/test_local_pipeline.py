@@ -1,0 +1,150 @@
+"""The whole pipeline and endpoint round trip, as `harness run-local` runs it."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import Settings
+from harness.docker import OWNER, OWNER_LABEL, Engine
+from harness.errors import JobFailed
+from harness.progress import Progress
+from harness.registry import ModelRegistry
+from harness.run_local import RunOptions, run_local
+from harness.sandbox import sanitized
+
+GROUP = "mlops-models"
+# Runs the real CLI with an audit hook that records every socket connection and
+# name lookup of the process (all threads), then writes them out at exit.
+AUDITED_CLI = """
+import atexit, json, sys
+events = []
+def hook(event, args):
+    if event == "socket.connect":
+        address = args[1]
+        events.append(["connect", address if isinstance(address, str) else str(address[0])])
+    elif event == "socket.getaddrinfo":
+        events.append(["lookup", str(args[0])])
+sys.addaudithook(hook)
+atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(events)))
+from harness.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def beyond_loopback(kind: str, target: str) -> bool:
+    if kind == "connect" and target.startswith("/"):
+        return False  # a Unix socket: the Docker daemon
+    if target in ("localhost", "None"):
+        return False
+    try:
+        return not ipaddress.ip_address(target).is_loopback
+    except ValueError:
+        return True  # a host name other than localhost
+
+
+def our_leftovers(engine: Engine) -> list[str]:
+    containers = [c.short_id for c in engine.containers({OWNER_LABEL: OWNER}) if c.scope.startswith("run-")]
+    return containers + [n for n in engine.networks({OWNER_LABEL: OWNER}) if n.startswith("run-")]
+
+
+def work_dirs() -> set[str]:
+    return {p.name for p in Path("/tmp").glob("harness-run-*")}
+
+
+@pytest.fixture()
+def run_settings(tmp_path: Path) -> Settings:
+    """The project's settings with a state folder of the test's own (registry, run records)."""
+    return replace(Settings.from_env(), state_dir=tmp_path / "state")
+
+
+def test_whole_pipeline_and_endpoint_offline(run_settings: Settings, engine: Engine, images: dict,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    dirs_before = work_dirs()
+    record = run_local(run_settings, engine, Progress(), RunOptions())
+
+    assert record["status"] == "Succeeded"
+    steps = {s["name"]: s for s in record["steps"]}
+    assert [s["status"] for s in record["steps"]] == ["Succeeded"] * 6
+    assert steps["CheckAccuracy"]["metadata"]["Condition"]["Outcome"] == "true"
+    train_artifacts = steps["Train"]["job"]["artifacts"]["model"]
+    (model_key,) = train_artifacts
+    assert model_key.endswith("/output/model.tar.gz") and len(train_artifacts[model_key]) == 64
+    assert record["endpoint"]["predictions_checked"] == 85
+    assert record["endpoint"]["captured_records"] == 6
+    assert set(record["images"]) == {"processing", "training", "inference"}
+    assert record["code"]["jobs/train.py"] and len(record["pipeline"]["definition_sha256"]) == 64
+    on_disk = json.loads((run_settings.state_dir / "runs" / "latest.json").read_text())
+    assert on_disk["run_id"] == record["run_id"]
+
+    package = ModelRegistry(run_settings.state_dir / "registry.json").latest_approved(GROUP)
+    assert package["ModelPackageVersion"] == 1
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith(model_key)
+
+    assert our_leftovers(engine) == [] and work_dirs() == dirs_before
+    out = capsys.readouterr().out
+    assert "    [Train] {\"train_rows\": 394" in out and "✔ CheckAccuracy" in out
+
+
+def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: Engine, images: dict) -> None:
+    dirs_before = work_dirs()
+    with pytest.raises(JobFailed) as caught:
+        run_local(run_settings, engine, Progress(show_logs=False), RunOptions(parameters={"MaxIter": "many"}))
+    assert "Step failure: Train: AlgorithmError: ValueError: hyperparameter max_iter='many'" in caught.value.problem
+    record = json.loads((run_settings.state_dir / "runs" / "latest.json").read_text())
+    assert record["status"] == "Failed"
+    assert [(s["name"], s["status"]) for s in record["steps"]] == [("Preprocess", "Succeeded"), ("Train", "Failed")]
+    assert "exit code: 1" in record["steps"][1]["failure_reason"]
+    assert ModelRegistry(run_settings.state_dir / "registry.json").list_packages(GROUP) == []
+    assert our_leftovers(engine) == [] and work_dirs() == dirs_before
+
+
+def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, engine: Engine, images: dict) -> None:
+    dirs_before = work_dirs()
+    env = {**os.environ, "HARNESS_STATE_DIR": str(run_settings.state_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run-local"], cwd=run_settings.project_root,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    deadline = time.monotonic() + 240
+    assert process.stdout is not None
+    for line in process.stdout:  # bounded by the deadline below
+        seen.append(line)
+        if line.startswith("▶ Train") or time.monotonic() > deadline:
+            break
+    assert any(line.startswith("▶ Train") for line in seen), "".join(seen)
+    time.sleep(0.5)  # the training container is running now
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    assert "interrupted" in output
+    assert our_leftovers(engine) == [] and work_dirs() == dirs_before
+
+
+def test_a_local_run_makes_zero_requests_beyond_loopback(run_settings: Settings, images: dict,
+                                                         tmp_path: Path) -> None:
+    events_file = tmp_path / "network.json"
+    env = {**sanitized(os.environ), "HARNESS_STATE_DIR": str(run_settings.state_dir)}
+    result = subprocess.run([sys.executable, "-c", AUDITED_CLI, str(events_file), "run-local", "--quiet"],
+                            cwd=run_settings.project_root, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    events = json.loads(events_file.read_text())
+    escaped = sorted({f"{kind} {target}" for kind, target in events if beyond_loopback(kind, target)})
+    assert escaped == [], f"the local run reached beyond loopback: {escaped}"
+    assert any(kind == "connect" and target.startswith("127.") for kind, target in events)  # S3 and endpoints
+    assert any(kind == "connect" and target.startswith("/") for kind, target in events)  # Docker
+
+
+def test_the_sandbox_drops_host_credentials() -> None:
+    env = sanitized({"AWS_ACCESS_KEY_ID": "AKIAHOST", "AWS_PROFILE": "prod", "PATH": "/bin", "NO_PROXY": "corp"})
+    assert env["AWS_ACCESS_KEY_ID"] == "harness-local" and "AWS_PROFILE" not in env
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["PATH"] == "/bin"
+    assert set(env["NO_PROXY"].split(",")) == {"corp", "127.0.0.1", "localhost"}
