@@ -69,23 +69,19 @@ class JobRunner:
 
     # -- processing ------------------------------------------------------------
     def run_processing(self, spec: ProcessingJobSpec) -> JobOutcome:
-        started = _now()
-        names = hosts(spec.instance_count)
-        roots = {host: self._host_root(spec.name, host) for host in names}
-        for host, root in roots.items():
-            self._stage_processing(spec, host, names, root)
-        codes, reason = self._run_hosts(spec.name, spec.image, names, roots, spec.max_runtime_s,
-                                        lambda host, root: self._processing_container(spec, host, root))
-        if reason:
-            return self._outcome(spec.name, spec.image, started, codes, reason)
+        run = self._execute(spec.name, spec.instance_count, spec.max_runtime_s,
+                            lambda host, names, root: self._stage_processing(spec, host, names, root),
+                            lambda host, root: self._processing_container(spec, host, root))
+        if run.reason:
+            return self._outcome(spec.name, spec.image, run)
         artifacts = {}
-        for output in spec.outputs:
-            for root in roots.values():
+        for output in spec.outputs:  # every host uploads its outputs under the same prefix
+            for root in run.roots.values():
                 folder = _host_path(root, output.local_path)
                 if folder.is_dir():
                     self._s3.put_tree(folder, S3Uri.parse(output.uri))
             artifacts[output.name] = output.uri
-        return self._outcome(spec.name, spec.image, started, codes, "", artifacts)
+        return self._outcome(spec.name, spec.image, run, artifacts)
 
     def _stage_processing(self, spec: ProcessingJobSpec, host: str, names: list[str], root: Path) -> None:
         for item in spec.inputs:
@@ -106,23 +102,19 @@ class JobRunner:
 
     # -- training ----------------------------------------------------------------
     def run_training(self, spec: TrainingJobSpec) -> JobOutcome:
-        started = _now()
-        names = hosts(spec.instance_count)
-        roots = {host: self._host_root(spec.name, host) for host in names}
-        for host, root in roots.items():
-            self._stage_training(spec, host, names, root)
-        codes, reason = self._run_hosts(spec.name, spec.image, names, roots, spec.max_runtime_s,
-                                        lambda host, root: self._training_container(spec, host, root))
-        if reason:
-            return self._outcome(spec.name, spec.image, started, codes, reason)
+        run = self._execute(spec.name, spec.instance_count, spec.max_runtime_s,
+                            lambda host, names, root: self._stage_training(spec, host, names, root),
+                            lambda host, root: self._training_container(spec, host, root))
+        if run.reason:
+            return self._outcome(spec.name, spec.image, run)
         # The first host's artifacts are the job's (each host has its own /opt/ml/model).
         output = S3Uri.parse(spec.output_path).join(spec.name, "output")
-        first = roots[names[0]]
+        first = run.roots["algo-1"]
         artifacts = {
             "model": self._upload_archive(first / "model", output.join("model.tar.gz"), spec.name),
             "output": self._upload_archive(first / "output" / "data", output.join("output.tar.gz"), spec.name),
         }
-        return self._outcome(spec.name, spec.image, started, codes, "", artifacts)
+        return self._outcome(spec.name, spec.image, run, artifacts)
 
     def _stage_training(self, spec: TrainingJobSpec, host: str, names: list[str], root: Path) -> None:
         for index, channel in enumerate(spec.channels):
@@ -153,12 +145,24 @@ class JobRunner:
         )
 
     # -- shared ------------------------------------------------------------------
+    def _execute(self, job: str, instance_count: int, max_runtime_s: int,
+                 stage: Callable[[str, list[str], Path], None],
+                 make_spec: Callable[[str, Path], ContainerSpec]) -> "_Execution":
+        """Stage every host's folder, run all hosts, collect exit codes and the failure reason."""
+        started = _now()
+        names = hosts(instance_count)
+        roots = {host: self._host_root(job, host) for host in names}
+        for host, root in roots.items():
+            stage(host, names, root)
+        codes, reason = self._run_hosts(job, names, roots, max_runtime_s, make_spec)
+        return _Execution(started, roots, codes, reason)
+
     def _host_root(self, job: str, host: str) -> Path:
         root = self._work_dir / job / host
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def _run_hosts(self, job: str, image: str, names: list[str], roots: dict[str, Path], max_runtime_s: int,
+    def _run_hosts(self, job: str, names: list[str], roots: dict[str, Path], max_runtime_s: int,
                    make_spec: Callable[[str, Path], ContainerSpec]) -> tuple[tuple[int, ...], str]:
         """Start every host, wait for all of them; (exit codes, failure reason or '')."""
         network = self._scope.network(job) if len(names) > 1 else None
@@ -195,11 +199,19 @@ class JobRunner:
         self._s3.put_file(archive, uri)
         return str(uri)
 
-    def _outcome(self, job: str, image: str, started: datetime, codes: tuple[int, ...], reason: str,
-                 artifacts: dict[str, str] | None = None) -> JobOutcome:
+    def _outcome(self, job: str, image: str, run: "_Execution", artifacts: dict[str, str] | None = None) -> JobOutcome:
         info = self._engine.image(image)
-        return JobOutcome(job, JobStatus.FAILED if reason else JobStatus.COMPLETED, reason, started, _now(), codes,
-                          info.id if info else "", artifacts or {})
+        status = JobStatus.FAILED if run.reason else JobStatus.COMPLETED
+        return JobOutcome(job, status, run.reason, run.started, _now(), run.codes, info.id if info else "",
+                          artifacts or {})
+
+
+@dataclass(frozen=True)
+class _Execution:
+    started: datetime
+    roots: dict[str, Path]
+    codes: tuple[int, ...]
+    reason: str
 
 
 def _failure_reason(names: list[str], roots: dict[str, Path], codes: dict[str, int],
