@@ -91,3 +91,25 @@ def test_deploying_before_the_artifact_exists_is_refused(local_env: LocalEnviron
     with pytest.raises(ClientError, match="is not a valid tar.gz"):
         local_env.client.create_endpoint(EndpointName="early2", EndpointConfigName="early")
     assert engine.containers({ENDPOINT_LABEL: "early"}) == []
+
+
+def test_batch_transform_writes_one_output_per_input_object(local_env: LocalEnvironment, model_uri: str,
+                                                           images: dict, fixtures_dir: Path) -> None:
+    local_env.client.create_model(ModelName="batch", PrimaryContainer={"Image": images["inference"],
+                                                                       "ModelDataUrl": model_uri})
+    batch = (fixtures_dir / "payloads" / "batch.csv").read_bytes()
+    local_env.s3.put_bytes(batch, S3Uri(local_env.bucket, "transform/in/part-1.csv"))
+    local_env.s3.put_bytes(batch * 3, S3Uri(local_env.bucket, "transform/in/part-2.csv"))
+    local_env.client.create_transform_job(
+        TransformJobName="batch-1", ModelName="batch", BatchStrategy="MultiRecord", MaxPayloadInMB=1,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": f"s3://{local_env.bucket}/transform/in"}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{local_env.bucket}/transform/out", "AssembleWith": "Line",
+                         "Accept": "text/csv"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    described = local_env.client.describe_transform_job(TransformJobName="batch-1")
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    first = local_env.s3.get_bytes(S3Uri(local_env.bucket, "transform/out/part-1.csv.out")).decode().split()
+    second = local_env.s3.get_bytes(S3Uri(local_env.bucket, "transform/out/part-2.csv.out")).decode().split()
+    assert len(first) == 10 and second == first * 3
