@@ -111,19 +111,19 @@ def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: E
 def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, engine: Engine, images: dict) -> None:
     dirs_before = work_dirs()
     env = {**os.environ, "HARNESS_STATE_DIR": str(run_settings.state_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run-local"], cwd=run_settings.project_root,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    deadline = time.monotonic() + 240
-    assert process.stdout is not None
-    for line in process.stdout:  # bounded by the deadline below
-        seen.append(line)
-        if line.startswith("▶ Train") or time.monotonic() > deadline:
-            break
-    assert any(line.startswith("▶ Train") for line in seen), "".join(seen)
-    time.sleep(0.5)  # the training container is running now
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    with subprocess.Popen([sys.executable, "-m", "harness.cli", "run-local"], cwd=run_settings.project_root,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        seen = []
+        deadline = time.monotonic() + 240
+        assert process.stdout is not None
+        for line in process.stdout:  # bounded by the deadline below
+            seen.append(line)
+            if line.startswith("▶ Train") or time.monotonic() > deadline:
+                break
+        assert any(line.startswith("▶ Train") for line in seen), "".join(seen)
+        time.sleep(0.5)  # the training container is running now
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
     assert "interrupted" in output
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
