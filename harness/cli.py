@@ -6,11 +6,13 @@ Errors become one readable message and an exit code here, nowhere else.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from harness import __version__
 from harness.config import Settings
@@ -79,6 +81,28 @@ def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.check import rules
+    from harness.check.model import CheckOptions, Kind, Status
+    from harness.check.report import as_json, as_text, catalogue
+    from harness.check.suite import run_checks
+
+    if args.list:
+        print(catalogue(rules.ALL))
+        return 0
+    kind = Kind.PAIR if args.pair else Kind(args.kind or "inference")
+    options = CheckOptions(
+        model=args.model, payload=args.payload, content_type=args.content_type,
+        startup_window_s=args.startup_window, channels={k: Path(v) for k, v in args.channel},
+        hyperparameters=dict(args.hyperparameter), inputs={k: Path(v) for k, v in args.input},
+        outputs=tuple(args.output), entrypoint=tuple(json.loads(args.entrypoint)) if args.entrypoint else (),
+        arguments=tuple(args.argument), libraries=tuple(args.library),
+    )
+    results = run_checks(Engine.connect(), kind, args.images, options)
+    print(as_json(results) if args.format == "json" else as_text(results))
+    return 1 if any(r.status is Status.FAIL for r in results) else 0
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -104,6 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="report what is missing, with the fix for each")
     doctor.set_defaults(handler=cmd_doctor)
+
+    check = commands.add_parser("check", help="run an image under a SageMaker container contract")
+    check.add_argument("images", nargs="*", metavar="IMAGE", help="the image (two with --pair: training, inference)")
+    check.add_argument("--kind", choices=["inference", "training", "processing"], help="the contract to check")
+    check.add_argument("--pair", action="store_true", help="check a TRAINING_IMAGE INFERENCE_IMAGE pair")
+    check.add_argument("--list", action="store_true", help="list every check with the rule behind it")
+    check.add_argument("--model", type=Path, help="inference: model.tar.gz or folder for /opt/ml/model")
+    check.add_argument("--payload", type=Path, help="inference: a sample request body")
+    check.add_argument("--content-type", default="text/csv", help="the payload's content type (default text/csv)")
+    check.add_argument("--startup-window", type=float, default=240.0, metavar="SECONDS",
+                       help="inference: seconds allowed to become healthy (SageMaker default 240, 60-3600)")
+    check.add_argument("--channel", type=_key_value, action="append", default=[], metavar="NAME=PATH",
+                       help="training: data for /opt/ml/input/data/NAME")
+    check.add_argument("--hyperparameter", type=_key_value, action="append", default=[], metavar="NAME=VALUE")
+    check.add_argument("--input", type=_key_value, action="append", default=[], metavar="NAME=PATH",
+                       help="processing: data for /opt/ml/processing/input/NAME")
+    check.add_argument("--output", action="append", default=[], metavar="NAME",
+                       help="processing: an output expected in /opt/ml/processing/output/NAME")
+    check.add_argument("--entrypoint", help='processing: ContainerEntrypoint as JSON, e.g. \'["python3", "/x.py"]\'')
+    check.add_argument("--argument", action="append", default=[], help="processing: a ContainerArgument")
+    check.add_argument("--library", action="append", default=[], help="pair: another library that must match")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.set_defaults(handler=cmd_check)
 
     run = commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",

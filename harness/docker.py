@@ -141,6 +141,10 @@ class Container:
         code, output = self._c.exec_run(command, demux=False)
         return int(code), (output or b"").decode("utf-8", "replace")
 
+    def changed_paths(self) -> list[str]:
+        """Paths added to the container's own file system (mounts excluded)."""
+        return sorted(str(change["Path"]) for change in (self._c.diff() or []) if change.get("Kind") == 1)
+
     def remove(self) -> None:
         with contextlib.suppress(NotFound):
             self._c.remove(force=True, v=True)

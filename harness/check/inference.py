@@ -1,0 +1,164 @@
+"""Inference checks: `docker run IMAGE serve` with the model at /opt/ml/model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from harness.check import rules
+from harness.check.model import CheckOptions, Result, check, failed, log_lines, passed, skipped
+from harness.check.workspace import model_folder
+from harness.docker import Container, ContainerSpec, Mount, Scope
+from harness.errors import HarnessError
+from harness.serving import InferenceClient
+
+BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
+ALTERNATE_PORT = 8123
+SIX_MB = 6 * 1024 * 1024
+BAD_PAYLOADS = ((b"\x00\xff\x00 garbage", "text/csv"), (b"", "text/csv"), (b"{not json", "application/json"),
+                (b"\x89PNG\r\n", "application/octet-stream"))
+# Runs inside the container: how long a connection to the server takes to be accepted.
+ACCEPT_PROBE = ("import socket, sys, time\n"
+                "worst = 0.0\n"
+                "for _ in range(5):\n"
+                "    start = time.monotonic()\n"
+                "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
+                "    worst = max(worst, time.monotonic() - start)\n"
+                "print(worst)\n")
+
+
+def start_server(scope: Scope, image: str, model_dir: Path, port: int, environment: dict[str, str]) -> Container:
+    return scope.start(ContainerSpec(image=image, command=("serve",), ports=(port,), environment=environment,
+                                     mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),)))
+
+
+def wait_for_server(container: Container, client: InferenceClient, window_s: float) -> tuple[float | None, float | None, float]:
+    """(seconds until it answered HTTP, seconds until /ping was 200, slowest /ping)."""
+    started, listening, healthy, slowest = time.monotonic(), None, None, 0.0
+    while time.monotonic() - started < window_s and container.status() == "running":
+        try:
+            before = time.monotonic()
+            status = client.ping(timeout_s=2.0).status
+            slowest = max(slowest, time.monotonic() - before)
+        except requests.Timeout:
+            slowest = max(slowest, 2.0)
+            status = 0
+        except requests.RequestException:
+            status = -1  # nothing answered HTTP yet
+        if status >= 0 and listening is None:
+            listening = time.monotonic() - started
+        if status == 200:
+            healthy = time.monotonic() - started
+            break
+        time.sleep(0.05)
+    return listening, healthy, slowest
+
+
+def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
+    info = scope.engine.image(image)
+    model_dir = model_folder(options.model, work / "model")
+    container = start_server(scope, image, model_dir, 8080, {})
+    client = InferenceClient(container.host_port(8080))
+    listening, healthy, slowest = wait_for_server(container, client, options.startup_window_s)
+    logs = log_lines(container.logs_tail())
+    running = container.status() == "running"
+    results = [
+        check(rules.SERVE_ARGUMENT, running, "still running after `serve`",
+              "running" if running else f"exited ({container.status()})", () if running else logs),
+        check(rules.PORT_8080, listening is not None, "HTTP answers on port 8080",
+              f"answered after {listening:.2f}s" if listening is not None else "nothing answered on 8080", logs),
+        check(rules.PING_2S, slowest < 2.0, "every /ping within 2 s", f"slowest /ping {slowest:.3f}s"),
+        check(rules.HEALTHY_IN_WINDOW, healthy is not None, f"/ping 200 within {options.startup_window_s:.0f}s",
+              f"healthy after {healthy:.2f}s" if healthy is not None else "never healthy", () if healthy else logs),
+        check(rules.MODEL_MOUNT, healthy is not None, "healthy with the model in /opt/ml/model",
+              "healthy" if healthy is not None else "not healthy with the model mounted", () if healthy else logs),
+    ]
+    if healthy is None:
+        names = ("inference.accept-250ms", "inference.invocations-60s", "inference.payload-6mb",
+                 "inference.survives-bad-payloads")
+        results += [skipped(r, "the server never became healthy") for r in rules.ALL if r.name in names]
+    else:
+        results += [_accept_latency(container), *_invocations(client, options), _bad_payloads(container, client)]
+    results.append(_sigterm(container))
+    results.append(_bind_to_port(scope, image, model_dir, (info.labels if info else {}), options))
+    return results
+
+
+def _accept_latency(container: Container) -> Result:
+    code, output = container.exec(["python3", "-c", ACCEPT_PROBE, "8080"])
+    if code != 0:
+        return skipped(rules.FAST_ACCEPT, "no python3 in the image to time connections from inside")
+    worst = float(output.strip().splitlines()[-1])
+    return check(rules.FAST_ACCEPT, worst < 0.25, "connections accepted within 250 ms", f"slowest {worst * 1000:.0f} ms")
+
+
+def _invocations(client: InferenceClient, options: CheckOptions) -> list[Result]:
+    if options.payload is None:
+        why = "no sample payload (--payload FILE)"
+        return [skipped(rules.INVOKE_60S, why), skipped(rules.NEAR_6MB, why)]
+    body = options.payload.read_bytes()
+    results = [invoke_check(rules.INVOKE_60S, client, body, options.content_type)]
+    if options.content_type != "text/csv":
+        results.append(skipped(rules.NEAR_6MB, "only CSV payloads are grown to the limit (records are lines)"))
+    else:
+        record = body.strip() + b"\n"
+        results.append(invoke_check(rules.NEAR_6MB, client, record * ((SIX_MB - 64 * 1024) // len(record)), "text/csv"))
+    return results
+
+
+def invoke_check(rule: rules.Rule, client: InferenceClient, body: bytes, content_type: str) -> Result:
+    started = time.monotonic()
+    try:
+        reply = client.invoke(body, content_type, timeout_s=60)
+    except requests.RequestException as error:
+        return failed(rule, "a 2xx answer within 60 s", f"{type(error).__name__} after {time.monotonic() - started:.1f}s")
+    seconds = time.monotonic() - started
+    return check(rule, 200 <= reply.status < 300, f"a 2xx answer to {len(body)} bytes within 60 s",
+                 f"HTTP {reply.status} after {seconds:.2f}s", (reply.text()[:300],) if reply.status >= 300 else ())
+
+
+def _bad_payloads(container: Container, client: InferenceClient) -> Result:
+    answers = []
+    for body, content_type in BAD_PAYLOADS:
+        try:
+            answers.append(str(client.invoke(body, content_type, timeout_s=10).status))
+        except requests.RequestException as error:
+            answers.append(type(error).__name__)
+    try:
+        ping = client.ping().status
+    except requests.RequestException:
+        ping = 0
+    healthy = ping == 200 and container.status() == "running"
+    return check(rules.SURVIVES_BAD_INPUT, healthy and all(a.isdigit() for a in answers),
+                 "an HTTP answer to each malformed request, then /ping 200",
+                 f"answers {', '.join(answers)}; then /ping {ping or 'no answer'}",
+                 () if healthy else log_lines(container.logs_tail()))
+
+
+def _sigterm(container: Container) -> Result:
+    if container.status() != "running":
+        return skipped(rules.SIGTERM_30S, "the container had already exited")
+    started = time.monotonic()
+    container.signal("SIGTERM")
+    try:
+        code = container.wait(timeout_s=30)
+    except HarnessError:
+        return failed(rules.SIGTERM_30S, "exit within 30 s of SIGTERM", "still running after 30 s")
+    return passed(rules.SIGTERM_30S, "exit within 30 s of SIGTERM",
+                  f"exited {code} after {time.monotonic() - started:.1f}s")
+
+
+def _bind_to_port(scope: Scope, image: str, model_dir: Path, labels: dict[str, str], options: CheckOptions) -> Result:
+    if labels.get(BIND_LABEL) != "true":
+        return skipped(rules.BIND_TO_PORT, f"the image has no {BIND_LABEL}=true label, so SageMaker uses 8080")
+    container = start_server(scope, image, model_dir, ALTERNATE_PORT, {"SAGEMAKER_BIND_TO_PORT": str(ALTERNATE_PORT)})
+    try:
+        client = InferenceClient(container.host_port(ALTERNATE_PORT))
+        listening, _, _ = wait_for_server(container, client, min(options.startup_window_s, 120))
+        return check(rules.BIND_TO_PORT, listening is not None, f"HTTP answers on SAGEMAKER_BIND_TO_PORT={ALTERNATE_PORT}",
+                     "answered" if listening is not None else "nothing answered there",
+                     () if listening is not None else log_lines(container.logs_tail()))
+    finally:
+        container.remove()

@@ -1,0 +1,78 @@
+"""Processing checks: exec-form entrypoint, inputs and outputs only under
+/opt/ml/processing, and exit-code semantics."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.check import rules
+from harness.check.model import CheckOptions, Result, check, log_lines, skipped
+from harness.check.workspace import corrupt, place
+from harness.docker import ContainerSpec, Mount, Scope
+from harness.errors import HarnessError
+
+SHELL_FORM = ["/bin/sh", "-c"]
+IGNORED_WRITES = ("/opt/ml", "/tmp", "/var/tmp", "/root/.cache")
+
+
+def _entrypoint(scope: Scope, image: str, options: CheckOptions) -> list[str]:
+    if options.entrypoint:
+        return list(options.entrypoint)
+    attrs = scope.engine.client.images.get(image).attrs.get("Config") or {}
+    return list(attrs.get("Entrypoint") or attrs.get("Cmd") or [])
+
+
+def _run(scope: Scope, image: str, options: CheckOptions, root: Path) -> tuple[int | None, str, list[str]]:
+    mounts = [Mount(root / "input" / name, f"/opt/ml/processing/input/{name}", read_only=True)
+              for name in options.inputs]
+    mounts += [Mount(root / "output" / name, f"/opt/ml/processing/output/{name}") for name in options.outputs]
+    spec = ContainerSpec(image=image, entrypoint=tuple(options.entrypoint) or None, command=tuple(options.arguments),
+                         mounts=tuple(mounts), hostname="algo-1")
+    try:
+        container = scope.start(spec)
+    except HarnessError as error:
+        return None, error.problem, []
+    try:
+        return container.wait(1800), container.logs(), container.changed_paths()
+    finally:
+        container.remove()
+
+
+def _lay_out(root: Path, options: CheckOptions) -> Path:
+    for name, source in options.inputs.items():
+        place(source, root / "input" / name)
+    for name in options.outputs:
+        (root / "output" / name).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
+    entrypoint = _entrypoint(scope, image, options)
+    shell = entrypoint[:2] == SHELL_FORM
+    results = [check(rules.EXEC_FORM, bool(entrypoint) and not shell, "an exec-form entrypoint (a JSON array)",
+                     f"{entrypoint!r}" + (" is shell form" if shell else ""))]
+    root = _lay_out(work / "main", options)
+    code, logs, changed = _run(scope, image, options, root)
+    results.append(check(rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}",
+                         () if code == 0 else log_lines(logs)))
+    outside = [p for p in changed if not p.startswith(IGNORED_WRITES) and "__pycache__" not in p]
+    empty = [name for name in options.outputs if not any((root / "output" / name).rglob("*"))]
+    observed = "; ".join(filter(None, [f"wrote outside: {', '.join(outside[:5])}" if outside else "",
+                                       f"nothing in output(s): {', '.join(empty)}" if empty else ""]))
+    results.append(check(rules.PROCESSING_PATHS, not outside and not empty,
+                         "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
+                         observed or "all outputs written under /opt/ml/processing"))
+    results.append(_failure(scope, image, options, work))
+    return results
+
+
+def _failure(scope: Scope, image: str, options: CheckOptions, work: Path) -> Result:
+    if not options.inputs:
+        return skipped(rules.PROCESSING_FAILURE, "no inputs given (--input NAME=PATH)")
+    root = _lay_out(work / "broken", options)
+    corrupt(root / "input")
+    code, logs, _ = _run(scope, image, options, root)
+    shutil.rmtree(work / "broken", ignore_errors=True)
+    return check(rules.PROCESSING_FAILURE, code not in (0, None), "non-zero exit on unusable inputs",
+                 f"exit code {code}", log_lines(logs, 6))

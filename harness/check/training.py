@@ -1,0 +1,141 @@
+"""Training checks: `docker run IMAGE train` on the user's channels, without network."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.check import rules
+from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
+from harness.check.workspace import corrupt, place
+from harness.docker import ContainerSpec, Mount, Scope
+from harness.errors import HarnessError
+
+MISSING_PROGRAM_CODES = (126, 127)  # the shell's "cannot execute" / "not found"
+TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    exit_code: int | None  # None: the container could not start
+    logs: str
+    root: Path
+    outside_writes: tuple[str, ...]
+
+    @property
+    def model_files(self) -> list[str]:
+        model = self.root / "model"
+        return sorted(p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file())
+
+    @property
+    def failure_text(self) -> str:
+        failure = self.root / "output" / "failure"
+        return failure.read_text(errors="replace").strip() if failure.is_file() else ""
+
+
+def lay_out(root: Path, options: CheckOptions, hyperparameters: dict[str, object]) -> Path:
+    """/opt/ml as SageMaker lays it out for a one-host training job."""
+    for channel, source in options.channels.items():
+        place(source, root / "input" / "data" / channel)
+    config = root / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "inputdataconfig.json").write_text(json.dumps({c: {
+        "TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+        for c in options.channels}))
+    (config / "resourceconfig.json").write_text(json.dumps({
+        "current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+    for folder in ("model", "output/data", "checkpoints"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def run_training(scope: Scope, image: str, root: Path, network: bool) -> TrainingRun:
+    spec = ContainerSpec(image=image, command=("train",), mounts=(Mount(root, "/opt/ml"),), hostname="algo-1",
+                         network_disabled=not network,
+                         environment={"TRAINING_JOB_NAME": "harness-check", "TRAINING_JOB_ARN": "arn:harness-check"})
+    try:
+        container = scope.start(spec)
+    except HarnessError as error:
+        return TrainingRun(None, error.problem, root, ())
+    try:
+        code = container.wait(TIMEOUT_S)
+        changed = container.changed_paths()
+        return TrainingRun(code, container.logs(), root, _outside_opt_ml(changed))
+    finally:
+        container.remove()
+
+
+def _outside_opt_ml(paths: list[str]) -> tuple[str, ...]:
+    ignored = ("/opt/ml", "/tmp", "/var/tmp", "/root/.cache", "/root/.config")
+    return tuple(p for p in paths if not p.startswith(ignored) and "__pycache__" not in p)
+
+
+def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
+    main = run_training(scope, image, lay_out(work / "main", options, dict(options.hyperparameters)), network=False)
+    logs = log_lines(main.logs)
+    started = main.exit_code is not None and main.exit_code not in MISSING_PROGRAM_CODES
+    results = [
+        check(rules.TRAIN_ARGUMENT, started, "`train` starts the training program",
+              "started" if started else f"could not run `train` (exit {main.exit_code})", () if started else logs),
+        check(rules.TRAIN_COMPLETES, main.exit_code == 0, "exit code 0", f"exit code {main.exit_code}",
+              () if main.exit_code == 0 else logs),
+        check(rules.WRITES_MODEL, bool(main.model_files), "files in /opt/ml/model",
+              f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}" if main.model_files
+              else "nothing in /opt/ml/model", tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8])),
+        _differential(rules.NO_NETWORK, main, lambda: run_training(
+            scope, image, lay_out(work / "network", options, dict(options.hyperparameters)), network=True)),
+        _string_hyperparameters(scope, image, options, work, main),
+    ]
+    results += _broken_input(scope, image, options, work)
+    return results
+
+
+def _differential(rule: rules.Rule, main: TrainingRun, rerun: object) -> Result:
+    """Passes when the main run succeeded; otherwise reruns with one condition changed.
+
+    If the rerun succeeds, that condition was the cause: the check fails.
+    """
+    if main.exit_code == 0:
+        return check(rule, True, "succeeds under the rule", "succeeded")
+    other = rerun()  # type: ignore[operator]
+    if other.exit_code == 0:
+        return failed(rule, "succeeds under the rule", "fails under the rule, succeeds without it",
+                      log_lines(main.logs, 6))
+    return skipped(rule, "the job fails either way; see training.exit-code")
+
+
+def _string_hyperparameters(scope: Scope, image: str, options: CheckOptions, work: Path, main: TrainingRun) -> Result:
+    if not options.hyperparameters:
+        return skipped(rules.STRING_HYPERPARAMETERS, "no hyperparameters given (--hyperparameter NAME=VALUE)")
+    typed = {k: _json_value(v) for k, v in options.hyperparameters.items()}
+    return _differential(rules.STRING_HYPERPARAMETERS, main, lambda: run_training(
+        scope, image, lay_out(work / "typed", options, typed), network=False))
+
+
+def _json_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
+    if not options.channels:
+        why = "no channels given (--channel NAME=PATH)"
+        return [skipped(rules.READS_CHANNELS, why), skipped(rules.FAILURE_FILE, why)]
+    root = lay_out(work / "broken", options, dict(options.hyperparameters))
+    corrupt(root / "input" / "data")
+    broken = run_training(scope, image, root, network=False)
+    failed_run = broken.exit_code not in (0, None)
+    text = broken.failure_text
+    shutil.rmtree(work / "broken", ignore_errors=True)
+    return [
+        check(rules.READS_CHANNELS, failed_run, "non-zero exit when the channel data is garbage",
+              f"exit code {broken.exit_code}", () if failed_run else ("the job ignored /opt/ml/input/data",)),
+        check(rules.FAILURE_FILE, failed_run and bool(text), "non-zero exit and /opt/ml/output/failure written",
+              f"exit code {broken.exit_code}; failure file: {text[:120]!r}" if text
+              else f"exit code {broken.exit_code}; no /opt/ml/output/failure", log_lines(broken.logs, 6)),
+    ]
