@@ -1,0 +1,65 @@
+"""The pytest plugin, used from a separate test project as a user would."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.docker import OWNER, OWNER_LABEL, Engine
+
+USER_TESTS = '''
+import pathlib
+
+MODEL = pathlib.Path({model!r})
+FIXTURES = pathlib.Path({fixtures!r})
+
+
+def test_inference_serves(sagemaker_inference):
+    server = sagemaker_inference("{inference}", model=MODEL)
+    assert server.ping().status == 200
+    reply = server.invoke((FIXTURES / "payloads" / "batch.csv").read_bytes(), "text/csv")
+    assert reply.status == 200 and len(reply.text().split()) == 10
+
+
+def test_training_job(sagemaker_training_job):
+    job = sagemaker_training_job("{training}", channels={{"train": FIXTURES / "data" / "train" / "train_data.csv"}},
+                                 hyperparameters={{"C": "0.5"}})
+    assert job.exit_code == 0 and job.model_files == ["metadata.json", "model.joblib"]
+
+
+def test_broken_training_job_reports_its_failure(sagemaker_training_job, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,x\\n")
+    job = sagemaker_training_job("{training}", channels={{"train": bad}})
+    assert job.exit_code == 1 and job.failure_text.startswith("ValueError")
+
+
+def test_processing_job(sagemaker_processing_job):
+    run = sagemaker_processing_job("{processing}", inputs={{"raw": FIXTURES / "data" / "raw"}},
+                                   outputs=["train", "validation", "test"],
+                                   entrypoint=["python3", "/opt/program/preprocess.py"],
+                                   arguments=["--input-dir", "/opt/ml/processing/input/raw"])
+    assert run.exit_code == 0
+    assert (run.outputs["train"] / "train_data.csv").is_file()
+
+
+def test_contract(sagemaker_contract):
+    results = sagemaker_contract.assert_inference("{inference}", model=MODEL,
+                                                  payload=FIXTURES / "payloads" / "single_row.csv")
+    assert {{r.name for r in results}} >= {{"inference.ping-2s", "inference.sigterm-30s"}}
+
+
+def test_contract_violation_fails_with_the_check_named(sagemaker_contract):
+    import pytest
+    with pytest.raises(AssertionError, match="FAIL  training.exit-code"):
+        sagemaker_contract.assert_training("{inference}", channels={{"train": FIXTURES / "data" / "train"}})
+'''
+
+
+def test_plugin_fixtures_in_a_user_project(pytester: pytest.Pytester, trained: Path, fixtures_dir: Path,
+                                           images: dict, engine: Engine) -> None:
+    pytester.makepyfile(test_user=USER_TESTS.format(
+        model=str(trained / "model.tar.gz"), fixtures=str(fixtures_dir), inference=images["inference"],
+        training=images["training"], processing=images["processing"]))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    assert [c for c in engine.containers({OWNER_LABEL: OWNER}) if c.scope.startswith("pytest-")] == []
