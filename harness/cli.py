@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from harness import __version__
 from harness.config import Settings
 from harness.doctor import Status, diagnose
 from harness.docker import Engine
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UserError
 from harness.images import ImageKind, build_images
-from harness.provision import ensure_docker
+from harness.provision import ensure_docker, ensure_test_registry
 from harness.sandbox import is_sanitized, sanitized
 
 
@@ -51,6 +52,8 @@ def cmd_images_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     engine = ensure_docker(lambda line: print(f"provision: {line}", flush=True))
     print("provision: docker daemon answers", flush=True)
+    if args.test_registry:
+        ensure_test_registry(lambda line: print(f"provision: {line}", flush=True))
     if args.skip_images:
         return 0
     return _build(settings, engine, list(ImageKind), args.verbose)
@@ -103,6 +106,22 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(r.status is Status.FAIL for r in results) else 0
 
 
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.promote.promote import PromoteOptions, promote
+    from harness.promote.settings import load
+
+    if args.monitor and not args.deploy:
+        raise UserError("--monitor attaches Model Monitor to the deployed endpoint", fix="add --deploy")
+    overrides = {"region": args.region, "role_arn": args.role_arn, "bucket": args.bucket,
+                 "pipeline_name": args.pipeline_name, "repository_prefix": args.repository_prefix,
+                 "endpoint_name": args.endpoint_name}
+    options = PromoteOptions(yes=args.yes, start=args.start, wait=args.wait, wait_timeout_s=args.wait_timeout,
+                             deploy=args.deploy, monitor=args.monitor)
+    promote(settings, load(settings.project_root, overrides, os.environ), Engine.connect(), options,
+            lambda line: print(line, flush=True))
+    return 0
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -117,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     provision = commands.add_parser("provision", help="make Docker answer and build the images (idempotent)")
     provision.add_argument("--skip-images", action="store_true", help="only make sure a Docker daemon answers")
+    provision.add_argument("--test-registry", action="store_true",
+                           help="also install the registry binary the promotion tests push to")
     provision.add_argument("--verbose", action="store_true", help="show every build line")
     provision.set_defaults(handler=cmd_provision)
 
@@ -152,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(handler=cmd_check)
 
+    promote = commands.add_parser("promote", help="push what the latest local run verified to AWS (dry run "
+                                  "unless --yes)")
+    promote.add_argument("--yes", action="store_true", help="carry out the plan (default: print it, change nothing)")
+    promote.add_argument("--start", action="store_true", help="start a pipeline execution after the upsert")
+    promote.add_argument("--wait", action="store_true", help="with --start: follow the execution")
+    promote.add_argument("--wait-timeout", type=float, default=7200.0, metavar="SECONDS")
+    promote.add_argument("--deploy", action="store_true", help="deploy the latest approved model package")
+    promote.add_argument("--monitor", action="store_true",
+                         help="with --deploy: data capture on, then a Model Monitor data-quality schedule")
+    for option in ("region", "role-arn", "bucket", "pipeline-name", "repository-prefix", "endpoint-name"):
+        promote.add_argument(f"--{option}", help="overrides [tool.harness.promote] in pyproject.toml")
+    promote.set_defaults(handler=cmd_promote)
+
     run = commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a pipeline parameter (default: ModelApprovalStatus=Approved)")
@@ -163,8 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_sdk_logging() -> None:
     """The SageMaker SDK logs config look-ups and definition rewrites at INFO/WARNING: noise here."""
+    # Configured first, so the SDK's import-time logging.basicConfig(level=INFO) is a no-op.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("sagemaker").setLevel(logging.ERROR)
     logging.getLogger("sagemaker.config").setLevel(logging.ERROR)
+    # Announced on every step built in a PipelineSession, which is how pipelines are built.
+    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
 
 
 def _interrupt_on_sigterm() -> None:

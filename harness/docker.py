@@ -239,6 +239,29 @@ class Engine:
             raise InfrastructureError(f"build of {tag} finished but the image is missing")
         return info
 
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        self._client.images.get(image).tag(repository, tag)
+
+    def login(self, username: str, password: str, registry: str) -> None:
+        try:
+            self._client.login(username=username, password=password, registry=registry, reauth=True)
+        except APIError as error:
+            raise InfrastructureError(f"docker login to {registry} failed: {error.explanation}") from error
+
+    def push(self, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
+        """Push and return the manifest digest the registry reported."""
+        digest = ""
+        for event in self._client.api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise InfrastructureError(f"pushing {repository}:{tag} failed: {event['error']}",
+                                          fix="check the registry address and the login")
+            digest = event.get("aux", {}).get("Digest", digest)
+            if event.get("status") and not event.get("progressDetail"):
+                on_line(f"{repository}:{tag}: {event['status']}")
+        if not digest:
+            raise InfrastructureError(f"pushing {repository}:{tag} reported no digest")
+        return str(digest)
+
     def create_network(self, name: str, labels: Mapping[str, str]) -> str:
         return str(self._client.networks.create(name, driver="bridge", labels=dict(labels)).id)
 

@@ -73,3 +73,15 @@ def _tail(path: Path, lines: int = 30) -> str:
     if not path.is_file():
         return ""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def ensure_test_registry(on_line: Callable[[str], None]) -> None:
+    """Debian's docker-registry: the real registry the promotion tests push to."""
+    if shutil.which("docker-registry") or Path("/usr/bin/docker-registry").is_file():
+        return
+    facts = host_facts()
+    if not facts.can_provision():
+        raise InfrastructureError("the promotion tests need a container registry binary (docker-registry)",
+                                  fix="install Debian's docker-registry package, or the CNCF distribution registry")
+    on_line("installing Debian's docker-registry (the registry the promotion tests push to)")
+    install_debian_packages(["docker-registry"])

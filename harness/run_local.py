@@ -20,7 +20,7 @@ from typing import Any
 from harness.config import Settings
 from harness.deploy import Deployment, captured_records, check_against_evaluation, delete_deployment, \
     deploy_latest_approved, invoke
-from harness.docker import Engine
+from harness.docker import Engine, Scope
 from harness.errors import ContractViolation, JobFailed, UserError
 from harness.executor import PipelineRun
 from harness.expressions import walk
@@ -28,12 +28,13 @@ from harness.images import ImageKind, build_images, cached_library_versions, sta
 from harness.local import LocalEnvironment
 from harness.progress import Progress
 from harness.record import code_hashes, new_run_id, sha256_text, write_record
-from harness.storage import S3Uri
+from harness.storage import S3Uri, sha256_file
 
 # Where this project's pipeline keeps what the endpoint check compares against.
 TEST_SPLIT = ("Preprocess", "test", "test_data.csv")
 EVALUATION = ("Evaluate", "evaluation", "predictions.csv")
 DEFAULT_PARAMETERS = {"ModelApprovalStatus": "Approved"}
+RECORD_VERSION = 1  # raise when promotion starts to need fields older records lack
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ def prepare_images(settings: Settings, engine: Engine, progress: Progress) -> di
 
 
 def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> dict[str, str | None]:
-    from harness.docker import Scope
-
     cache = settings.state_dir / "image-versions.json"
     with Scope(engine, "parity") as scope:
         training = cached_library_versions(scope, images["training"], cache)
@@ -76,7 +75,8 @@ def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> 
 
 
 def run_local(settings: Settings, engine: Engine, progress: Progress, options: RunOptions) -> dict[str, Any]:
-    record: dict[str, Any] = {"run_id": new_run_id(), "started": datetime.now(timezone.utc).isoformat(),
+    record: dict[str, Any] = {"record_version": RECORD_VERSION, "run_id": new_run_id(),
+                              "started": datetime.now(timezone.utc).isoformat(),
                               "status": "Failed", "code": code_hashes(settings)}
     started = time.monotonic()
     try:
@@ -98,8 +98,13 @@ def _run_pipeline(settings: Settings, env: LocalEnvironment, module: ModuleType,
     pipeline_settings = module.PipelineSettings(bucket=env.bucket, processing_image=images["processing"],
                                                 training_image=images["training"],
                                                 inference_image=images["inference"])
-    env.s3.put_file(settings.fixtures_dir / "data" / "raw" / "breast_cancer.csv",
-                    S3Uri.parse(pipeline_settings.raw_data_uri))
+    raw_data = settings.fixtures_dir / "data" / "raw" / "breast_cancer.csv"
+    env.s3.put_file(raw_data, S3Uri.parse(pipeline_settings.raw_data_uri))
+    # What the run put in S3 itself; promotion uploads the same bytes to the cloud bucket.
+    record["seeded"] = [{"path": raw_data.relative_to(settings.project_root).as_posix(),
+                         "uri": pipeline_settings.raw_data_uri, "sha256": sha256_file(raw_data)}]
+    record["bucket"] = env.bucket
+    record["role"] = pipeline_settings.role
     pipeline = module.build_pipeline(env.session, pipeline_settings)
     definition = pipeline.definition()
     parameters = {**DEFAULT_PARAMETERS, **options.parameters}

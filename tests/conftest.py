@@ -40,6 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.container)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+        elif "aws" in parts:
+            item.add_marker(pytest.mark.aws)
 
 
 @pytest.fixture(scope="session")

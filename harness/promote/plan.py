@@ -1,0 +1,136 @@
+"""The promotion plan: every repository, image, object and pipeline change,
+computed with read-only AWS calls and printed before anything mutates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from harness.config import Settings
+from harness.errors import InfrastructureError
+from harness.promote.aws import AwsClients, aws_call, error_code
+from harness.promote.definitions import Substitutions, build_definition
+from harness.promote.gate import Verified
+from harness.promote.settings import KINDS, PromoteSettings
+from harness.record import sha256_text
+from harness.storage import S3Uri
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    uri: str
+    exists: bool
+
+
+@dataclass(frozen=True)
+class ImagePush:
+    kind: str
+    local_tag: str
+    image_id: str
+    uri: str  # what the pipeline names
+    push_reference: str  # where Docker pushes it (the registry override, or the URI)
+
+
+@dataclass(frozen=True)
+class Upload:
+    source: Path
+    uri: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    account: str
+    repositories: tuple[Repository, ...]
+    pushes: tuple[ImagePush, ...]
+    uploads: tuple[Upload, ...]
+    pipeline_name: str
+    pipeline_exists: bool
+    definition: str
+    start: bool
+    deploy: bool
+    monitor: bool
+
+    @property
+    def definition_sha256(self) -> str:
+        return sha256_text(self.definition)
+
+
+def make_plan(settings: Settings, promote: PromoteSettings, verified: Verified, module: ModuleType,
+              clients: AwsClients, start: bool, deploy: bool, monitor: bool) -> Plan:
+    account = aws_call("GetCallerIdentity", "the credentials", clients.sts.get_caller_identity)["Account"]
+    tag = f"run-{verified.run_id}".lower()
+    repositories = tuple(_repository(clients, promote, account, kind) for kind in KINDS)
+    pushes = tuple(
+        ImagePush(kind, verified.images[kind]["tag"], verified.images[kind]["id"], f"{repo.uri}:{tag}",
+                  f"{promote.registry_override}/{repo.name}:{tag}" if promote.registry_override else f"{repo.uri}:{tag}")
+        for kind, repo in zip(KINDS, repositories))
+    record = verified.record
+    substitutions = Substitutions(
+        bucket=(record["bucket"], promote.bucket), role=(record["role"], promote.role_arn),
+        pipeline_name=(record["pipeline"]["name"], promote.pipeline_name),
+        images={push.local_tag: push.uri for push in pushes})
+    definition = build_definition(module, promote.pipeline_name, promote.bucket,
+                                  {push.kind: push.uri for push in pushes}, promote.role_arn)
+    uploads = _code_uploads(settings, definition) + tuple(
+        Upload(settings.project_root / item["path"], substitutions.apply(item["uri"])) for item in record["seeded"])
+    exists = _pipeline_exists(clients, promote.pipeline_name)
+    return Plan(verified.run_id, account, repositories, pushes, uploads, promote.pipeline_name, exists, definition,
+                start, deploy, monitor)
+
+
+def _repository(clients: AwsClients, promote: PromoteSettings, account: str, kind: str) -> Repository:
+    name = promote.repository(kind)
+    try:
+        found = clients.ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        return Repository(name, found["repositoryUri"], True)
+    except clients.ecr.exceptions.RepositoryNotFoundException:
+        return Repository(name, f"{account}.dkr.ecr.{promote.region}.amazonaws.com/{name}", False)
+
+
+def _code_uploads(settings: Settings, definition: str) -> tuple[Upload, ...]:
+    """The job scripts the definition names (ProcessingInputs called `code`)."""
+    uploads = {}
+    for step in _steps(json.loads(definition).get("Steps", [])):
+        for item in step.get("Arguments", {}).get("ProcessingInputs", []):
+            uri = item.get("S3Input", {}).get("S3Uri")
+            if item.get("InputName") == "code" and isinstance(uri, str):
+                uploads[uri] = Upload(settings.jobs_dir / S3Uri.parse(uri).key.rsplit("/", 1)[-1], uri)
+    return tuple(uploads.values())
+
+
+def _steps(steps: list[dict]) -> list[dict]:
+    found = []
+    for step in steps:
+        found.append(step)
+        arguments = step.get("Arguments", {})
+        found += _steps(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+    return found
+
+
+def _pipeline_exists(clients: AwsClients, name: str) -> bool:
+    try:
+        aws_call("DescribePipeline", name, clients.sagemaker.describe_pipeline, PipelineName=name)
+    except InfrastructureError as error:
+        if error_code(error) in ("ResourceNotFound", "ValidationException"):  # AWS says the first, moto the second
+            return False
+        raise
+    return True
+
+
+def render(plan: Plan) -> str:
+    lines = [f"Promotion plan for local run {plan.run_id} (account {plan.account})", "", "ECR repositories:"]
+    lines += [f"  {'exists      ' if r.exists else 'would create'}  {r.name}  {r.uri}" for r in plan.repositories]
+    lines += ["", "Images (the exact content the run verified):"]
+    lines += [f"  push {p.local_tag}  {p.image_id[:19]}  ->  {p.uri}"
+              + (f"  (via {p.push_reference})" if p.push_reference != p.uri else "") for p in plan.pushes]
+    lines += ["", "S3 objects:"] + [f"  upload {u.source.name}  ->  {u.uri}" for u in plan.uploads]
+    lines += ["", f"Pipeline: {'update' if plan.pipeline_exists else 'create'} {plan.pipeline_name} "
+                  f"(definition sha256 {plan.definition_sha256[:16]})",
+              f"Start an execution: {'yes' if plan.start else 'no'}",
+              f"Deploy the approved model package: {'yes' if plan.deploy else 'no'}"
+              + (" with data capture and a monitoring schedule" if plan.monitor else "")]
+    return "\n".join(lines)

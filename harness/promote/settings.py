@@ -1,0 +1,56 @@
+"""Promotion settings: `[tool.harness.promote]` in pyproject.toml, then
+command-line overrides. Credentials never come from here: only from the
+standard boto3 chain (environment, profile, SSO, instance role)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+KINDS = ("processing", "training", "inference")
+
+
+@dataclass(frozen=True)
+class PromoteSettings:
+    region: str
+    role_arn: str
+    bucket: str
+    pipeline_name: str = "mlops-pipeline"
+    repository_prefix: str = "mlops"
+    model_package_group: str = "mlops-models"
+    endpoint_name: str = "mlops-endpoint"
+    instance_type: str = "ml.m5.large"
+    # Where images are pushed instead of the ECR host (a registry that stands in for ECR).
+    registry_override: str = ""
+
+    def repository(self, kind: str) -> str:
+        return f"{self.repository_prefix}-{kind}"
+
+    @property
+    def capture_uri(self) -> str:
+        return f"s3://{self.bucket}/data-capture"
+
+
+def load(project_root: Path, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> PromoteSettings:
+    pyproject = project_root / "pyproject.toml"
+    configured = tomllib.loads(pyproject.read_text()).get("tool", {}).get("harness", {}).get("promote", {}) \
+        if pyproject.is_file() else {}
+    known = {f.name for f in fields(PromoteSettings)}
+    unknown = set(configured) - known
+    if unknown:
+        raise UserError(f"unknown [tool.harness.promote] setting(s): {', '.join(sorted(unknown))}",
+                        fix=f"known settings: {', '.join(sorted(known))}")
+    values = {**configured, **{k: v for k, v in overrides.items() if v is not None}}
+    if environ.get("HARNESS_REGISTRY_OVERRIDE"):
+        values["registry_override"] = environ["HARNESS_REGISTRY_OVERRIDE"]
+    missing = [name for name in ("region", "role_arn", "bucket") if not values.get(name)]
+    if missing:
+        raise UserError(f"promotion needs {', '.join(missing)}",
+                        fix="set them in [tool.harness.promote] in pyproject.toml or pass --region/--role-arn/--bucket")
+    return replace(PromoteSettings(region=values["region"], role_arn=values["role_arn"], bucket=values["bucket"]),
+                   **{k: v for k, v in values.items() if k not in ("region", "role_arn", "bucket")})
