@@ -16,7 +16,9 @@ from harness.errors import UserError
 _CHECKERS = {Kind.INFERENCE: check_inference, Kind.TRAINING: check_training, Kind.PROCESSING: check_processing}
 
 
-def run_checks(engine: Engine, kind: Kind, images: list[str], options: CheckOptions) -> list[Result]:
+def run_checks(engine: Engine, kind: Kind, images: list[str], options: CheckOptions,
+               scope_name: str = "check") -> list[Result]:
+    """One result per check; every container started carries the scope `scope_name-…` and is removed."""
     expected = 2 if kind is Kind.PAIR else 1
     if len(images) != expected:
         raise UserError(f"--kind {kind.value} checks {expected} image(s), got {len(images)}",
@@ -25,7 +27,7 @@ def run_checks(engine: Engine, kind: Kind, images: list[str], options: CheckOpti
     for image in images:
         if engine.image(image) is None:
             raise UserError(f"image {image} is not present locally", fix=f"build it or `docker pull {image}`")
-    with Scope(engine, "check") as scope, tempfile.TemporaryDirectory(prefix="harness-check-") as work:
+    with Scope(engine, scope_name) as scope, tempfile.TemporaryDirectory(prefix="harness-check-") as work:
         if kind is Kind.PAIR:
             return check_pair(scope, images[0], images[1], options, Path(work))
         return _CHECKERS[kind](scope, images[0], options, Path(work))

@@ -84,12 +84,14 @@ def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) 
               () if main.exit_code == 0 else logs),
         check(rules.WRITES_MODEL, bool(main.model_files), "files in /opt/ml/model",
               f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}" if main.model_files
-              else "nothing in /opt/ml/model", tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8])),
+              else "nothing in /opt/ml/model", tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8]))
+        if main.exit_code == 0 else skipped(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model "
+                                            "(see training.exit-code)"),
         _differential(rules.NO_NETWORK, main, lambda: run_training(
             scope, image, lay_out(work / "network", options, dict(options.hyperparameters)), network=True)),
         _string_hyperparameters(scope, image, options, work, main),
     ]
-    results += _broken_input(scope, image, options, work)
+    results += _broken_input(scope, image, options, work, main)
     return results
 
 
@@ -122,7 +124,7 @@ def _json_value(text: str) -> object:
         return text
 
 
-def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
+def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path, main: TrainingRun) -> list[Result]:
     if not options.channels:
         why = "no channels given (--channel NAME=PATH)"
         return [skipped(rules.READS_CHANNELS, why), skipped(rules.FAILURE_FILE, why)]
@@ -133,8 +135,11 @@ def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path) -
     text = broken.failure_text
     shutil.rmtree(work / "broken", ignore_errors=True)
     return [
+        # A job that fails on good data too proves nothing by failing on garbage.
         check(rules.READS_CHANNELS, failed_run, "non-zero exit when the channel data is garbage",
-              f"exit code {broken.exit_code}", () if failed_run else ("the job ignored /opt/ml/input/data",)),
+              f"exit code {broken.exit_code}", () if failed_run else ("the job ignored /opt/ml/input/data",))
+        if main.exit_code == 0 else skipped(rules.READS_CHANNELS, "the job fails on good data too "
+                                            "(see training.exit-code)"),
         check(rules.FAILURE_FILE, failed_run and bool(text), "non-zero exit and /opt/ml/output/failure written",
               f"exit code {broken.exit_code}; failure file: {text[:120]!r}" if text
               else f"exit code {broken.exit_code}; no /opt/ml/output/failure", log_lines(broken.logs, 6)),
