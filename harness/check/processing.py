@@ -63,7 +63,8 @@ def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path
     results.append(check(rules.PROCESSING_PATHS, not outside and not empty,
                          "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
                          observed or "all outputs written under /opt/ml/processing"))
-    results.append(_failure(scope, image, options, work))
+    results.append(_failure(scope, image, options, work) if code == 0 else
+                   skipped(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code"))
     return results
 
 
