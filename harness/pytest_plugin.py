@@ -29,9 +29,11 @@ from harness.check.inference import start_server, wait_for_server
 from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
+from harness.check.processing import lay_out as lay_out_processing
+from harness.check.processing import run_processing
 from harness.check.training import TrainingRun, lay_out, run_training
-from harness.check.workspace import model_folder, place
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.check.workspace import model_folder
+from harness.docker import Container, Engine, Scope
 from harness.serving import InferenceClient, Reply
 
 
@@ -151,16 +153,12 @@ def sagemaker_processing_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable
 
     def run(image: str, inputs: dict[str, str | Path], outputs: list[str], entrypoint: list[str] | None = None,
             arguments: list[str] | None = None) -> ProcessingRun:
-        root = tmp_path / f"processing-{len(list(tmp_path.iterdir()))}"
-        for name, source in inputs.items():
-            place(Path(source), root / "input" / name)
-        for name in outputs:
-            (root / "output" / name).mkdir(parents=True, exist_ok=True)
-        mounts = [Mount(root / "input" / n, f"/opt/ml/processing/input/{n}", read_only=True) for n in inputs]
-        mounts += [Mount(root / "output" / n, f"/opt/ml/processing/output/{n}") for n in outputs]
-        spec = ContainerSpec(image=image, entrypoint=tuple(entrypoint) if entrypoint else None,
-                             command=tuple(arguments or ()), mounts=tuple(mounts))
-        code, logs = sagemaker_scope.run_to_exit(spec, timeout_s=1800)
+        options = CheckOptions(inputs={k: Path(v) for k, v in inputs.items()}, outputs=tuple(outputs),
+                               entrypoint=tuple(entrypoint or ()), arguments=tuple(arguments or ()))
+        root = lay_out_processing(tmp_path / f"processing-{len(list(tmp_path.iterdir()))}", options)
+        code, logs, _ = run_processing(sagemaker_scope, image, options, root)
+        if code is None:
+            raise AssertionError(f"{image} could not start: {logs}")
         return ProcessingRun(code, logs, {n: root / "output" / n for n in outputs})
 
     return run

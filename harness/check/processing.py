@@ -23,7 +23,8 @@ def _entrypoint(scope: Scope, image: str, options: CheckOptions) -> list[str]:
     return list(attrs.get("Entrypoint") or attrs.get("Cmd") or [])
 
 
-def _run(scope: Scope, image: str, options: CheckOptions, root: Path) -> tuple[int | None, str, list[str]]:
+def run_processing(scope: Scope, image: str, options: CheckOptions, root: Path) -> tuple[int | None, str, list[str]]:
+    """Run the job on `root`'s inputs; (exit code or None if it could not start, logs, paths written outside mounts)."""
     mounts = [Mount(root / "input" / name, f"/opt/ml/processing/input/{name}", read_only=True)
               for name in options.inputs]
     mounts += [Mount(root / "output" / name, f"/opt/ml/processing/output/{name}") for name in options.outputs]
@@ -39,7 +40,7 @@ def _run(scope: Scope, image: str, options: CheckOptions, root: Path) -> tuple[i
         container.remove()
 
 
-def _lay_out(root: Path, options: CheckOptions) -> Path:
+def lay_out(root: Path, options: CheckOptions) -> Path:
     for name, source in options.inputs.items():
         place(source, root / "input" / name)
     for name in options.outputs:
@@ -52,8 +53,8 @@ def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path
     shell = entrypoint[:2] == SHELL_FORM
     results = [check(rules.EXEC_FORM, bool(entrypoint) and not shell, "an exec-form entrypoint (a JSON array)",
                      f"{entrypoint!r}" + (" is shell form" if shell else ""))]
-    root = _lay_out(work / "main", options)
-    code, logs, changed = _run(scope, image, options, root)
+    root = lay_out(work / "main", options)
+    code, logs, changed = run_processing(scope, image, options, root)
     results.append(check(rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}",
                          () if code == 0 else log_lines(logs)))
     outside = [p for p in changed if not p.startswith(IGNORED_WRITES) and "__pycache__" not in p]
@@ -71,9 +72,9 @@ def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path
 def _failure(scope: Scope, image: str, options: CheckOptions, work: Path) -> Result:
     if not options.inputs:
         return skipped(rules.PROCESSING_FAILURE, "no inputs given (--input NAME=PATH)")
-    root = _lay_out(work / "broken", options)
+    root = lay_out(work / "broken", options)
     corrupt(root / "input")
-    code, logs, _ = _run(scope, image, options, root)
+    code, logs, _ = run_processing(scope, image, options, root)
     shutil.rmtree(work / "broken", ignore_errors=True)
     return check(rules.PROCESSING_FAILURE, code not in (0, None), "non-zero exit on unusable inputs",
                  f"exit code {code}", log_lines(logs, 6))
