@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from harness.archives import safe_extract
 from harness.awserrors import client_error, validation_error
 from harness.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import ContractViolation
@@ -143,7 +144,7 @@ class EndpointHost:
         archive = target.with_suffix(".tar.gz")
         archive.write_bytes(self._s3.get_bytes(uri))
         try:
-            _safe_extract(archive, target)
+            safe_extract(archive, target)
         except (tarfile.TarError, EOFError, OSError, ValueError) as error:
             shutil.rmtree(target, ignore_errors=True)
             raise validation_error("CreateEndpoint", f"model data at {uri} is not a valid tar.gz: {error}") from error
@@ -226,17 +227,3 @@ def _model_error(endpoint: Endpoint, status: int, message: str) -> Exception:
         f"See the logs of endpoint {endpoint.name} (container {endpoint.container.short_id}).",
         status=424, OriginalStatusCode=status, OriginalMessage=message,
     )
-
-
-def _safe_extract(archive: Path, into: Path) -> None:
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        if not members:
-            raise ValueError("the archive is empty")
-        for member in members:
-            parts = Path(member.name).parts
-            if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
-                raise ValueError(f"unsafe entry {member.name!r}")
-        tar.extractall(into, members=members)  # noqa: S202 (members checked above)
-
-

@@ -9,7 +9,6 @@ success uploads what SageMaker uploads. No host credentials enter a container.
 from __future__ import annotations
 
 import json
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from harness.archives import pack
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.errors import InfrastructureError
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
@@ -192,10 +192,7 @@ class JobRunner:
         return tuple(codes[h] for h in names), _failure_reason(names, roots, codes, last_lines)
 
     def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
-        archive = self._work_dir / job / uri.key.rsplit("/", 1)[-1]
-        with tarfile.open(archive, "w:gz") as tar:
-            for item in sorted(folder.iterdir()) if folder.is_dir() else []:
-                tar.add(item, arcname=item.name)
+        archive = pack(folder, self._work_dir / job / uri.key.rsplit("/", 1)[-1])
         self._s3.put_file(archive, uri)
         return str(uri)
 

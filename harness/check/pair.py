@@ -8,7 +8,8 @@ from harness.check import rules
 from harness.check.inference import invoke_check, start_server, wait_for_server
 from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
 from harness.check.training import lay_out, run_training
-from harness.check.workspace import model_folder, pack
+from harness.archives import pack
+from harness.check.workspace import model_folder
 from harness.docker import Scope
 from harness.images import library_versions, version_differences
 from harness.serving import InferenceClient

@@ -7,6 +7,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from harness.archives import UnsafeArchive, safe_extract
 from harness.errors import UserError
 
 GARBAGE = b"\x00\x01not,a,valid\xff\xfe record\n" * 8  # unusable as data by any loader
@@ -33,12 +34,10 @@ def model_folder(model: Path | None, into: Path) -> Path:
         return into
     if not tarfile.is_tarfile(model):
         raise UserError(f"--model {model} is neither a folder nor a tar archive", fix="pass model.tar.gz or a folder")
-    with tarfile.open(model) as tar:
-        for member in tar.getmembers():
-            if member.name.startswith("/") or ".." in Path(member.name).parts or member.issym() or member.islnk():
-                raise UserError(f"--model {model} holds an unsafe entry {member.name!r}")
-        tar.extractall(into)  # noqa: S202 (members checked above)
-    return into
+    try:
+        return safe_extract(model, into)
+    except UnsafeArchive as error:
+        raise UserError(f"--model: {error}", fix="pack only files and folders, with relative paths") from error
 
 
 def corrupt(folder: Path) -> None:
@@ -46,10 +45,3 @@ def corrupt(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             path.write_bytes(GARBAGE)
-
-
-def pack(folder: Path, archive: Path) -> Path:
-    with tarfile.open(archive, "w:gz") as tar:
-        for item in sorted(folder.iterdir()):
-            tar.add(item, arcname=item.name)
-    return archive
