@@ -38,7 +38,9 @@ class InferenceClient:
         self._session = requests.Session()
 
     def ping(self, timeout_s: float = PING_TIMEOUT_S) -> Reply:
-        response = self._session.get(f"{self.base_url}/ping", timeout=timeout_s)
+        # No keep-alive for health checks: an idle kept-alive socket delays the
+        # server's graceful shutdown (gunicorn waits on it after SIGTERM).
+        response = self._session.get(f"{self.base_url}/ping", timeout=timeout_s, headers={"Connection": "close"})
         return Reply(response.status_code, response.headers.get("Content-Type", ""), response.content)
 
     def invoke(self, body: bytes, content_type: str, accept: str | None = None,

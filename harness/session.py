@@ -6,8 +6,10 @@ the SDK has no reason to reach AWS.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import sagemaker.utils as sdk_utils
 from sagemaker.local.local_session import LocalSession
 from sagemaker.workflow.pipeline_context import LocalPipelineSession
 
@@ -18,8 +20,32 @@ from harness.storage import EmbeddedS3, boto_session
 SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
+def validate_config_once() -> None:
+    """Make the SDK validate each distinct config once, not on every lookup.
+
+    The SDK re-validates its whole config schema with jsonschema on every
+    config lookup (about 0.1 s each, about a hundred per pipeline build), and
+    a non-empty config (ours turns telemetry off) makes every lookup pay it.
+    A config that passed once passes again: the result is cached by content.
+    """
+    original = sdk_utils.validate_sagemaker_config
+    if getattr(original, "validates_once", False):
+        return
+    validated: set[str] = set()
+
+    def validate(sagemaker_config: dict[str, Any] | None = None) -> None:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in validated:
+            original(sagemaker_config)
+            validated.add(key)
+
+    validate.validates_once = True  # type: ignore[attr-defined]
+    sdk_utils.validate_sagemaker_config = validate
+
+
 class HarnessSession(LocalPipelineSession):
     def __init__(self, s3: EmbeddedS3, bucket: str, client: LocalSageMakerClient, runtime: LocalRuntimeClient) -> None:
+        validate_config_once()
         self._harness_clients = (client, runtime)
         s3.ensure_bucket(bucket)
         LocalSession.__init__(self, boto_session=boto_session(), default_bucket=bucket,
