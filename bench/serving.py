@@ -6,8 +6,8 @@ Run from the repository root:  python bench/serving.py [--seconds S] [--warmup S
 2. builds the reference image (bench/reference/: flask on gunicorn, 2 sync
    workers, pandas.read_csv per request) from the same base image and the
    same locked wheels as our images;
-3. serves that one model from both images, checks that they predict the same
-   labels for every payload, then
+3. serves that one model from both images and checks that they return the
+   same predictions for every payload, then
 4. measures req/s, p50 and p99 for a 1-row and a 100-row CSV payload at
    concurrency 1 and 8, prints a table and writes bench/results/serving.json.
 
@@ -15,6 +15,7 @@ Our server is driven over persistent keep-alive connections (one per client
 thread); the reference gets a new connection per request, because sync
 workers close the connection after every response. Everything else in the
 client is the same code. Every container is removed on exit, error or Ctrl-C.
+Exit status: 0 when every goal is met, 3 when one is not, 1 on an error.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -40,12 +41,12 @@ sys.path.insert(0, str(ROOT))  # `python bench/serving.py` puts bench/, not the 
 
 from harness.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings  # noqa: E402
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope  # noqa: E402
+from harness.images import BASE_LABEL  # noqa: E402
 from harness.wheels import ensure_wheelhouse  # noqa: E402
 
 REFERENCE_DIR = ROOT / "bench" / "reference"
 REFERENCE_FILES = ("Dockerfile", "predictor.py", "wsgi.py", "serve")
 REFERENCE_TAG = "harness-bench-reference:local"
-BASE_LABEL = "com.sagemaker-local-harness.base-image"  # set by harness.images.build_images
 RESULTS_FILE = ROOT / "bench" / "results" / "serving.json"
 PORT = 8080
 MODEL_MOUNT = "/opt/ml/model"
@@ -54,10 +55,16 @@ CONCURRENCY = (1, 8)
 BATCH_ROWS = 100
 GOAL_THROUGHPUT_RATIO = 1.5  # ours / reference req/s, at concurrency 8
 GOAL_TAIL_RATIO = 3.0  # ours p99 / p50
+# Docker's port proxy and the kernel's network work alone use ~20-40 % of a
+# core here; more than this means something else competed for the CPU.
+BACKGROUND_WARNING_PERCENT = 60.0
+MAX_RERUNS = 2  # per run disturbed beyond that, while the time budget allows
 TRAIN_TIMEOUT_S = 300
 READY_TIMEOUT_S = 90
 REQUEST_TIMEOUT_S = 30
 MAX_REQUESTS_PER_THREAD = 200_000  # a second bound besides the clock
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+EXIT_GOALS_NOT_MET = 3
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,16 @@ class Server:
     name: str
     port: int
     keep_alive: bool
+    pid: int  # the container's first process, as the host sees it (0: not visible)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Cumulative CPU seconds; None where this host cannot tell (e.g. Docker in a VM)."""
+
+    system: float | None
+    client: float
+    server: float | None
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,12 @@ class Cell:
     req_per_s: float
     p50_ms: float
     p99_ms: float
-    client_cpu_percent: float  # of one core, for the whole client process
+    # Percent of one core during the timed run: the client process, the server
+    # container, and everything else (Docker's proxy, kernel, other programs).
+    client_cpu_percent: float
+    server_cpu_percent: float | None
+    other_cpu_percent: float | None
+    attempts: int = 1  # more than 1: re-run because other programs used the CPU
 
 
 # --- setup ------------------------------------------------------------------
@@ -106,17 +128,10 @@ def base_image(engine: Engine, ours: str) -> str:
     raise SystemExit(f"neither {OFFLINE_BASE_IMAGE} nor {PUBLIC_BASE_IMAGE} exists locally; build the images first")
 
 
-def link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)  # wheels are large: avoid copying them into every context
-    except OSError:  # another file system
-        shutil.copy2(source, target)
-
-
 def require_images(engine: Engine, names: Sequence[str]) -> None:
     missing = [name for name in names if engine.image(name) is None]
     if missing:
-        raise SystemExit(f"missing image(s) {', '.join(missing)}: build them with harness.images.build_images")
+        raise SystemExit(f"missing image(s) {', '.join(missing)}: build them with `python -m harness.cli images build`")
 
 
 def train_model(scope: Scope, image: str, train_csv: Path, workdir: Path) -> Path:
@@ -137,6 +152,13 @@ def train_model(scope: Scope, image: str, train_csv: Path, workdir: Path) -> Pat
     return model
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # wheels are large: avoid copying them into every context
+    except OSError:  # another file system
+        shutil.copy2(source, target)
+
+
 def build_reference(engine: Engine, settings: Settings, base: str, workdir: Path) -> str:
     """Build the reference image from a temporary context with the locked wheels."""
     wheelhouse = ensure_wheelhouse(settings.wheels_cache_dir, settings.lock_file, engine.architecture(), log)
@@ -153,10 +175,12 @@ def build_reference(engine: Engine, settings: Settings, base: str, workdir: Path
     return info.id
 
 
-def start_server(scope: Scope, image: str, model_dir: Path) -> Container:
+def start_server(scope: Scope, name: str, image: str, model_dir: Path, keep_alive: bool) -> tuple[Container, Server]:
     spec = ContainerSpec(image=image, command=("serve",), mounts=(Mount(model_dir, MODEL_MOUNT, read_only=True),),
                          ports=(PORT,))
-    return scope.start(spec)
+    container = scope.start(spec)
+    pid = int(scope.engine.client.api.inspect_container(container.id)["State"]["Pid"] or 0)
+    return container, Server(name, container.host_port(PORT), keep_alive, pid)
 
 
 def wait_ready(container: Container, port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -178,10 +202,64 @@ def wait_ready(container: Container, port: int, timeout_s: float = READY_TIMEOUT
 def load_payloads(fixtures: Path) -> list[Payload]:
     """The 1-row fixture, and 100 rows cycled from the test set minus its label (first column)."""
     single = (fixtures / "payloads" / "single_row.csv").read_bytes()
-    test_rows = [line.split(",", 1)[1] for line in (fixtures / "data" / "test" / "test_data.csv").read_text().splitlines()
-                 if line.strip()]
-    batch = "".join(test_rows[i % len(test_rows)] + "\n" for i in range(BATCH_ROWS)).encode()
+    test_csv = (fixtures / "data" / "test" / "test_data.csv").read_text()
+    features = [line.split(",", 1)[1] for line in test_csv.splitlines() if line.strip()]
+    batch = "".join(features[i % len(features)] + "\n" for i in range(BATCH_ROWS)).encode()
     return [Payload("1 row", single, 1), Payload(f"{BATCH_ROWS} rows", batch, BATCH_ROWS)]
+
+
+# --- CPU accounting -------------------------------------------------------------
+
+
+def system_busy_s() -> float | None:
+    """Busy CPU seconds of the whole host, all cores (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
+def process_tree_cpu_s(root: int) -> float | None:
+    """CPU seconds of `root` and its descendants: the server container's processes."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    if root not in stats:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    total, pending = 0.0, [root]
+    while pending:  # a tree walk: each pid is visited once
+        pid = pending.pop()
+        total += stats[pid][1]
+        pending.extend(children.get(pid, []))
+    return total
+
+
+def cpu_snapshot(server: Server) -> CpuSnapshot:
+    return CpuSnapshot(system_busy_s(), time.process_time(), process_tree_cpu_s(server.pid) if server.pid else None)
+
+
+def cpu_percents(before: CpuSnapshot, after: CpuSnapshot, wall: float) -> tuple[float, float | None, float | None]:
+    """Client, server and other CPU, in percent of one core."""
+    def percent(seconds: float) -> float:
+        return round(100 * seconds / wall, 1)
+
+    client = after.client - before.client
+    server = after.server - before.server if after.server is not None and before.server is not None else None
+    system = after.system - before.system if after.system is not None and before.system is not None else None
+    other = system - client - server if system is not None and server is not None else None
+    return percent(client), None if server is None else percent(server), None if other is None else percent(max(0.0, other))
 
 
 # --- client -------------------------------------------------------------------
@@ -228,7 +306,7 @@ def client_loop(server: Server, body: bytes, start: threading.Barrier, deadline_
             ok = response.status == 200
         except (OSError, http.client.HTTPException):
             ok = False
-        if not ok or not server.keep_alive:
+        if not ok or not server.keep_alive:  # the only difference between the two servers' clients
             if conn is not None:
                 conn.close()
             conn = None
@@ -240,25 +318,34 @@ def client_loop(server: Server, body: bytes, start: threading.Barrier, deadline_
         conn.close()
 
 
-def run_load(server: Server, payload: Payload, concurrency: int, seconds: float) -> tuple[list[float], int, float, float]:
-    """Latencies (s), error count, wall seconds and client CPU seconds for one timed run."""
+@dataclass(frozen=True)
+class LoadResult:
+    latencies: list[float]  # seconds, sorted
+    errors: int
+    wall: float
+    cpu: tuple[float, float | None, float | None]
+
+
+def run_load(server: Server, payload: Payload, concurrency: int, seconds: float) -> LoadResult:
+    """`concurrency` closed-loop client threads for `seconds`, all started on one clock."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors: list[list[int]] = [[0] for _ in range(concurrency)]
     deadline_box = [0.0]
-    # The last party to arrive sets the deadline, so every thread starts on the same clock.
-    barrier = threading.Barrier(concurrency + 1, action=lambda: deadline_box.__setitem__(0, time.perf_counter() + seconds))
-    threads = [threading.Thread(target=client_loop, args=(server, payload.body, barrier, deadline_box, latencies[i], errors[i]),
-                                daemon=True) for i in range(concurrency)]
+    barrier = threading.Barrier(concurrency + 1,
+                                action=lambda: deadline_box.__setitem__(0, time.perf_counter() + seconds))
+    threads = [threading.Thread(target=client_loop, daemon=True,
+                                args=(server, payload.body, barrier, deadline_box, latencies[i], errors[i]))
+               for i in range(concurrency)]
     for thread in threads:
         thread.start()
-    cpu_before = time.process_time()
+    before = cpu_snapshot(server)
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join(timeout=seconds + REQUEST_TIMEOUT_S + 5)
     wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    return [x for chunk in latencies for x in chunk], sum(e[0] for e in errors), wall, cpu
+    cpu = cpu_percents(before, cpu_snapshot(server), wall)
+    return LoadResult(sorted(x for chunk in latencies for x in chunk), sum(e[0] for e in errors), wall, cpu)
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -268,14 +355,15 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 def measure(server: Server, payload: Payload, concurrency: int, seconds: float, warmup: float) -> Cell:
-    run_load(server, payload, concurrency, warmup)  # warms workers, caches, lazy model loads
-    latencies, errors, wall, cpu = run_load(server, payload, concurrency, seconds)
-    latencies.sort()
-    if not latencies:
+    if warmup > 0:
+        run_load(server, payload, concurrency, warmup)  # warms workers, caches and lazy model loads
+    result = run_load(server, payload, concurrency, seconds)
+    if not result.latencies:
         raise SystemExit(f"{server.name} answered no request for {payload.name} at concurrency {concurrency}")
-    return Cell(server.name, payload.name, concurrency, len(latencies), errors, round(wall, 3),
-                round(len(latencies) / wall, 1), round(percentile(latencies, 0.50) * 1000, 2),
-                round(percentile(latencies, 0.99) * 1000, 2), round(100 * cpu / wall, 1))
+    n = len(result.latencies)
+    return Cell(server.name, payload.name, concurrency, n, result.errors, round(result.wall, 3),
+                round(n / result.wall, 1), round(percentile(result.latencies, 0.50) * 1000, 2),
+                round(percentile(result.latencies, 0.99) * 1000, 2), *result.cpu)
 
 
 # --- report -----------------------------------------------------------------
@@ -297,30 +385,39 @@ def comparisons(cells: Sequence[Cell], payloads: Sequence[Payload]) -> list[dict
 
 
 def goals(cells: Sequence[Cell], ratios: Sequence[dict[str, object]]) -> dict[str, bool]:
+    top = max(CONCURRENCY)
     return {
-        f"ours >= {GOAL_THROUGHPUT_RATIO}x reference req/s at concurrency 8": all(
-            float(r["throughput_ratio"]) >= GOAL_THROUGHPUT_RATIO for r in ratios if r["concurrency"] == 8),  # type: ignore[arg-type]
-        f"ours p99 <= {GOAL_TAIL_RATIO}x p50 (every cell)": all(
+        f"ours >= {GOAL_THROUGHPUT_RATIO}x reference req/s at concurrency {top}": all(
+            r["throughput_ratio"] >= GOAL_THROUGHPUT_RATIO for r in ratios if r["concurrency"] == top),  # type: ignore[operator]
+        f"ours p99 <= {GOAL_TAIL_RATIO}x p50 (every payload and concurrency)": all(
             c.p99_ms <= GOAL_TAIL_RATIO * c.p50_ms for c in cells if c.server == "ours"),
         "no failed requests": all(c.errors == 0 for c in cells),
     }
 
 
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
+
+
 def print_report(cells: Sequence[Cell], ratios: Sequence[dict[str, object]], met: dict[str, bool]) -> None:
-    print()
-    print(f"{'server':<10} {'payload':<9} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'client CPU':>10}")
+    print(f"\n{'server':<10} {'payload':<9} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+          f" {'CPU client':>10} {'server':>7} {'other':>6} {'runs':>4}")
     for c in cells:
-        print(f"{c.server:<10} {c.payload:<9} {c.concurrency:>4} {c.req_per_s:>8.1f} {c.p50_ms:>8.2f} "
-              f"{c.p99_ms:>8.2f} {c.errors:>6} {c.client_cpu_percent:>9.0f}%")
-    print()
-    print(f"{'payload':<9} {'conc':>4} {'ours/ref req/s':>15} {'ours p99/p50':>13}")
+        print(f"{c.server:<10} {c.payload:<9} {c.concurrency:>4} {c.req_per_s:>8.1f} {c.p50_ms:>8.2f} {c.p99_ms:>8.2f}"
+              f" {c.errors:>6} {_percent(c.client_cpu_percent):>10} {_percent(c.server_cpu_percent):>7}"
+              f" {_percent(c.other_cpu_percent):>6} {c.attempts:>4}")
+    print(f"\n{'payload':<9} {'conc':>4} {'ours/ref req/s':>15} {'ours p99/p50':>13}")
     for r in ratios:
         print(f"{r['payload']:<9} {r['concurrency']:>4} {r['throughput_ratio']:>14.2f}x {r['ours_p99_over_p50']:>12.2f}x")
     print()
     for goal, ok in met.items():
         print(f"  [{'MET' if ok else 'NOT MET'}] {goal}")
-    print(f"\nnote: the Python client shares the {os.cpu_count()} CPU core(s) with the server under test; "
-          "'client CPU' is its share of one core.")
+    print(f"\nnote: the Python client runs on the same {os.cpu_count()} CPU core(s) as the server under test; "
+          "CPU columns are percent of one core.")
+    busy = [c for c in cells if disturbed(c)]
+    if busy:
+        print(f"warning: {len(busy)} run(s) saw more than {BACKGROUND_WARNING_PERCENT:.0f}% of a core used outside "
+              "the client and the server: other programs competed for the CPU; re-run on a quiet machine.")
 
 
 def write_results(path: Path, document: dict[str, object]) -> None:
@@ -335,12 +432,14 @@ def write_results(path: Path, document: dict[str, object]) -> None:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per cell (default 8)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per cell (default 2)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each run (default 2)")
+    parser.add_argument("--budget", type=float, default=180.0,
+                        help="seconds in all; disturbed runs are re-run only within it (default 180)")
     args = parser.parse_args(argv)
-    if not (0 < args.seconds <= 60 and 0 <= args.warmup <= 30):
-        parser.error("--seconds must be in (0, 60] and --warmup in [0, 30]")
+    if not (0 < args.seconds <= 60 and 0 <= args.warmup <= 30 and 0 < args.budget <= 1800):
+        parser.error("--seconds must be in (0, 60], --warmup in [0, 30] and --budget in (0, 1800]")
     return args
 
 
@@ -348,7 +447,39 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
 
 
-def benchmark(args: argparse.Namespace, settings: Settings, engine: Engine, on_cell: Callable[[Cell], None]) -> dict[str, object]:
+def disturbed(cell: Cell) -> bool:
+    return (cell.other_cpu_percent or 0.0) > BACKGROUND_WARNING_PERCENT
+
+
+def measure_quietly(server: Server, payload: Payload, concurrency: int, args: argparse.Namespace,
+                    retry_until: float) -> Cell:
+    """Measure; while other programs disturbed the run and time allows, run again
+    and keep the least disturbed run (chosen by CPU use, never by result)."""
+    best = measure(server, payload, concurrency, args.seconds, args.warmup)
+    attempts = 1
+    while disturbed(best) and attempts <= MAX_RERUNS and time.monotonic() + args.seconds + args.warmup < retry_until:
+        attempts += 1
+        again = measure(server, payload, concurrency, args.seconds, args.warmup)
+        best = min(best, again, key=lambda c: c.other_cpu_percent or 0.0)
+    return replace(best, attempts=attempts)
+
+
+def run_matrix(ours: Server, reference: Server, payloads: Sequence[Payload], args: argparse.Namespace,
+               budget_end: float, on_cell: Callable[[Cell], None]) -> list[Cell]:
+    """Each workload on both servers back to back, so background noise hits both alike."""
+    plan = [(payload, concurrency, server) for payload in payloads for concurrency in CONCURRENCY
+            for server in (ours, reference)]
+    cells = []
+    for index, (payload, concurrency, server) in enumerate(plan):
+        reserved = (len(plan) - index - 1) * (args.seconds + args.warmup)  # the runs still to come
+        cells.append(measure_quietly(server, payload, concurrency, args, budget_end - reserved))
+        on_cell(cells[-1])
+    order = {"ours": 0, "reference": 1}
+    return sorted(cells, key=lambda c: order[c.server])  # stable: keeps payload and concurrency order
+
+
+def benchmark(args: argparse.Namespace, settings: Settings, engine: Engine, budget_end: float,
+              on_cell: Callable[[Cell], None]) -> dict[str, object]:
     ours_image, training_image = settings.image_name("inference"), settings.image_name("training")
     require_images(engine, (ours_image, training_image))
     payloads = load_payloads(settings.fixtures_dir)
@@ -362,27 +493,24 @@ def benchmark(args: argparse.Namespace, settings: Settings, engine: Engine, on_c
         log(f"training a model with {training_image}")
         model_dir = train_model(scope, training_image, settings.fixtures_dir / "data" / "train" / "train_data.csv",
                                 workdir / "opt-ml")
-        ours_c, ref_c = start_server(scope, ours_image, model_dir), start_server(scope, REFERENCE_TAG, model_dir)
-        ours = Server("ours", ours_c.host_port(PORT), keep_alive=True)
-        reference = Server("reference", ref_c.host_port(PORT), keep_alive=False)
+        ours_c, ours = start_server(scope, "ours", ours_image, model_dir, keep_alive=True)
+        ref_c, reference = start_server(scope, "reference", REFERENCE_TAG, model_dir, keep_alive=False)
         wait_ready(ours_c, ours.port)
         wait_ready(ref_c, reference.port)
         check_parity(ours, reference, payloads)
-        cells = []
-        for server in (ours, reference):
-            for payload in payloads:
-                for concurrency in CONCURRENCY:
-                    cells.append(measure(server, payload, concurrency, args.seconds, args.warmup))
-                    on_cell(cells[-1])
+        log(f"measuring {len(payloads) * len(CONCURRENCY) * 2} runs of {args.seconds:g} s (+{args.warmup:g} s warm-up)")
+        cells = run_matrix(ours, reference, payloads, args, budget_end, on_cell)
     ratios = comparisons(cells, payloads)
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
-        "seconds_per_cell": args.seconds,
+        "seconds_per_run": args.seconds,
         "warmup_seconds": args.warmup,
-        "images": {"ours": ours_image, "reference": REFERENCE_TAG, "reference_id": reference_id, "base": base},
-        "client": "Python threads, http.client; ours: keep-alive connection per thread; reference: new connection "
-                  "per request; the client shares the CPU cores with the server",
+        "rerun_when_other_cpu_percent_above": BACKGROUND_WARNING_PERCENT,
+        "images": {"ours": ours_image, "ours_id": engine.image(ours_image).id,  # type: ignore[union-attr]
+                   "reference": REFERENCE_TAG, "reference_id": reference_id, "base": base},
+        "client": "Python threads with http.client, on the same CPU cores as the server; ours: one keep-alive "
+                  "connection per thread; reference: a new connection per request",
         "cells": [asdict(c) for c in cells],
         "ratios": ratios,
         "goals": goals(cells, ratios),
@@ -395,16 +523,18 @@ def main(argv: Sequence[str]) -> int:
     settings, engine = Settings.from_env(), Engine.connect()
     started = time.monotonic()
     try:
-        document = benchmark(args, settings, engine, lambda c: log(
-            f"{c.server} {c.payload} x{c.concurrency}: {c.req_per_s} req/s, p50 {c.p50_ms} ms, p99 {c.p99_ms} ms"))
+        document = benchmark(args, settings, engine, started + args.budget, lambda c: log(
+            f"{c.server} {c.payload} x{c.concurrency}: {c.req_per_s} req/s, p50 {c.p50_ms} ms, p99 {c.p99_ms} ms"
+            + (f" (best of {c.attempts} runs: other programs used the CPU)" if c.attempts > 1 else "")))
     except KeyboardInterrupt:
-        log("interrupted; containers removed")
+        log("interrupted; the benchmark's containers were removed")
         return 130
-    cells = [Cell(**c) for c in document["cells"]]  # type: ignore[arg-type, union-attr]
-    print_report(cells, document["ratios"], document["goals"])  # type: ignore[arg-type]
+    cells = [Cell(**c) for c in document["cells"]]  # type: ignore[attr-defined]
+    met: dict[str, bool] = document["goals"]  # type: ignore[assignment]
+    print_report(cells, document["ratios"], met)  # type: ignore[arg-type]
     write_results(RESULTS_FILE, document)
-    log(f"wrote {RESULTS_FILE.relative_to(ROOT)} in {time.monotonic() - started:.0f} s total")
-    return 0 if all(document["goals"].values()) else 1  # type: ignore[union-attr]
+    log(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({time.monotonic() - started:.0f} s in all)")
+    return 0 if all(met.values()) else EXIT_GOALS_NOT_MET
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Serves the Flask app with gunicorn (threaded workers, keep-alive) on port
 8080, or on SAGEMAKER_BIND_TO_PORT (the image carries the
 `accept-bind-to-port` label). Settings, all optional:
   SAGEMAKER_MODEL_SERVER_WORKERS   worker processes (default: CPU count)
-  SAGEMAKER_MODEL_SERVER_THREADS   threads per worker (default: 4)
+  SAGEMAKER_MODEL_SERVER_THREADS   threads per worker (default: 2; see bench/README.md)
   SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds per request (default: 60, SageMaker's limit)
   SAGEMAKER_BATCH / SAGEMAKER_MAX_PAYLOAD_IN_MB   batch transform payload size
   SAGEMAKER_MODEL_DIR              model folder (default: /opt/ml/model)
@@ -45,7 +45,10 @@ class ServerSettings:
         return cls(
             port=int(env.get("SAGEMAKER_BIND_TO_PORT", "8080")),
             workers=int(env.get("SAGEMAKER_MODEL_SERVER_WORKERS", str(len(os.sched_getaffinity(0))))),
-            threads=int(env.get("SAGEMAKER_MODEL_SERVER_THREADS", "4")),
+            # Requests are CPU-bound and share one GIL per worker: 2 threads keep
+            # /ping answered during a long request, while more only interleave
+            # requests unfairly and stretch p99 (bench/serving.py).
+            threads=int(env.get("SAGEMAKER_MODEL_SERVER_THREADS", "2")),
             timeout_s=int(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60")),
             max_payload_mb=min(limit, BATCH_LIMIT_MB),
             batch=batch,
