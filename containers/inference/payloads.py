@@ -119,9 +119,12 @@ def decode(body: bytes, kind: str, n_features: int) -> np.ndarray:
     return decode_csv(body, n_features) if kind == CSV else decode_json(body, n_features)
 
 
-def encode(labels: np.ndarray, probabilities: np.ndarray, kind: str) -> str:
+def encode(labels: np.ndarray, probabilities: np.ndarray | None, kind: str) -> str:
+    """CSV: one label per line. JSON: label and probability per row (probabilities required)."""
     if kind == CSV:
         return "".join(f"{int(label)}\n" for label in labels)
+    if probabilities is None:
+        raise ValueError("JSON answers need the probabilities")
     predictions = [
         {"label": int(label), "probability": round(float(p), 6)} for label, p in zip(labels, probabilities)
     ]
