@@ -31,7 +31,7 @@ from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
 from harness.check.training import lay_out, run_training
-from harness.check.workspace import pack
+from harness.archives import pack
 from harness.docker import OWNER, OWNER_LABEL, Engine
 from harness.images import ImageKind
 
