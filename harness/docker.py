@@ -242,6 +242,11 @@ class Engine:
     def tag(self, image: str, repository: str, tag: str) -> None:
         self._client.images.get(image).tag(repository, tag)
 
+    def untag(self, reference: str) -> None:
+        """Remove a tag only; the image stays while another tag or ID names it."""
+        with contextlib.suppress(ImageNotFound, APIError):
+            self._client.images.remove(reference, noprune=True)
+
     def login(self, username: str, password: str, registry: str) -> None:
         try:
             self._client.login(username=username, password=password, registry=registry, reauth=True)

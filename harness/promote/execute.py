@@ -52,7 +52,10 @@ def push_images(plan: Plan, promote: PromoteSettings, clients: AwsClients, engin
 def _push(push: ImagePush, engine: Engine, on_line: Callable[[str], None]) -> str:
     repository, tag = push.push_reference.rsplit(":", 1)
     engine.tag(push.image_id, repository, tag)  # by ID: exactly the verified content
-    digest = engine.push(repository, tag, lambda line: None)
+    try:
+        digest = engine.push(repository, tag, lambda line: None)
+    finally:
+        engine.untag(push.push_reference)  # the tag only existed for the push
     on_line(f"pushed {push.local_tag} ({push.image_id[:19]}) as {push.push_reference} ({digest[:19]})")
     return digest
 

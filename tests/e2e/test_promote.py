@@ -114,7 +114,7 @@ def test_dry_run_prints_the_whole_plan_and_changes_nothing(verified: Settings, c
 
 
 def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
-        verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry) -> None:
+        verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, engine: Engine) -> None:
     result = promote(verified, clean_aws, registry, "--yes", "--start")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     record = json.loads((verified.state_dir / "runs" / "latest.json").read_text())
@@ -137,6 +137,7 @@ def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
     assert len(executions) == 1
     promotions = list((verified.state_dir / "promotions").glob("*.json"))
     assert promotions and SECRET not in promotions[0].read_text()
+    assert not [t for image in engine.client.images.list() for t in image.tags if t.startswith(registry.address)]
 
     again = promote(verified, clean_aws, registry, "--yes")  # a re-run continues safely
     assert again.returncode == 0, again.stderr[-2000:]
@@ -215,10 +216,15 @@ def _edit(edit: str, project: Path, settings: Settings, engine: Engine):  # noqa
     original_id = engine.image(tag).id
     container = engine.client.containers.create(tag, entrypoint=["true"])
     try:  # a rebuilt image with other content under the same tag
-        container.commit(repository=tag.split(":")[0], tag=TAG, changes=["LABEL rebuilt=yes"])
+        rebuilt = container.commit(repository=tag.split(":")[0], tag=TAG, changes=["LABEL rebuilt=yes"])
     finally:
         container.remove()
-    return lambda: engine.client.images.get(original_id).tag(tag.split(":")[0], TAG)
+
+    def restore() -> None:
+        engine.client.images.get(original_id).tag(tag.split(":")[0], TAG)
+        engine.client.images.remove(rebuilt.id)
+
+    return restore
 
 
 def test_a_failed_local_run_is_not_promoted(verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry,
