@@ -32,6 +32,16 @@ class Deployment:
     seconds_to_first_prediction: float
 
 
+def production_variant(model: str, instance_type: str) -> dict[str, Any]:
+    return {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": instance_type}
+
+
+def data_capture(destination: str) -> dict[str, Any]:
+    """Every request and response captured: what Model Monitor needs before it can attach."""
+    return {"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": destination,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+
+
 def deploy_latest_approved(env: LocalEnvironment, group: str, role: str, instance_type: str,
                            first_payload: tuple[bytes, str]) -> Deployment:
     summaries = env.client.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
@@ -47,10 +57,7 @@ def deploy_latest_approved(env: LocalEnvironment, group: str, role: str, instanc
                             Containers=[{"ModelPackageName": package["ModelPackageArn"]}])
     env.client.create_endpoint_config(
         EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
-                             "InstanceType": instance_type}],
-        DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": capture_uri,
-                           "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]},
+        ProductionVariants=[production_variant(name, instance_type)], DataCaptureConfig=data_capture(capture_uri),
     )
     started = time.monotonic()
     env.client.create_endpoint(EndpointName=name, EndpointConfigName=name)

@@ -22,6 +22,11 @@ SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "Registe
 ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"
 
 
+def job_name(execution_id: str, step: str) -> str:
+    """The job a pipeline step starts is named after the execution and the step (at most 63 characters)."""
+    return f"pipelines-{execution_id}-{step}"[:63].strip("-")
+
+
 class StepFailed(Exception):
     def __init__(self, step: str, reason: str) -> None:
         super().__init__(f"{step}: {reason}")
@@ -221,8 +226,7 @@ class PipelineRun:
             self._properties[name] = self._api.describe_model_package(ModelPackageName=arn)
             record.metadata = {"RegisterModel": {"Arn": arn}}
             return []
-        job_name = f"pipelines-{self.execution_id}-{name}"[:63].strip("-")
-        description = self._api.run_step_job(kind, job_name, arguments)
+        description = self._api.run_step_job(kind, job_name(self.execution_id, name), arguments)
         self._properties[name] = description
         record.metadata = _job_metadata(kind, description)
         status = description.get(f"{kind}JobStatus")

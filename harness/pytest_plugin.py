@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from harness.check.inference import start_server, wait_for_server
+from harness.check.inference import start_server
 from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
@@ -34,7 +34,7 @@ from harness.check.processing import run_processing
 from harness.check.training import TrainingRun, lay_out, run_training
 from harness.check.workspace import model_folder
 from harness.docker import Container, Engine, Scope
-from harness.serving import InferenceClient, Reply
+from harness.serving import InferenceClient, Reply, probe_health
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def sagemaker_inference(sagemaker_scope: Scope, tmp_path: Path) -> Callable[...,
         model_dir = model_folder(Path(model) if model else None, tmp_path / f"model-{len(list(tmp_path.iterdir()))}")
         container = start_server(sagemaker_scope, image, model_dir, 8080, environment or {})
         client = InferenceClient(container.host_port(8080))
-        _, healthy, _ = wait_for_server(container, client, startup_window_s)
+        healthy = probe_health(container, client, startup_window_s).healthy_s
         if healthy is None:
             raise AssertionError(f"{image} did not answer /ping 200 within {startup_window_s:.0f}s; its log:\n"
                                  + container.logs_tail())

@@ -22,7 +22,7 @@ from harness.deploy import Deployment, captured_records, check_against_evaluatio
     deploy_latest_approved, invoke
 from harness.docker import Engine, Scope
 from harness.errors import ContractViolation, JobFailed, UserError
-from harness.executor import PipelineRun
+from harness.executor import PipelineRun, job_name
 from harness.expressions import walk
 from harness.images import ImageKind, build_images, cached_library_versions, stale_images, version_differences
 from harness.local import LocalEnvironment
@@ -134,7 +134,7 @@ def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str,
                              "seconds": round(step.seconds, 2), "metadata": step.metadata}
     if step.failure_reason:
         entry["failure_reason"] = step.failure_reason
-    job = f"pipelines-{run.execution_id}-{step.name}"[:63].strip("-")
+    job = job_name(run.execution_id, step.name)
     outcome = env.client.outcomes.get(job)
     if outcome is not None:
         entry["job"] = {"name": job, "image_id": outcome.image_id, "exit_codes": list(outcome.exit_codes),

@@ -55,28 +55,51 @@ class InferenceClient:
         self._session.close()
 
 
+@dataclass(frozen=True)
+class HealthProbe:
+    """What polling /ping saw: seconds until HTTP answered, until 200, the slowest ping, the last answer."""
+
+    listening_s: float | None
+    healthy_s: float | None
+    slowest_s: float
+    last: str
+
+
+def probe_health(container: Container, client: InferenceClient, window_s: float) -> HealthProbe:
+    """Poll /ping (2 s timeout each) until it answers 200, the window ends or the container stops."""
+    started, listening, slowest, last = time.monotonic(), None, 0.0, "no answer yet"
+    while time.monotonic() - started < window_s and container.status() == "running":
+        before = time.monotonic()
+        try:
+            reply = client.ping()
+        except requests.Timeout:
+            slowest, last = max(slowest, PING_TIMEOUT_S), "Timeout"
+            listening = listening if listening is not None else time.monotonic() - started
+        except requests.RequestException as error:
+            last = type(error).__name__  # nothing answers HTTP yet
+        else:
+            slowest = max(slowest, time.monotonic() - before)
+            listening = listening if listening is not None else time.monotonic() - started
+            if reply.status == 200:
+                return HealthProbe(listening, time.monotonic() - started, slowest, "HTTP 200")
+            last = f"HTTP {reply.status}: {reply.text()[:300]}"
+        time.sleep(POLL_INTERVAL_S)
+    return HealthProbe(listening, None, slowest, last)
+
+
 def wait_until_healthy(container: Container, client: InferenceClient,
                        window_s: float = STARTUP_WINDOW_S) -> float:
     """Seconds until /ping answered 200; ContractViolation (with logs) otherwise."""
-    started = time.monotonic()
-    last = "no answer yet"
-    while time.monotonic() - started < window_s:
-        try:
-            reply = client.ping()
-        except requests.RequestException as error:
-            last = f"{type(error).__name__}"
-        else:
-            if reply.status == 200:
-                return time.monotonic() - started
-            last = f"HTTP {reply.status}: {reply.text()[:300]}"
-        if container.status() in {"exited", "dead"}:
-            raise ContractViolation(
-                f"inference container {container.short_id} exited before /ping answered 200 (last: {last})",
-                details=container.logs_tail(),
-            )
-        time.sleep(POLL_INTERVAL_S)
+    probe = probe_health(container, client, window_s)
+    if probe.healthy_s is not None:
+        return probe.healthy_s
+    if container.status() in {"exited", "dead"}:
+        raise ContractViolation(
+            f"inference container {container.short_id} exited before /ping answered 200 (last: {probe.last})",
+            details=container.logs_tail(),
+        )
     raise ContractViolation(
-        f"inference container {container.short_id} not healthy within {window_s:.0f} s (last /ping: {last})",
+        f"inference container {container.short_id} not healthy within {window_s:.0f} s (last /ping: {probe.last})",
         fix="check that the server listens on port 8080 (or SAGEMAKER_BIND_TO_PORT) and that the model loads",
         details=container.logs_tail(),
     )

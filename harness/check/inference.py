@@ -12,7 +12,7 @@ from harness.check.model import CheckOptions, Result, Status, check, failed, log
 from harness.check.workspace import model_folder
 from harness.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
-from harness.serving import InferenceClient
+from harness.serving import InferenceClient, probe_health
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 ALTERNATE_PORT = 8123
@@ -34,34 +34,13 @@ def start_server(scope: Scope, image: str, model_dir: Path, port: int, environme
                                      mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),)))
 
 
-def wait_for_server(container: Container, client: InferenceClient, window_s: float) -> tuple[float | None, float | None, float]:
-    """(seconds until it answered HTTP, seconds until /ping was 200, slowest /ping)."""
-    started, listening, healthy, slowest = time.monotonic(), None, None, 0.0
-    while time.monotonic() - started < window_s and container.status() == "running":
-        try:
-            before = time.monotonic()
-            status = client.ping(timeout_s=2.0).status
-            slowest = max(slowest, time.monotonic() - before)
-        except requests.Timeout:
-            slowest = max(slowest, 2.0)
-            status = 0
-        except requests.RequestException:
-            status = -1  # nothing answered HTTP yet
-        if status >= 0 and listening is None:
-            listening = time.monotonic() - started
-        if status == 200:
-            healthy = time.monotonic() - started
-            break
-        time.sleep(0.05)
-    return listening, healthy, slowest
-
-
 def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
     info = scope.engine.image(image)
     model_dir = model_folder(options.model, work / "model")
     container = start_server(scope, image, model_dir, 8080, {})
     client = InferenceClient(container.host_port(8080))
-    listening, healthy, slowest = wait_for_server(container, client, options.startup_window_s)
+    probe = probe_health(container, client, options.startup_window_s)
+    listening, healthy, slowest = probe.listening_s, probe.healthy_s, probe.slowest_s
     logs = log_lines(container.logs_tail())
     running = container.status() == "running"
     results = [
@@ -169,7 +148,7 @@ def _bind_to_port(scope: Scope, image: str, model_dir: Path, labels: dict[str, s
     container = start_server(scope, image, model_dir, ALTERNATE_PORT, {"SAGEMAKER_BIND_TO_PORT": str(ALTERNATE_PORT)})
     try:
         client = InferenceClient(container.host_port(ALTERNATE_PORT))
-        listening, _, _ = wait_for_server(container, client, min(options.startup_window_s, 120))
+        listening = probe_health(container, client, min(options.startup_window_s, 120)).listening_s
         return check(rules.BIND_TO_PORT, listening is not None, f"HTTP answers on SAGEMAKER_BIND_TO_PORT={ALTERNATE_PORT}",
                      "answered" if listening is not None else "nothing answered there",
                      () if listening is not None else log_lines(container.logs_tail()))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.check import rules
-from harness.check.inference import invoke_check, start_server, wait_for_server
+from harness.check.inference import invoke_check, start_server
 from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
 from harness.check.training import lay_out, run_training
 from harness.archives import pack
 from harness.check.workspace import model_folder
 from harness.docker import Scope
 from harness.images import library_versions, version_differences
-from harness.serving import InferenceClient
+from harness.serving import InferenceClient, probe_health
 
 MODEL_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
 
@@ -39,7 +39,7 @@ def _round_trip(scope: Scope, training: str, inference: str, options: CheckOptio
     container = start_server(scope, inference, model_dir, 8080, {})
     try:
         client = InferenceClient(container.host_port(8080))
-        _, healthy, _ = wait_for_server(container, client, options.startup_window_s)
+        healthy = probe_health(container, client, options.startup_window_s).healthy_s
         if healthy is None:
             return failed(rules.ROUND_TRIP, "the trained model serves", "the inference container never became healthy",
                           log_lines(container.logs_tail()))

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from harness.check import rules
 from harness.check.model import CheckOptions, Result, check, log_lines, skipped
-from harness.check.workspace import corrupt, place
+from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
 
 SHELL_FORM = ["/bin/sh", "-c"]
-IGNORED_WRITES = ("/opt/ml", "/tmp", "/var/tmp", "/root/.cache")
 
 
 def _entrypoint(scope: Scope, image: str, options: CheckOptions) -> list[str]:
@@ -57,7 +56,7 @@ def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path
     code, logs, changed = run_processing(scope, image, options, root)
     results.append(check(rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}",
                          () if code == 0 else log_lines(logs)))
-    outside = [p for p in changed if not p.startswith(IGNORED_WRITES) and "__pycache__" not in p]
+    outside = written_outside(changed, ("/opt/ml",))
     empty = [name for name in options.outputs if not any((root / "output" / name).rglob("*"))]
     observed = "; ".join(filter(None, [f"wrote outside: {', '.join(outside[:5])}" if outside else "",
                                        f"nothing in output(s): {', '.join(empty)}" if empty else ""]))

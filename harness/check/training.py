@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.check import rules
 from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
-from harness.check.workspace import corrupt, place
+from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
 
@@ -63,14 +63,9 @@ def run_training(scope: Scope, image: str, root: Path, network: bool) -> Trainin
     try:
         code = container.wait(TIMEOUT_S)
         changed = container.changed_paths()
-        return TrainingRun(code, container.logs(), root, _outside_opt_ml(changed))
+        return TrainingRun(code, container.logs(), root, written_outside(changed, ("/opt/ml", "/root/.config")))
     finally:
         container.remove()
-
-
-def _outside_opt_ml(paths: list[str]) -> tuple[str, ...]:
-    ignored = ("/opt/ml", "/tmp", "/var/tmp", "/root/.cache", "/root/.config")
-    return tuple(p for p in paths if not p.startswith(ignored) and "__pycache__" not in p)
 
 
 def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:

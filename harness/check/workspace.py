@@ -45,3 +45,12 @@ def corrupt(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             path.write_bytes(GARBAGE)
+
+
+# Scratch places any program may write to; nothing there is meant to outlive the job.
+SCRATCH = ("/tmp", "/var/tmp", "/root/.cache")
+
+
+def written_outside(paths: list[str], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The paths a container added outside `allowed` and scratch (byte-code caches aside)."""
+    return tuple(p for p in paths if not p.startswith(allowed + SCRATCH) and "__pycache__" not in p)

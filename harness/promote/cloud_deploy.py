@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.deploy import data_capture, production_variant
 from harness.errors import InfrastructureError, UserError
 from harness.promote.aws import AwsClients, aws_call, error_code
 from harness.promote.settings import PromoteSettings
@@ -46,13 +47,9 @@ def deploy(promote: PromoteSettings, clients: AwsClients, monitor: bool, on_line
     config = f"{promote.endpoint_name}-v{version}" + ("-capture" if monitor else "")
     _create_if_missing("CreateModel", model, clients.sagemaker.create_model, ModelName=model,
                        ExecutionRoleArn=promote.role_arn, Containers=[{"ModelPackageName": package["ModelPackageArn"]}])
-    variant = {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
-               "InstanceType": promote.instance_type}
-    capture = {"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": promote.capture_uri,
-               "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
     _create_if_missing("CreateEndpointConfig", config, clients.sagemaker.create_endpoint_config,
-                       EndpointConfigName=config, ProductionVariants=[variant],
-                       **({"DataCaptureConfig": capture} if monitor else {}))
+                       EndpointConfigName=config, ProductionVariants=[production_variant(model, promote.instance_type)],
+                       **({"DataCaptureConfig": data_capture(promote.capture_uri)} if monitor else {}))
     _create_or_update_endpoint(promote, config, clients)
     on_line(f"endpoint {promote.endpoint_name}: package v{version} ({artifact}), config {config}")
     deployed = {"endpoint": promote.endpoint_name, "config": config, "model": model, "artifact": artifact}
