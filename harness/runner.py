@@ -8,17 +8,16 @@ success uploads what SageMaker uploads. No host credentials enter a container.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from harness.archives import pack
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.errors import InfrastructureError
+from harness.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.storage import EmbeddedS3, S3Uri
 
@@ -88,10 +87,7 @@ class JobRunner:
             self._s3.download_prefix(S3Uri.parse(item.uri), _host_path(root, item.local_path))
         for output in spec.outputs:
             _host_path(root, output.local_path).mkdir(parents=True, exist_ok=True)
-        config = root / "config"
-        config.mkdir(parents=True, exist_ok=True)
-        _write_json(config / "processingjobconfig.json", dict(spec.request))
-        _write_json(config / "resourceconfig.json", {"current_host": host, "hosts": names})
+        write_processing_config(root, Cluster(host, tuple(names), spec.instance_type), spec.request)
 
     def _processing_container(self, spec: ProcessingJobSpec, host: str, root: Path) -> ContainerSpec:
         return ContainerSpec(
@@ -117,24 +113,13 @@ class JobRunner:
         return self._outcome(spec.name, spec.image, run, artifacts)
 
     def _stage_training(self, spec: TrainingJobSpec, host: str, names: list[str], root: Path) -> None:
-        for index, channel in enumerate(spec.channels):
-            target = root / "input" / "data" / channel.name
+        for channel in spec.channels:
+            target = Path(on_host(root).channel_dir(channel.name))
             target.mkdir(parents=True, exist_ok=True)
             self._s3.download_prefix(S3Uri.parse(channel.uri), target)
-        config = root / "input" / "config"
-        config.mkdir(parents=True, exist_ok=True)
-        _write_json(config / "hyperparameters.json", dict(spec.hyperparameters))
-        _write_json(config / "inputdataconfig.json", {c.name: c.config() for c in spec.channels})
-        _write_json(config / "resourceconfig.json", {
-            "current_host": host, "current_instance_type": spec.instance_type,
-            "current_group_name": "homogeneousCluster", "hosts": names,
-            "instance_groups": [{"instance_group_name": "homogeneousCluster",
-                                 "instance_type": spec.instance_type, "hosts": names}],
-            "network_interface_name": "eth0",
-        })
-        _write_json(config / "trainingjobconfig.json", dict(spec.request))
-        for folder in ("model", "output/data", "checkpoints"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
+        write_training_config(root, TrainingConfig(
+            hyperparameters=spec.hyperparameters, channels={c.name: c.config() for c in spec.channels},
+            cluster=Cluster(host, tuple(names), spec.instance_type), job=spec.request))
 
     def _training_container(self, spec: TrainingJobSpec, host: str, root: Path) -> ContainerSpec:
         environment = {**spec.environment, "TRAINING_JOB_NAME": spec.name, "TRAINING_JOB_ARN": spec.arn}
@@ -233,10 +218,6 @@ def _last_line(text: str) -> str:
 def _host_path(root: Path, container_path: str) -> Path:
     """Where a path under /opt/ml lives in a host's folder."""
     return root / PurePosixPath(container_path).relative_to("/opt/ml")
-
-
-def _write_json(path: Path, document: Any) -> None:
-    path.write_text(json.dumps(document, indent=2, default=str))
 
 
 def _now() -> datetime:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tarfile
 import uuid
 from pathlib import Path
 
 from harness.docker import ContainerSpec, Engine, Mount, Scope
+from harness.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
 from harness.serving import InferenceClient, wait_until_healthy
 
 # Every scope of this test session is named after it, so the leftover check
@@ -20,12 +22,11 @@ def session_scope(engine: Engine) -> Scope:
 
 
 def training_root(folder: Path, fixtures_dir: Path, hyperparameters: str = '{"C": "0.5", "max_iter": "500"}') -> Path:
-    """A host folder laid out as /opt/ml for a training job, with the seed's paths."""
-    for channel in ("train", "validation"):
-        (folder / "input" / "data" / channel).mkdir(parents=True)
-        shutil.copy(fixtures_dir / "data" / channel / f"{channel}_data.csv", folder / "input" / "data" / channel)
-    (folder / "input" / "config").mkdir(parents=True)
-    (folder / "input" / "config" / "hyperparameters.json").write_text(hyperparameters)
+    """A host folder laid out as /opt/ml for a training job, with the seed's paths (harness.paths writes it)."""
+    channels = ("train", "validation")
+    write_training_config(folder, TrainingConfig(json.loads(hyperparameters), {c: FILE_CHANNEL for c in channels}))
+    for channel in channels:
+        shutil.copy(fixtures_dir / "data" / channel / f"{channel}_data.csv", on_host(folder).channel_dir(channel))
     return folder
 
 

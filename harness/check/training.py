@@ -12,6 +12,7 @@ from harness.check.model import CheckOptions, Result, check, failed, log_lines, 
 from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
+from harness.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
 
 MISSING_PROGRAM_CODES = (126, 127)  # the shell's "cannot execute" / "not found"
 TIMEOUT_S = 1800
@@ -26,30 +27,20 @@ class TrainingRun:
 
     @property
     def model_files(self) -> list[str]:
-        model = self.root / "model"
+        model = Path(on_host(self.root).model_dir)
         return sorted(p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file())
 
     @property
     def failure_text(self) -> str:
-        failure = self.root / "output" / "failure"
+        failure = Path(on_host(self.root).failure_file)
         return failure.read_text(errors="replace").strip() if failure.is_file() else ""
 
 
 def lay_out(root: Path, options: CheckOptions, hyperparameters: dict[str, object]) -> Path:
     """/opt/ml as SageMaker lays it out for a one-host training job."""
     for channel, source in options.channels.items():
-        place(source, root / "input" / "data" / channel)
-    config = root / "input" / "config"
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(json.dumps({c: {
-        "TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
-        for c in options.channels}))
-    (config / "resourceconfig.json").write_text(json.dumps({
-        "current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
-    for folder in ("model", "output/data", "checkpoints"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    return root
+        place(source, Path(on_host(root).channel_dir(channel)))
+    return write_training_config(root, TrainingConfig(hyperparameters, {c: FILE_CHANNEL for c in options.channels}))
 
 
 def run_training(scope: Scope, image: str, root: Path, network: bool) -> TrainingRun:

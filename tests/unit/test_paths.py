@@ -1,8 +1,13 @@
-from pathlib import PurePosixPath
+import json
+from pathlib import Path, PurePosixPath
 
 import pytest
+from support import training_root
 
-from harness.paths import CONTAINER, OptMl
+from harness.check.model import CheckOptions
+from harness.check.training import lay_out
+from harness.paths import (CONTAINER, FILE_CHANNEL, Cluster, OptMl, TrainingConfig, write_processing_config,
+                           write_training_config)
 
 
 def test_seed_training_paths_are_exact() -> None:
@@ -36,3 +41,47 @@ def test_bad_channel_names_are_refused(bad: str) -> None:
 def test_processing_path_cannot_escape() -> None:
     with pytest.raises(ValueError):
         CONTAINER.processing_path("../model")
+
+
+SERVICE_KEYS = {"current_host", "current_instance_type", "current_group_name", "hosts", "instance_groups",
+                "network_interface_name"}
+
+
+def _json(path) -> object:
+    return json.loads(path.read_text())
+
+
+def test_training_config_has_the_service_shape(tmp_path: Path) -> None:
+    hosts = tuple(f"algo-{i}" for i in range(1, 11))
+    config = TrainingConfig({"C": "0.5"}, {"train": FILE_CHANNEL}, Cluster("algo-2", hosts, "ml.m5.large"),
+                            job={"TrainingJobName": "j"})
+    write_training_config(tmp_path, config)
+    resources = _json(tmp_path / "input/config/resourceconfig.json")
+    assert set(resources) == SERVICE_KEYS
+    assert resources["current_host"] == "algo-2" and resources["hosts"] == list(hosts)  # algo-10 stays last
+    assert resources["instance_groups"] == [{"instance_group_name": "homogeneousCluster",
+                                             "instance_type": "ml.m5.large", "hosts": list(hosts)}]
+    assert _json(tmp_path / "input/config/hyperparameters.json") == {"C": "0.5"}
+    assert _json(tmp_path / "input/config/inputdataconfig.json") == {"train": dict(FILE_CHANNEL)}
+    assert _json(tmp_path / "input/config/trainingjobconfig.json") == {"TrainingJobName": "j"}
+    assert all((tmp_path / d).is_dir() for d in ("input/data/train", "model", "output/data", "checkpoints"))
+
+
+def test_training_job_config_is_written_only_with_a_request(tmp_path: Path) -> None:
+    write_training_config(tmp_path, TrainingConfig())
+    assert not (tmp_path / "input/config/trainingjobconfig.json").exists()
+
+
+def test_processing_config_keeps_the_processing_shape(tmp_path: Path) -> None:
+    write_processing_config(tmp_path, Cluster("algo-1", ("algo-1", "algo-2")), {"ProcessingJobName": "p"})
+    assert _json(tmp_path / "config/resourceconfig.json") == {"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}
+    assert _json(tmp_path / "config/processingjobconfig.json") == {"ProcessingJobName": "p"}
+
+
+def test_checker_and_test_support_lay_out_the_same_shape(tmp_path: Path, fixtures_dir: Path) -> None:
+    checked = lay_out(tmp_path / "check", CheckOptions(channels={"train": fixtures_dir / "data" / "train"}),
+                      {"C": "0.5"})
+    supported = training_root(tmp_path / "support", fixtures_dir)
+    for root in (checked, supported):
+        assert set(_json(root / "input/config/resourceconfig.json")) == SERVICE_KEYS, root
+        assert _json(root / "input/config/inputdataconfig.json")["train"] == dict(FILE_CHANNEL), root
