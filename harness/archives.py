@@ -24,7 +24,7 @@ def safe_extract(archive: Path, into: Path) -> Path:
             path = PurePosixPath(member.name)
             if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
                 raise UnsafeArchive(f"{archive.name} holds an unsafe entry {member.name!r}")
-        tar.extractall(into, members=members)  # noqa: S202 (members checked above)
+        tar.extractall(into, members=members)
     return into
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
 from harness.docker import Engine
@@ -46,8 +45,9 @@ def resolve_base_image(settings: Settings, engine: Engine, on_line: Callable[[st
     return OFFLINE_BASE_IMAGE
 
 
-def build_offline_base(settings: Settings, engine: Engine, on_line: Callable[[str], None],
-                       mirror: str = DEFAULT_MIRROR) -> str:
+def build_offline_base(
+    settings: Settings, engine: Engine, on_line: Callable[[str], None], mirror: str = DEFAULT_MIRROR
+) -> str:
     """debootstrap a minimal bookworm with Python, then `docker import` it."""
     _ensure_debootstrap()
     work = settings.rootfs_cache_dir

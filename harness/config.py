@@ -68,7 +68,7 @@ class Settings:
         return f"{self.image_prefix}-{kind}:{self.image_tag}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
         env = os.environ if environ is None else environ
         root_text = env.get("HARNESS_PROJECT_ROOT")
         root = Path(root_text).resolve() if root_text else find_project_root((cwd or Path.cwd()).resolve())

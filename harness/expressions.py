@@ -60,7 +60,7 @@ def resolve(value: Any, context: Context) -> Any:
 
 
 def _evaluate(expression: dict[str, Any], context: Context) -> Any:
-    (kind, body), = expression.items()
+    ((kind, body),) = expression.items()
     if kind == "Get":
         return _get(body, context)
     if kind == "Std:Join":
@@ -74,8 +74,10 @@ def _get(path: str, context: Context) -> Any:
     root, _, rest = path.partition(".")
     if root == "Parameters":
         if rest not in context.parameters:
-            raise ExpressionError(f"the pipeline refers to an undefined parameter {rest!r}",
-                                  fix="declare it in Pipeline(parameters=[...])")
+            raise ExpressionError(
+                f"the pipeline refers to an undefined parameter {rest!r}",
+                fix="declare it in Pipeline(parameters=[...])",
+            )
         return context.parameters[rest]
     if root == "Execution":
         return context.execution[rest]

@@ -81,7 +81,9 @@ def ensure_test_registry(on_line: Callable[[str], None]) -> None:
         return
     facts = host_facts()
     if not facts.can_provision():
-        raise InfrastructureError("the promotion tests need a container registry binary (docker-registry)",
-                                  fix="install Debian's docker-registry package, or the CNCF distribution registry")
+        raise InfrastructureError(
+            "the promotion tests need a container registry binary (docker-registry)",
+            fix="install Debian's docker-registry package, or the CNCF distribution registry",
+        )
     on_line("installing Debian's docker-registry (the registry the promotion tests push to)")
     install_debian_packages(["docker-registry"])

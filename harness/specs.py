@@ -28,8 +28,10 @@ def _refuse(job: str, what: str, fix: str) -> UserError:
 
 def _check_name(kind: str, name: str) -> str:
     if not JOB_NAME.match(name or ""):
-        raise UserError(f"{kind} name {name!r} is invalid",
-                        fix="use 1-63 letters, digits and hyphens, starting with a letter or digit")
+        raise UserError(
+            f"{kind} name {name!r} is invalid",
+            fix="use 1-63 letters, digits and hyphens, starting with a letter or digit",
+        )
     return name
 
 
@@ -62,22 +64,29 @@ class ProcessingJobSpec:
     request: Mapping[str, Any] = field(repr=False)
 
     @classmethod
-    def from_request(cls, request: Mapping[str, Any]) -> "ProcessingJobSpec":
+    def from_request(cls, request: Mapping[str, Any]) -> ProcessingJobSpec:
         name = _check_name("processing job", request.get("ProcessingJobName", ""))
         app = request.get("AppSpecification") or {}
         inputs = tuple(_processing_input(name, item) for item in request.get("ProcessingInputs") or [])
-        outputs = tuple(_processing_output(name, item)
-                        for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
+        outputs = tuple(
+            _processing_output(name, item)
+            for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        )
         cluster = (request.get("ProcessingResources") or {}).get("ClusterConfig") or {}
         entrypoint = app.get("ContainerEntrypoint")
         return cls(
-            name=name, image=_required(name, app, "ImageUri"),
+            name=name,
+            image=_required(name, app, "ImageUri"),
             entrypoint=tuple(entrypoint) if entrypoint else None,
             arguments=tuple(app.get("ContainerArguments") or ()),
             environment=_environment(name, request.get("Environment") or {}),
-            inputs=inputs, outputs=outputs,
-            instance_count=int(cluster.get("InstanceCount", 1)), instance_type=str(cluster.get("InstanceType", "local")),
-            max_runtime_s=int((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)),
+            inputs=inputs,
+            outputs=outputs,
+            instance_count=int(cluster.get("InstanceCount", 1)),
+            instance_type=str(cluster.get("InstanceType", "local")),
+            max_runtime_s=int(
+                (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)
+            ),
             network_isolation=bool((request.get("NetworkConfig") or {}).get("EnableNetworkIsolation", False)),
             request=request,
         )
@@ -99,8 +108,11 @@ def _environment(job: str, environment: Mapping[str, Any]) -> dict[str, str]:
 
 def _processing_input(job: str, item: Mapping[str, Any]) -> S3Input:
     if "DatasetDefinition" in item:
-        raise _refuse(job, f"input {item.get('InputName')!r} with a DatasetDefinition (Athena/Redshift)",
-                      "stage the data in S3 and use an S3Input")
+        raise _refuse(
+            job,
+            f"input {item.get('InputName')!r} with a DatasetDefinition (Athena/Redshift)",
+            "stage the data in S3 and use an S3Input",
+        )
     s3 = item.get("S3Input") or {}
     if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise _refuse(job, f"S3DataType {s3.get('S3DataType')}", "use S3Prefix")
@@ -110,8 +122,10 @@ def _processing_input(job: str, item: Mapping[str, Any]) -> S3Input:
         raise _refuse(job, f"S3CompressionType {s3.get('S3CompressionType')}", "use None")
     local_path = _required(job, s3, "LocalPath")
     if not CONTAINER.is_under_processing(local_path) or local_path.rstrip("/") == str(CONTAINER.processing_dir):
-        raise UserError(f"{job}: input LocalPath {local_path} must be a folder under /opt/ml/processing/",
-                        fix="SageMaker only maps processing inputs below /opt/ml/processing/")
+        raise UserError(
+            f"{job}: input LocalPath {local_path} must be a folder under /opt/ml/processing/",
+            fix="SageMaker only maps processing inputs below /opt/ml/processing/",
+        )
     return S3Input(_required(job, s3, "S3Uri"), local_path)
 
 
@@ -121,8 +135,10 @@ def _processing_output(job: str, item: Mapping[str, Any]) -> S3Output:
     s3 = item.get("S3Output") or {}
     local_path = _required(job, s3, "LocalPath")
     if not CONTAINER.is_under_processing(local_path):
-        raise UserError(f"{job}: output LocalPath {local_path} must be under /opt/ml/processing/",
-                        fix="SageMaker only uploads processing outputs from below /opt/ml/processing/")
+        raise UserError(
+            f"{job}: output LocalPath {local_path} must be under /opt/ml/processing/",
+            fix="SageMaker only uploads processing outputs from below /opt/ml/processing/",
+        )
     return S3Output(_required(job, s3, "S3Uri"), local_path, str(item.get("OutputName", "")))
 
 
@@ -138,8 +154,11 @@ class Channel:
 
     def config(self) -> dict[str, str]:
         """The channel's entry in /opt/ml/input/config/inputdataconfig.json."""
-        entry = {"TrainingInputMode": self.input_mode, "S3DistributionType": self.distribution,
-                 "RecordWrapperType": self.record_wrapper}
+        entry = {
+            "TrainingInputMode": self.input_mode,
+            "S3DistributionType": self.distribution,
+            "RecordWrapperType": self.record_wrapper,
+        }
         if self.content_type:
             entry["ContentType"] = self.content_type
         if self.compression != "None":
@@ -168,7 +187,7 @@ class TrainingJobSpec:
         return f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{self.name.lower()}"
 
     @classmethod
-    def from_request(cls, request: Mapping[str, Any]) -> "TrainingJobSpec":
+    def from_request(cls, request: Mapping[str, Any]) -> TrainingJobSpec:
         name = _check_name("training job", request.get("TrainingJobName", ""))
         algorithm = request.get("AlgorithmSpecification") or {}
         if algorithm.get("AlgorithmName"):
@@ -181,7 +200,8 @@ class TrainingJobSpec:
             raise _refuse(name, "heterogeneous InstanceGroups", "use InstanceCount and InstanceType")
         entrypoint = algorithm.get("ContainerEntrypoint")
         return cls(
-            name=name, image=_required(name, algorithm, "TrainingImage"),
+            name=name,
+            image=_required(name, algorithm, "TrainingImage"),
             entrypoint=tuple(entrypoint) if entrypoint else None,
             arguments=tuple(algorithm.get("ContainerArguments") or ()),
             hyperparameters=_hyperparameters(name, request.get("HyperParameters") or {}),
@@ -190,7 +210,9 @@ class TrainingJobSpec:
             instance_count=int(resources.get("InstanceCount", 1)),
             instance_type=str(resources.get("InstanceType", "local")),
             environment=_environment(name, request.get("Environment") or {}),
-            max_runtime_s=int((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)),
+            max_runtime_s=int(
+                (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)
+            ),
             network_isolation=bool(request.get("EnableNetworkIsolation", False)),
             request=request,
         )
@@ -198,21 +220,25 @@ class TrainingJobSpec:
 
 def _hyperparameters(job: str, raw: Mapping[str, Any]) -> dict[str, str]:
     if len(raw) > MAX_HYPERPARAMETERS:
-        raise UserError(f"{job}: {len(raw)} hyperparameters; SageMaker accepts at most {MAX_HYPERPARAMETERS}",
-                        fix="pass the rest in a config file in a channel")
+        raise UserError(
+            f"{job}: {len(raw)} hyperparameters; SageMaker accepts at most {MAX_HYPERPARAMETERS}",
+            fix="pass the rest in a config file in a channel",
+        )
     result = {}
     for key, value in raw.items():
         text = value if isinstance(value, str) else json.dumps(value)
         if len(key) > MAX_HYPERPARAMETER_CHARS or len(text) > MAX_HYPERPARAMETER_CHARS:
-            raise UserError(f"{job}: hyperparameter {key!r} is longer than {MAX_HYPERPARAMETER_CHARS} characters",
-                            fix="SageMaker rejects it; pass large values in a channel instead")
+            raise UserError(
+                f"{job}: hyperparameter {key!r} is longer than {MAX_HYPERPARAMETER_CHARS} characters",
+                fix="SageMaker rejects it; pass large values in a channel instead",
+            )
         result[str(key)] = text
     return result
 
 
 def _channel(job: str, item: Mapping[str, Any], job_mode: str) -> Channel:
     name = _required(job, item, "ChannelName")
-    source = (item.get("DataSource") or {})
+    source = item.get("DataSource") or {}
     if "S3DataSource" not in source:
         raise _refuse(job, f"channel {name!r} without an S3DataSource (EFS/FSx)", "stage the data in S3")
     s3 = source["S3DataSource"]
@@ -224,6 +250,12 @@ def _channel(job: str, item: Mapping[str, Any], job_mode: str) -> Channel:
     compression = item.get("CompressionType", "None")
     if compression != "None":
         raise _refuse(job, f"channel {name!r} CompressionType {compression}", "upload the data uncompressed")
-    return Channel(name=name, uri=_required(job, s3, "S3Uri"), content_type=str(item.get("ContentType", "")),
-                   input_mode=mode, distribution=str(s3.get("S3DataDistributionType", "FullyReplicated")),
-                   record_wrapper=str(item.get("RecordWrapperType", "None")), compression=compression)
+    return Channel(
+        name=name,
+        uri=_required(job, s3, "S3Uri"),
+        content_type=str(item.get("ContentType", "")),
+        input_mode=mode,
+        distribution=str(s3.get("S3DataDistributionType", "FullyReplicated")),
+        record_wrapper=str(item.get("RecordWrapperType", "None")),
+        compression=compression,
+    )

@@ -35,8 +35,7 @@ def wheelhouse_dir(cache_dir: Path, lock_file: Path, architecture: str) -> Path:
     return cache_dir / f"py{PYTHON_VERSION}-{architecture}-{lock_digest(lock_file)[:16]}"
 
 
-def ensure_wheelhouse(cache_dir: Path, lock_file: Path, architecture: str,
-                      on_line: Callable[[str], None]) -> Path:
+def ensure_wheelhouse(cache_dir: Path, lock_file: Path, architecture: str, on_line: Callable[[str], None]) -> Path:
     """The wheelhouse for this lock and architecture, downloading it once."""
     target = wheelhouse_dir(cache_dir, lock_file, architecture)
     if (target / _COMPLETE).exists():
@@ -45,10 +44,22 @@ def ensure_wheelhouse(cache_dir: Path, lock_file: Path, architecture: str,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-        "--python-version", PYTHON_VERSION, "--implementation", "cp",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        "cp",
         *[arg for tag in platform_tags(architecture) for arg in ("--platform", tag)],
-        "--requirement", str(lock_file), "--dest", str(staging),
+        "--requirement",
+        str(lock_file),
+        "--dest",
+        str(staging),
     ]
     on_line(f"downloading wheels for {architecture} into {target}")
     result = subprocess.run(command, capture_output=True, text=True)

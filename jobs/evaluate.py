@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn import metrics
-
 from model_artifact import extract_archive, load_model
+from sklearn import metrics
 from tabular import read_labelled
 
 DEFAULT_MODEL = Path("/opt/ml/processing/model")
@@ -47,7 +46,7 @@ def score(model: Any, features: np.ndarray, labels: np.ndarray) -> tuple[dict[st
         "binary_classification_metrics": {
             name: {"value": round(float(value), 6), "standard_deviation": "NaN"} for name, value in values.items()
         },
-        "test_rows": int(len(labels)),
+        "test_rows": len(labels),
     }
     return report, predictions, probabilities
 
@@ -61,8 +60,14 @@ def run(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     table = np.column_stack([labels, predictions, probabilities])
-    np.savetxt(output_dir / "predictions.csv", table, fmt=["%d", "%d", "%.6f"], delimiter=",",
-               header="label,prediction,probability", comments="")
+    np.savetxt(
+        output_dir / "predictions.csv",
+        table,
+        fmt=["%d", "%d", "%.6f"],
+        delimiter=",",
+        header="label,prediction,probability",
+        comments="",
+    )
     return report
 
 

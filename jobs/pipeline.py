@@ -55,65 +55,105 @@ class PipelineSettings:
 
 def _processor(session, settings: PipelineSettings, base_job_name: str) -> ScriptProcessor:
     return ScriptProcessor(
-        image_uri=settings.processing_image, command=["python3"], role=settings.role, instance_count=1,
-        instance_type=settings.instance_type, base_job_name=base_job_name, sagemaker_session=session,
+        image_uri=settings.processing_image,
+        command=["python3"],
+        role=settings.role,
+        instance_count=1,
+        instance_type=settings.instance_type,
+        base_job_name=base_job_name,
+        sagemaker_session=session,
     )
 
 
-def build_pipeline(session, settings: PipelineSettings) -> Pipeline:  # noqa: ANN001 (any SageMaker session)
+def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     input_data = ParameterString("InputData", default_value=settings.raw_data_uri)
     approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     regularization = ParameterString("RegularizationC", default_value="1.0")
     max_iter = ParameterString("MaxIter", default_value="1000")
     accuracy_threshold = ParameterFloat("AccuracyThreshold", default_value=0.9)
 
-    preprocess = ProcessingStep("Preprocess", step_args=_processor(session, settings, "preprocess").run(
-        code=str(JOBS_DIR / "preprocess.py"),
-        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
-        outputs=[ProcessingOutput(output_name=name, source=f"/opt/ml/processing/output/{name}")
-                 for name in ("train", "validation", "test")],
-    ))
+    preprocess = ProcessingStep(
+        "Preprocess",
+        step_args=_processor(session, settings, "preprocess").run(
+            code=str(JOBS_DIR / "preprocess.py"),
+            inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+            outputs=[
+                ProcessingOutput(output_name=name, source=f"/opt/ml/processing/output/{name}")
+                for name in ("train", "validation", "test")
+            ],
+        ),
+    )
     split = preprocess.properties.ProcessingOutputConfig.Outputs
 
     estimator = Estimator(
-        image_uri=settings.training_image, role=settings.role, instance_count=1,
-        instance_type=settings.instance_type, output_path=settings.model_output_uri, base_job_name="train",
-        hyperparameters={"C": regularization, "max_iter": max_iter}, sagemaker_session=session,
+        image_uri=settings.training_image,
+        role=settings.role,
+        instance_count=1,
+        instance_type=settings.instance_type,
+        output_path=settings.model_output_uri,
+        base_job_name="train",
+        hyperparameters={"C": regularization, "max_iter": max_iter},
+        sagemaker_session=session,
     )
-    train = TrainingStep("Train", step_args=estimator.fit(inputs={
-        channel: TrainingInput(s3_data=split[channel].S3Output.S3Uri, content_type="text/csv")
-        for channel in ("train", "validation")
-    }))
+    train = TrainingStep(
+        "Train",
+        step_args=estimator.fit(
+            inputs={
+                channel: TrainingInput(s3_data=split[channel].S3Output.S3Uri, content_type="text/csv")
+                for channel in ("train", "validation")
+            }
+        ),
+    )
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    evaluate = ProcessingStep("Evaluate", property_files=[report], step_args=_processor(
-        session, settings, "evaluate").run(
-        code=str(JOBS_DIR / "evaluate.py"),
-        inputs=[ProcessingInput(source=model_data, destination="/opt/ml/processing/model"),
-                ProcessingInput(source=split["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
-        outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
-    ))
-    accuracy = JsonGet(step_name=evaluate.name, property_file=report,
-                       json_path="binary_classification_metrics.accuracy.value")
+    evaluate = ProcessingStep(
+        "Evaluate",
+        property_files=[report],
+        step_args=_processor(session, settings, "evaluate").run(
+            code=str(JOBS_DIR / "evaluate.py"),
+            inputs=[
+                ProcessingInput(source=model_data, destination="/opt/ml/processing/model"),
+                ProcessingInput(source=split["test"].S3Output.S3Uri, destination="/opt/ml/processing/test"),
+            ],
+            outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
+        ),
+    )
+    accuracy = JsonGet(
+        step_name=evaluate.name, property_file=report, json_path="binary_classification_metrics.accuracy.value"
+    )
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
 
-    model = Model(image_uri=settings.inference_image, model_data=model_data, role=settings.role,
-                  sagemaker_session=session)
+    model = Model(
+        image_uri=settings.inference_image, model_data=model_data, role=settings.role, sagemaker_session=session
+    )
     # A registered package is a blueprint (image + artifact + metadata), not a running service.
-    register = ModelStep("RegisterModel", step_args=model.register(
-        content_types=CONTENT_TYPES, response_types=CONTENT_TYPES,
-        inference_instances=[settings.instance_type], transform_instances=[settings.instance_type],
-        model_package_group_name=settings.model_package_group, approval_status=approval_status,
-        model_metrics=ModelMetrics(model_statistics=MetricsSource(
-            s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json")),
-    ))
+    register = ModelStep(
+        "RegisterModel",
+        step_args=model.register(
+            content_types=CONTENT_TYPES,
+            response_types=CONTENT_TYPES,
+            inference_instances=[settings.instance_type],
+            transform_instances=[settings.instance_type],
+            model_package_group_name=settings.model_package_group,
+            approval_status=approval_status,
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json"
+                )
+            ),
+        ),
+    )
     create_model = ModelStep("CreateModel", step_args=model.create(instance_type=settings.instance_type))
-    fail = FailStep("AccuracyTooLow", error_message=Join(
-        on=" ", values=["accuracy", accuracy, "is below the threshold", accuracy_threshold]))
+    fail = FailStep(
+        "AccuracyTooLow",
+        error_message=Join(on=" ", values=["accuracy", accuracy, "is below the threshold", accuracy_threshold]),
+    )
     check = ConditionStep(
-        "CheckAccuracy", conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_threshold)],
-        if_steps=[register, create_model], else_steps=[fail],
+        "CheckAccuracy",
+        conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_threshold)],
+        if_steps=[register, create_model],
+        else_steps=[fail],
     )
     return Pipeline(
         name=settings.name,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
-
 from tabular import write_labelled
 
 DEFAULT_INPUT = Path("/opt/ml/processing/input")

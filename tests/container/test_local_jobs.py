@@ -38,23 +38,36 @@ SLEEPER = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sy
 
 def training_request(env: LocalEnvironment, name: str, image: str, **overrides) -> dict:
     request = {
-        "TrainingJobName": name, "RoleArn": "arn:aws:iam::000000000000:role/r",
+        "TrainingJobName": name,
+        "RoleArn": "arn:aws:iam::000000000000:role/r",
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{env.bucket}/data/train/train_data.csv",
-            "S3DataDistributionType": "FullyReplicated"}}}],
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{env.bucket}/data/train/train_data.csv",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{env.bucket}/models"},
         "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600}, "HyperParameters": {"C": "0.5"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "HyperParameters": {"C": "0.5"},
     }
     request.update(overrides)
     return request
 
 
-@pytest.fixture()
+@pytest.fixture
 def seeded(local_env: LocalEnvironment, fixtures_dir) -> LocalEnvironment:
-    local_env.s3.put_file(fixtures_dir / "data" / "train" / "train_data.csv",
-                          S3Uri(local_env.bucket, "data/train/train_data.csv"))
+    local_env.s3.put_file(
+        fixtures_dir / "data" / "train" / "train_data.csv", S3Uri(local_env.bucket, "data/train/train_data.csv")
+    )
     return local_env
 
 
@@ -74,26 +87,41 @@ def test_training_artifacts_land_where_sagemaker_puts_them(seeded: LocalEnvironm
 
 
 def test_each_host_has_its_own_model_dir_config_and_no_host_credentials(
-        seeded: LocalEnvironment, images: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeded: LocalEnvironment, images: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAHOSTSECRET")  # must never reach a container
-    request = training_request(seeded, "probe-2", images["training"],
-                               AlgorithmSpecification={"TrainingImage": images["training"],
-                                                       "TrainingInputMode": "File",
-                                                       "ContainerEntrypoint": ["python3", "-c", PROBE_ENV]},
-                               ResourceConfig={"InstanceCount": 2, "InstanceType": "ml.m5.large"},
-                               Environment={"MY_SETTING": "x"})
+    request = training_request(
+        seeded,
+        "probe-2",
+        images["training"],
+        AlgorithmSpecification={
+            "TrainingImage": images["training"],
+            "TrainingInputMode": "File",
+            "ContainerEntrypoint": ["python3", "-c", PROBE_ENV],
+        },
+        ResourceConfig={"InstanceCount": 2, "InstanceType": "ml.m5.large"},
+        Environment={"MY_SETTING": "x"},
+    )
     seeded.client.create_training_job(**request)
     described = seeded.client.describe_training_job(TrainingJobName="probe-2")
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     members = model_members(seeded, described["ModelArtifacts"]["S3ModelArtifacts"])
     assert list(members) == ["algo-1.json"]  # algo-2 wrote into its own /opt/ml/model
     probe = json.loads(members["algo-1.json"])
-    assert probe["env"] == {"TRAINING_JOB_NAME": "probe-2",
-                            "TRAINING_JOB_ARN": "arn:aws:sagemaker:us-east-1:000000000000:training-job/probe-2"}
+    assert probe["env"] == {
+        "TRAINING_JOB_NAME": "probe-2",
+        "TRAINING_JOB_ARN": "arn:aws:sagemaker:us-east-1:000000000000:training-job/probe-2",
+    }
     assert probe["rc"]["current_host"] == "algo-1" and probe["rc"]["hosts"] == ["algo-1", "algo-2"]
     assert probe["rc"]["network_interface_name"] == "eth0"
-    assert probe["idc"] == {"train": {"ContentType": "text/csv", "TrainingInputMode": "File",
-                                      "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}}
+    assert probe["idc"] == {
+        "train": {
+            "ContentType": "text/csv",
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+        }
+    }
     assert all(probe["peers"]) and len(set(probe["peers"])) == 2
     assert probe["files"] == ["train_data.csv"]
 
@@ -110,10 +138,13 @@ def test_failure_reason_comes_from_the_failure_file(seeded: LocalEnvironment, im
 
 
 def test_max_runtime_stops_the_job(seeded: LocalEnvironment, images: dict) -> None:
-    request = training_request(seeded, "slow", images["training"],
-                               AlgorithmSpecification={"TrainingImage": images["training"],
-                                                       "ContainerEntrypoint": ["python3", "-c", SLEEPER]},
-                               StoppingCondition={"MaxRuntimeInSeconds": 2})
+    request = training_request(
+        seeded,
+        "slow",
+        images["training"],
+        AlgorithmSpecification={"TrainingImage": images["training"], "ContainerEntrypoint": ["python3", "-c", SLEEPER]},
+        StoppingCondition={"MaxRuntimeInSeconds": 2},
+    )
     seeded.client.create_training_job(**request)
     described = seeded.client.describe_training_job(TrainingJobName="slow")
     assert described["TrainingJobStatus"] == "Failed"
@@ -121,21 +152,41 @@ def test_max_runtime_stops_the_job(seeded: LocalEnvironment, images: dict) -> No
 
 
 def test_processing_inputs_outputs_and_config(local_env: LocalEnvironment, images: dict, fixtures_dir) -> None:
-    local_env.s3.put_file(fixtures_dir / "data" / "raw" / "breast_cancer.csv",
-                          S3Uri(local_env.bucket, "raw/breast_cancer.csv"))
-    script = ("import json, shutil; cfg = json.load(open('/opt/ml/config/processingjobconfig.json')); "
-              "rc = json.load(open('/opt/ml/config/resourceconfig.json')); "
-              "shutil.copy('/opt/ml/processing/input/breast_cancer.csv', '/opt/ml/processing/out/copy.csv'); "
-              "open('/opt/ml/processing/out/meta.json', 'w').write(json.dumps([cfg['ProcessingJobName'], rc]))")
+    local_env.s3.put_file(
+        fixtures_dir / "data" / "raw" / "breast_cancer.csv", S3Uri(local_env.bucket, "raw/breast_cancer.csv")
+    )
+    script = (
+        "import json, shutil; cfg = json.load(open('/opt/ml/config/processingjobconfig.json')); "
+        "rc = json.load(open('/opt/ml/config/resourceconfig.json')); "
+        "shutil.copy('/opt/ml/processing/input/breast_cancer.csv', '/opt/ml/processing/out/copy.csv'); "
+        "open('/opt/ml/processing/out/meta.json', 'w').write(json.dumps([cfg['ProcessingJobName'], rc]))"
+    )
     local_env.client.create_processing_job(
-        ProcessingJobName="proc-1", RoleArn="r",
+        ProcessingJobName="proc-1",
+        RoleArn="r",
         AppSpecification={"ImageUri": images["processing"], "ContainerEntrypoint": ["python3", "-c", script]},
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
-        ProcessingInputs=[{"InputName": "raw", "S3Input": {"S3Uri": f"s3://{local_env.bucket}/raw/breast_cancer.csv",
-                                                           "LocalPath": "/opt/ml/processing/input"}}],
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
-            "S3Uri": f"s3://{local_env.bucket}/processed", "LocalPath": "/opt/ml/processing/out",
-            "S3UploadMode": "EndOfJob"}}]},
+        ProcessingInputs=[
+            {
+                "InputName": "raw",
+                "S3Input": {
+                    "S3Uri": f"s3://{local_env.bucket}/raw/breast_cancer.csv",
+                    "LocalPath": "/opt/ml/processing/input",
+                },
+            }
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{local_env.bucket}/processed",
+                        "LocalPath": "/opt/ml/processing/out",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
     )
     assert local_env.client.describe_processing_job(ProcessingJobName="proc-1")["ProcessingJobStatus"] == "Completed"
     copied = local_env.s3.get_bytes(S3Uri(local_env.bucket, "processed/copy.csv"))

@@ -9,9 +9,9 @@ from harness.docker import Scope
 from harness.images import ImageKind
 
 
-def test_served_predictions_equal_the_training_process_predictions(trained: Path, tmp_path: Path,
-                                                                   fixtures_dir: Path, scope: Scope,
-                                                                   images: dict) -> None:
+def test_served_predictions_equal_the_training_process_predictions(
+    trained: Path, tmp_path: Path, fixtures_dir: Path, scope: Scope, images: dict
+) -> None:
     # the training job scored its validation channel and kept the predictions
     from_training = (trained / "output" / "data" / "validation_predictions.csv").read_text().split()
     validation = pd.read_csv(fixtures_dir / "data" / "validation" / "validation_data.csv", header=None)

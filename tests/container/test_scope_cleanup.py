@@ -9,10 +9,16 @@ from harness.images import ImageKind
 
 def test_interrupted_scope_removes_its_running_containers(engine: Engine, images: dict) -> None:
     spec = ContainerSpec(image=images[ImageKind.PROCESSING], entrypoint=("sleep", "300"), network_disabled=True)
-    with pytest.raises(KeyboardInterrupt):
+    seen: dict[str, str] = {}
+
+    def start_two_then_interrupt() -> None:
         with session_scope(engine) as scope:
+            seen["scope"] = scope.id
             started = [scope.start(spec), scope.start(spec)]
             assert all(c.status() == "running" for c in started)
             assert {c.scope for c in started} == {scope.id}
             raise KeyboardInterrupt
-    assert engine.containers({SCOPE_LABEL: scope.id}) == []
+
+    with pytest.raises(KeyboardInterrupt):
+        start_two_then_interrupt()
+    assert engine.containers({SCOPE_LABEL: seen["scope"]}) == []

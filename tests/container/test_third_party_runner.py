@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import SESSION
-from support import extracted_model
+from support import SESSION, extracted_model
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy
@@ -16,8 +15,9 @@ from harness.docker import OWNER, OWNER_LABEL, SCOPE_LABEL
 from harness.images import ImageKind
 
 
-def test_serves_under_testcontainers(trained: Path, tmp_path: Path, fixtures_dir: Path, images: dict,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serves_under_testcontainers(
+    trained: Path, tmp_path: Path, fixtures_dir: Path, images: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
     model_dir = extracted_model(trained, tmp_path)
     container = (

@@ -5,8 +5,10 @@ import json
 from harness.docker import ContainerSpec, Scope
 from harness.images import ImageKind, library_versions
 
-PROBE = ("import json, sklearn, pandas, joblib, numpy, scipy; "
-         "print(json.dumps({m.__name__: m.__version__ for m in (sklearn, pandas, joblib, numpy, scipy)}))")
+PROBE = (
+    "import json, sklearn, pandas, joblib, numpy, scipy; "
+    "print(json.dumps({m.__name__: m.__version__ for m in (sklearn, pandas, joblib, numpy, scipy)}))"
+)
 
 
 def test_imported_versions_are_identical_in_every_image(scope: Scope, images: dict) -> None:
@@ -21,7 +23,8 @@ def test_imported_versions_are_identical_in_every_image(scope: Scope, images: di
 
 
 def test_installed_versions_match_the_lock(scope: Scope, images: dict, settings) -> None:
-    pinned = dict(line.split("==") for line in settings.lock_file.read_text().splitlines()
-                  if line and not line.startswith("#"))
+    pinned = dict(
+        line.split("==") for line in settings.lock_file.read_text().splitlines() if line and not line.startswith("#")
+    )
     installed = library_versions(scope, images[ImageKind.INFERENCE], pinned)
     assert installed == pinned

@@ -1,17 +1,17 @@
 import json
+import re
 import shutil
 import tarfile
 from pathlib import Path
 
-import pandas as pd
-import pytest
-
 import evaluate
 import model_artifact
+import pandas as pd
+import pytest
 import train
 
 
-@pytest.fixture()
+@pytest.fixture
 def model_archive(tmp_path: Path, fixtures_dir: Path) -> Path:
     base = tmp_path / "ml"
     (base / "input" / "data" / "train").mkdir(parents=True)
@@ -27,8 +27,19 @@ def model_archive(tmp_path: Path, fixtures_dir: Path) -> Path:
 
 def test_writes_propertyfile_metrics_and_predictions(tmp_path: Path, fixtures_dir: Path, model_archive: Path) -> None:
     out = tmp_path / "evaluation"
-    assert evaluate.main(["--model-dir", str(model_archive.parent), "--test-dir",
-                          str(fixtures_dir / "data" / "test"), "--output-dir", str(out)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model-dir",
+                str(model_archive.parent),
+                "--test-dir",
+                str(fixtures_dir / "data" / "test"),
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "evaluation.json").read_text())
     metrics = report["binary_classification_metrics"]
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "auc"}
@@ -49,5 +60,5 @@ def test_refuses_a_model_trained_with_other_versions(tmp_path: Path, fixtures_di
     with tarfile.open(model_archive, "w:gz") as tar:
         for item in unpacked.iterdir():
             tar.add(item, arcname=item.name)
-    with pytest.raises(model_artifact.VersionMismatch, match="scikit-learn: model trained with 0.24.2"):
+    with pytest.raises(model_artifact.VersionMismatch, match=re.escape("scikit-learn: model trained with 0.24.2")):
         evaluate.run(model_archive.parent, fixtures_dir / "data" / "test", tmp_path / "out")

@@ -28,8 +28,14 @@ def test_build_context_holds_exactly_what_the_dockerfile_copies(project_root: Pa
     (tmp_path / "ctx").mkdir()
     context = assemble_context(settings, wheelhouse, tmp_path / "ctx")
     names = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
-    assert {"Dockerfile", "requirements.lock", "jobs/train.py", "jobs/model_artifact.py",
-            "inference/serve.py", "wheels/numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"} <= names
+    assert {
+        "Dockerfile",
+        "requirements.lock",
+        "jobs/train.py",
+        "jobs/model_artifact.py",
+        "inference/serve.py",
+        "wheels/numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+    } <= names
     dockerfile = (context / "Dockerfile").read_text()
     for copied in ("jobs/preprocess.py", "jobs/evaluate.py", "jobs/train.py", "inference/serve.py"):
         assert copied in dockerfile and copied in names

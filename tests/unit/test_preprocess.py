@@ -1,18 +1,23 @@
 from pathlib import Path
 
 import pandas as pd
-import pytest
-
 import preprocess
+import pytest
 
 
 def test_cleans_and_splits_the_raw_fixture(tmp_path: Path, fixtures_dir: Path) -> None:
-    counts = preprocess.main([
-        "--input-dir", str(fixtures_dir / "data" / "raw"), "--output-dir", str(tmp_path),
-    ])
+    counts = preprocess.main(
+        [
+            "--input-dir",
+            str(fixtures_dir / "data" / "raw"),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     assert counts == 0
-    parts = {name: pd.read_csv(tmp_path / name / f"{name}_data.csv", header=None)
-             for name in ("train", "validation", "test")}
+    parts = {
+        name: pd.read_csv(tmp_path / name / f"{name}_data.csv", header=None) for name in ("train", "validation", "test")
+    }
     raw = pd.read_csv(fixtures_dir / "data" / "raw" / "breast_cancer.csv")
     total = sum(len(p) for p in parts.values())
     # 6 rows with a missing or non-numeric value and 5 duplicates are dropped
@@ -35,5 +40,5 @@ def test_missing_label_column_is_named(tmp_path: Path) -> None:
 
 
 def test_empty_input_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no .csv file"):
+    with pytest.raises(FileNotFoundError, match=r"no \.csv file"):
         preprocess.run(tmp_path, tmp_path / "out", "target", 0.15, 0.15, 1)

@@ -2,20 +2,22 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 import model_artifact
+import pytest
 import train
 
 
-def opt_ml(tmp_path: Path, fixtures_dir: Path, hyperparameters: dict[str, str] | None = None,
-           validation: bool = True) -> Path:
+def opt_ml(
+    tmp_path: Path, fixtures_dir: Path, hyperparameters: dict[str, str] | None = None, validation: bool = True
+) -> Path:
     base = tmp_path / "opt" / "ml"
     (base / "input" / "data" / "train").mkdir(parents=True)
     shutil.copy(fixtures_dir / "data" / "train" / "train_data.csv", base / "input" / "data" / "train")
     if validation:
         (base / "input" / "data" / "validation").mkdir(parents=True)
-        shutil.copy(fixtures_dir / "data" / "validation" / "validation_data.csv", base / "input" / "data" / "validation")
+        shutil.copy(
+            fixtures_dir / "data" / "validation" / "validation_data.csv", base / "input" / "data" / "validation"
+        )
     (base / "input" / "config").mkdir(parents=True)
     (base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
     return base
@@ -42,11 +44,14 @@ def test_validation_channel_is_optional(tmp_path: Path, fixtures_dir: Path) -> N
 
 @pytest.mark.parametrize(
     ("hyperparameters", "reason"),
-    [({"C": "abc"}, "hyperparameter C='abc' is not a valid float"),
-     ({"learning_rate": "0.1"}, "unknown hyperparameter 'learning_rate'")],
+    [
+        ({"C": "abc"}, "hyperparameter C='abc' is not a valid float"),
+        ({"learning_rate": "0.1"}, "unknown hyperparameter 'learning_rate'"),
+    ],
 )
-def test_bad_hyperparameters_write_the_failure_file(tmp_path: Path, fixtures_dir: Path,
-                                                    hyperparameters: dict[str, str], reason: str) -> None:
+def test_bad_hyperparameters_write_the_failure_file(
+    tmp_path: Path, fixtures_dir: Path, hyperparameters: dict[str, str], reason: str
+) -> None:
     base = opt_ml(tmp_path, fixtures_dir, hyperparameters)
     assert train.main(["train"], base=base) == 1
     assert reason in (base / "output" / "failure").read_text()
