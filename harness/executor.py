@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from harness.errors import UserError
+from botocore.exceptions import ClientError
+
+from harness.errors import ContractViolation, JobFailed, UserError
 from harness.expressions import Context, condition_holds, is_expression, references, resolve
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 
@@ -32,6 +34,17 @@ class StepFailed(Exception):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
+
+
+# What SageMaker itself reports as a failed step (a rejected request, a job or container that failed).
+# Anything else (Docker gone, a bug in the harness) also fails the step, then propagates to the caller.
+_STEP_LEVEL = (ClientError, UserError, JobFailed, ContractViolation)
+
+
+def failure_reason(error: BaseException) -> str:
+    """A step's FailureReason for an exception: its type and message, as SageMaker prefixes ClientError."""
+    message = getattr(error, "problem", None) if isinstance(error, UserError) else None
+    return message or f"{type(error).__name__}: {error}"
 
 
 class SageMakerApi(Protocol):
@@ -176,6 +189,11 @@ class PipelineRun:
             raise
         except StepFailed as failure:
             self.status, self.failure_reason = "Failed", f"Step failure: {failure.step}: {failure.reason}"
+        except Exception as error:
+            failed = [step for step in self.steps if step.status == "Failed"]
+            where = f"{failed[-1].name}: {failed[-1].failure_reason}" if failed else failure_reason(error)
+            self.status, self.failure_reason = "Failed", f"Step failure: {where}"
+            raise
         else:
             self.status = "Succeeded"
         return self
@@ -196,9 +214,11 @@ class PipelineRun:
         except StepFailed as failure:
             self._finish(record, "Failed", failure.reason)
             raise
-        except UserError as error:
-            self._finish(record, "Failed", error.problem)
-            raise StepFailed(step["Name"], error.problem) from error
+        except Exception as error:
+            self._finish(record, "Failed", failure_reason(error))
+            if isinstance(error, _STEP_LEVEL):
+                raise StepFailed(step["Name"], failure_reason(error)) from error
+            raise
         self._finish(record, "Succeeded")
         if branch:
             self._run_steps(branch)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
+from botocore.exceptions import ClientError
 
 from harness.endpoints import EndpointHost, ModelDefinition
 from harness.errors import UserError
@@ -88,7 +89,12 @@ def _batches(data: bytes, spec: TransformJobSpec) -> Iterator[bytes]:
 
 def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: EndpointHost, s3: EmbeddedS3) -> JobOutcome:
     started = datetime.now(timezone.utc)
-    served = host.serve(spec.name, model, spec.container_environment(), window_s=600)
+    try:
+        served = host.serve(spec.name, model, spec.container_environment(), window_s=600)
+    except ClientError as error:  # no model data, or the container never got healthy: the job fails, as in AWS
+        reason = f"ClientError: {error.response.get('Error', {}).get('Message', error)}"[:1024]
+        return JobOutcome(spec.name, JobStatus.FAILED, reason, started, datetime.now(timezone.utc), (),
+                          host.image_id(model.image), {})
     prefix = S3Uri.parse(spec.input_uri)
     reason = ""
     try:
