@@ -63,6 +63,9 @@ BAD_INPUTS = [
     ("malformed JSON", b"[1, 2", "application/json", 400, "malformed JSON"),
     ("unknown content type", b"hello", "application/x-protobuf", 415, "unsupported Content-Type"),
     ("payload over 6 MB", b"1," * (SIX_MB // 2 + 1), "text/csv", 413, "6 MB limit"),
+    ("JSON nested 10000 deep", b"[" * 10_000 + b"]" * 10_000, "application/json", 400, "nested 10000 levels deep"),
+    ("5000-digit integer", b"[1" + b"0" * 5000 + b", 1" * 29 + b"]", "application/json", 400, "finite numbers"),
+    ("ragged JSON rows", b"[[" + b"1," * 29 + b"1], [1]]", "application/json", 400, "JSON row 2 has 1 features"),
 ]
 
 
@@ -74,6 +77,18 @@ def test_bad_input_gets_a_named_4xx_and_the_server_stays_healthy(server: Inferen
     assert reply.status == status, reply.text()
     assert needle in json.loads(reply.body)["error"]
     assert server.ping().status == 200
+
+
+def test_deep_json_on_every_worker_thread_leaves_the_server_serving(server: InferenceClient,
+                                                                   fixtures_dir: Path) -> None:
+    """Each worker thread parses a 6 MB-limit-sized nested document, then every one still predicts."""
+    nested = b"[" * 1_000_000 + b"]" * 1_000_000
+    valid = (fixtures_dir / "payloads" / "single_row.json").read_bytes()
+    for _ in range(8):  # more requests than workers x threads on the test machines
+        reply = server.invoke(nested, "application/json")
+        assert reply.status == 400 and "levels deep" in json.loads(reply.body)["error"]
+    assert server.ping().status == 200
+    assert all(server.invoke(valid, "application/json").status == 200 for _ in range(8))
 
 
 def test_payload_near_the_six_megabyte_limit_is_served(server: InferenceClient, fixtures_dir: Path) -> None:

@@ -95,3 +95,60 @@ def test_server_settings_follow_sagemaker_variables() -> None:
     assert settings.gunicorn_options()["bind"] == "0.0.0.0:9090"
     batch = ServerSettings.from_env({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "50"})
     assert batch.max_payload_mb == 50 and ServerSettings.from_env({}).port == 8080
+
+
+def _row(cells: list[str]) -> bytes:
+    return ("[" + ",".join(cells) + "]").encode()
+
+
+def _csv(cells: list[str]) -> bytes:
+    return ",".join(cells).encode()
+
+
+N = 30  # the fixture model's features
+ONES = ["1"] * (N - 1)
+# (name, body, content type, expected status): client input that once answered 500, and its neighbours.
+PROBES = [
+    ("nested list 5000 deep", b"[" * 5000 + b"]" * 5000, "application/json", 400),
+    ("nested object 5000 deep", b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json", 400),
+    ("instances 5000 deep", b'{"instances":' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json", 400),
+    ("100000 unclosed brackets", b"[" * 100_000, "application/json", 400),
+    ("instances nested one level too deep", b'{"instances": [[' + _row(["1"] * N) + b"]]}", "application/json", 400),
+    ("400-digit integer", _row(["1" + "0" * 400, *ONES]), "application/json", 400),
+    ("5000-digit integer", _row(["1" + "0" * 5000, *ONES]), "application/json", 400),
+    ("ragged rows", b"[" + _row(["1"] * N) + b"," + _row(ONES) + b"]", "application/json", 400),
+    ("1.7e308 overflows the scaler", _row(["1.7e308"] * N), "application/json", 400),
+    ("NaN", _row(["NaN", *ONES]), "application/json", 400),
+    ("Infinity", _row(["-Infinity", *ONES]), "application/json", 400),
+    ("1e999999", _row(["1e999999", *ONES]), "application/json", 400),
+    ("numbers as strings", _row(['"1"'] * N), "application/json", 400),
+    ("booleans", _row(["true"] * N), "application/json", 400),
+    ("unicode strings", '["é", "日本", "\\ud800"]'.encode(), "application/json", 400),
+    ("UTF-8 byte order mark", b"\xef\xbb\xbf" + _row(["1"] * N), "application/json", 400),
+    ("instances object", b'{"instances": {}}', "application/json", 400),
+    ("top-level null", b"null", "application/json", 400),
+    ("valid 1e300 row", _row(["1e300", "-1e300"] * (N // 2)), "application/json", 200),
+    ("valid instances", b'{"instances": [' + _row(["0.5"] * N) + b"]}", "application/json", 200),
+    ("CSV 100000 columns", _csv(["1"] * 100_000), "text/csv", 400),
+    ("CSV 5000-digit number", _csv(["1" + "0" * 5000, *ONES]), "text/csv", 400),
+    ("CSV 1e999", _csv(["1e999", *ONES]), "text/csv", 400),
+    ("CSV 1.7e308 overflows the scaler", _csv(["1.7e308"] * N), "text/csv", 400),
+    ("CSV quoted number", _csv(['"1"', *ONES]), "text/csv", 400),
+    ("CSV hexadecimal", _csv(["0x10", *ONES]), "text/csv", 400),
+    ("CSV NUL byte", _csv(["1\x00", *ONES]), "text/csv", 400),
+    ("CSV JSON body", _row(["1"] * N), "text/csv", 400),
+    ("CSV Arabic-Indic digit", _csv(["\u0661", *ONES]), "text/csv", 200),
+    ("CSV padded numbers", _csv([" 1 ", *ONES]), "text/csv", 200),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "content_type", "status"), PROBES, ids=[p[0] for p in PROBES])
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_client_input_never_answers_500(model_dir: Path, name: str, body: bytes, content_type: str, status: int,
+                                        accept: str) -> None:
+    client = client_for(model_dir)
+    reply = client.post("/invocations", data=body, content_type=content_type, headers={"Accept": accept})
+    assert reply.status_code == status, reply.get_data(as_text=True)
+    if status == 400:
+        assert reply.get_json()["error"] and "internal error" not in reply.get_json()["error"]
+    assert client.get("/ping").status_code == 200

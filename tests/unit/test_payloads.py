@@ -39,7 +39,14 @@ def test_json_shapes() -> None:
         (b"[1, \"a\", 3]", JSON, "must be a number"),
         (b"[true, 1, 3]", JSON, "must be a number"),
         (b"[[1, 2, 3], 4]", JSON, "must be a list of numbers"),
-        (b"[1, 2]", JSON, "must have 3 features, got 2"),
+        (b"[1, 2]", JSON, "JSON row 1 has 2 features; the model expects 3"),
+        (b"[[1, 2, 3], [1, 2]]", JSON, "JSON row 2 has 2 features"),
+        (b"[1, 1" + b"0" * 400 + b", 3]", JSON, "finite numbers"),
+        (b"[1, 1" + b"0" * 5000 + b", 3]", JSON, "finite numbers"),
+        (b"[1, 1e999999, 3]", JSON, "finite numbers"),
+        (b"[1, NaN, 3]", JSON, "finite numbers"),
+        (b"[" * 5000 + b"]" * 5000, JSON, "JSON nested 5000 levels deep; at most 64"),
+        (b"[" * 100_000, JSON, "JSON nested 100000 levels deep"),
         (b"[]", JSON, "non-empty"),
     ],
 )
@@ -66,3 +73,35 @@ def test_encoding() -> None:
     assert json.loads(payloads.encode(labels, probabilities, JSON)) == {
         "predictions": [{"label": 1, "probability": 0.9}, {"label": 0, "probability": 0.1}]
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"[1, 2, 3]", 1),
+        (b'{"instances": [[1, 2], [3, 4]]}', 3),
+        (b'["[[[[", "\\"[[", 1]', 1),  # brackets inside strings, escaped quotes
+        (b'{"a": [{"b": [[]]}]}', 5),
+        (b"]]]", 0),
+        (b"", 0),
+    ],
+)
+def test_json_depth_counts_brackets_outside_strings(body: bytes, depth: int) -> None:
+    assert payloads.json_depth(body) == depth
+
+
+def test_the_depth_limit_is_inclusive() -> None:
+    limit = payloads.MAX_JSON_DEPTH
+
+    def message_for(depth: int) -> str:
+        with pytest.raises(PayloadError) as caught:
+            payloads.decode_json(b"[" * depth + b"1" + b"]" * depth, 1)
+        return caught.value.message
+
+    assert "nested" not in message_for(limit)  # parsed, then refused as not rows of numbers
+    assert f"nested {limit + 1} levels deep" in message_for(limit + 1)
+
+
+def test_integers_are_read_as_floats() -> None:
+    assert payloads.decode_json(b"[1, 2, 3]", 3).dtype == np.float64
+    assert payloads.decode_json(b"[1, 2, 3]", 3).tolist() == [[1.0, 2.0, 3.0]]
