@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import docker as docker_sdk
+import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from urllib3.exceptions import ReadTimeoutError
 
-from harness.errors import InfrastructureError, UserError
+from harness.errors import ContainerTimeout, InfrastructureError, UserError
 
 OWNER_LABEL = "com.sagemaker-local-harness.owner"
 SCOPE_LABEL = "com.sagemaker-local-harness.scope"
@@ -89,14 +91,19 @@ class Container:
         return str(self._c.status)
 
     def wait(self, timeout_s: float | None = None) -> int:
-        """The exit code; raises InfrastructureError on timeout with the log tail."""
+        """The exit code; ContainerTimeout (with the log tail) when it runs past `timeout_s`,
+        InfrastructureError when the daemon errors or stops answering meanwhile."""
         try:
             result = self._c.wait(timeout=timeout_s)
-        except Exception as error:  # requests' ReadTimeout / ConnectionError
-            raise InfrastructureError(
-                f"container {self.short_id} did not exit within {timeout_s} s",
-                details=self.logs_tail(),
-            ) from error
+        except (requests.RequestException, DockerException) as error:
+            if not _timed_out(error):
+                raise InfrastructureError(
+                    f"the Docker daemon stopped answering while waiting for container {self.short_id}",
+                    fix="check that dockerd still runs (`docker info`; `harness provision` restarts it), then re-run",
+                    details=str(error),
+                ) from error
+            raise ContainerTimeout(f"container {self.short_id} did not exit within {timeout_s} s",
+                                   details=self.logs_tail()) from error
         return int(result.get("StatusCode", -1))
 
     def logs(self) -> str:
@@ -148,6 +155,14 @@ class Container:
     def remove(self) -> None:
         with contextlib.suppress(NotFound):
             self._c.remove(force=True, v=True)
+
+
+def _timed_out(error: BaseException) -> bool:
+    """A read timeout: requests raises ReadTimeout, or a ConnectionError around urllib3's ReadTimeoutError."""
+    if isinstance(error, requests.Timeout):
+        return True
+    reason = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
+    return isinstance(reason, ReadTimeoutError) or isinstance(getattr(reason, "reason", None), ReadTimeoutError)
 
 
 def _label_filter(labels: Mapping[str, str]) -> dict[str, list[str]]:

@@ -48,3 +48,33 @@ class JobFailed(HarnessError):
     """A processing, training or serving job ran and failed."""
 
     exit_code = 5
+
+
+class CorruptState(UserError):
+    """A state file under the state folder cannot be read back (corrupt or hand-edited)."""
+
+    def __init__(self, path: object, what: str, reason: str, loses: str = "") -> None:
+        super().__init__(
+            f"the {what} {path} is corrupt or was edited by hand ({reason})",
+            fix=f"delete it (`rm {path}`) or run `sagemaker-harness doctor --fix`, which moves it aside"
+            + (f"; that forgets {loses}" if loses else ""),
+        )
+        self.path = path
+
+
+class ContainerTimeout(InfrastructureError):
+    """A container did not exit within the time it was given (its daemon still answers)."""
+
+
+class AwsError(InfrastructureError):
+    """An AWS call failed; keeps AWS's error code so callers decide by code, not by message text."""
+
+    def __init__(self, operation: str, resource: str, code: str, message: str, fix: str) -> None:
+        super().__init__(f"AWS {operation} on {resource} failed: {code or '?'}: {message}", fix=fix)
+        self.operation = operation
+        self.resource = resource
+        self.code = code
+        self.message = message
+
+
+BUG_EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h): an internal software error, i.e. a bug in the harness

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.archives import pack
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
-from harness.errors import InfrastructureError
+from harness.errors import ContainerTimeout, InfrastructureError
 from harness.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.storage import EmbeddedS3, S3Uri
@@ -166,11 +166,14 @@ class JobRunner:
         for host, container in containers.items():
             try:
                 codes[host] = container.wait(max(1.0, deadline - time.monotonic()))
-            except InfrastructureError:
+            except ContainerTimeout:
                 for other in containers.values():
                     other.stop(STOP_GRACE_S)
                 return tuple(codes.values()), (
                     f"MaxRuntimeExceeded: the job ran past MaxRuntimeInSeconds={max_runtime_s}")
+            except InfrastructureError as error:  # not the job's doing: say what broke, not MaxRuntimeExceeded
+                raise InfrastructureError(f"the Docker daemon stopped answering while waiting for job {job}",
+                                          fix=error.fix, details=error.details) from error
         last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
         for container in containers.values():
             container.remove()
