@@ -32,9 +32,14 @@ class _MonitoringShim:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
         self.schedules: dict[str, dict[str, Any]] = {}
+        # X-Amz-Target -> (HTTP status, error code, message): answered instead of the operation.
+        self.failures: dict[str, tuple[int, str, str]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target in self.failures:
+            status, code, message = self.failures[target]
+            return self._answer(start_response, status, {"__type": code, "message": message})
         if target not in _SHIMMED:
             return self._app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -77,6 +82,11 @@ class AwsStandIn:
     def reset(self) -> None:
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10)
         self.shim.schedules.clear()
+        self.shim.failures.clear()
+
+    def fail(self, target: str, code: str, message: str, status: int = 400) -> None:
+        """Answer the JSON-protocol operation `target` (e.g. "SageMaker.CreateModel") with an AWS error."""
+        self.shim.failures[target] = (status, code, message)
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from harness.errors import InfrastructureError
+from harness.errors import AwsError, InfrastructureError
 
 T = TypeVar("T")
 
@@ -34,20 +34,55 @@ class AwsClients:
                    session.client("sts"))
 
 
+# Codes AWS answers when the thing a Create* call makes is already there.
+_ALREADY_EXISTS = ("ResourceInUse", "RepositoryAlreadyExistsException", "EntityAlreadyExists",
+                   "BucketAlreadyOwnedByYou")
+_FIXES = {
+    "AccessDenied": "the credentials lack permission for {operation}: grant it to the role or user (IAM), then re-run",
+    "Throttling": "AWS throttled {operation}: wait a minute and re-run; completed steps are skipped",
+    "ExpiredToken": "the credentials have expired: refresh them (e.g. `aws sso login`), then re-run",
+}
+_DEFAULT_FIX = "check the settings and the credentials' permissions, then re-run: completed steps are skipped"
+
+
 def aws_call(operation: str, resource: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return call(*args, **kwargs)
     except ClientError as error:
         details = error.response.get("Error", {})
-        raise InfrastructureError(
-            f"AWS {operation} on {resource} failed: {details.get('Code', '?')}: {details.get('Message', '')}",
-            fix="check the settings and the credentials' permissions, then re-run: completed steps are skipped",
-        ) from error
+        code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+        raise AwsError(operation, resource, code, message, _fix(code, operation)) from error
     except BotoCoreError as error:
         raise InfrastructureError(f"AWS {operation} on {resource} failed: {error}",
                                   fix="check the credentials (standard boto3 chain) and the network") from error
 
 
+def _fix(code: str, operation: str) -> str:
+    """The fix for AWS's error code; the codes vary by service (AccessDeniedException, ThrottlingException, ...)."""
+    for stem, fix in _FIXES.items():
+        if code.startswith(stem) or code.removesuffix("Exception") == stem:
+            return fix.format(operation=operation)
+    return _DEFAULT_FIX
+
+
+def head_object(clients: AwsClients, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject, None when the object is missing; a refusal (403) is an error, not "missing"."""
+    try:
+        return dict(aws_call("HeadObject", f"s3://{bucket}/{key}", clients.s3.head_object, Bucket=bucket, Key=key))
+    except AwsError as error:
+        if error.code in ("404", "NoSuchKey", "NotFound"):  # HEAD has no body: S3 answers the bare status
+            return None
+        raise
+
+
 def error_code(error: BaseException) -> str:
-    cause = error.__cause__
-    return str(cause.response.get("Error", {}).get("Code", "")) if isinstance(cause, ClientError) else ""
+    return error.code if isinstance(error, AwsError) else ""
+
+
+def already_exists(error: BaseException) -> bool:
+    """Decided by AWS's error code; SageMaker answers ValidationException "Cannot create already existing ..."
+    for CreateModel, CreateEndpointConfig and CreateEndpoint, so there the code alone is ambiguous."""
+    if not isinstance(error, AwsError):
+        return False
+    return error.code in _ALREADY_EXISTS or (
+        error.code == "ValidationException" and "already exist" in error.message.lower())

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.deploy import data_capture, production_variant
-from harness.errors import InfrastructureError, UserError
-from harness.promote.aws import AwsClients, aws_call, error_code
+from harness.errors import AwsError, UserError
+from harness.promote.aws import AwsClients, already_exists, aws_call, head_object
 from harness.promote.settings import PromoteSettings
 from harness.storage import S3Uri
 
@@ -30,12 +30,10 @@ def check_artifact(package: dict[str, Any], clients: AwsClients) -> str:
     """The model artifact must exist before anything is deployed (the seed's deploy-too-early pain)."""
     url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     uri = S3Uri.parse(url)
-    try:
-        clients.s3.head_object(Bucket=uri.bucket, Key=uri.key)
-    except clients.s3.exceptions.ClientError:
+    if head_object(clients, uri.bucket, uri.key) is None:
         raise UserError(f"the model artifact {url} does not exist (yet)",
                         fix="wait for the pipeline execution to finish: the training step writes "
-                        "ModelArtifacts.S3ModelArtifacts at its end") from None
+                        "ModelArtifacts.S3ModelArtifacts at its end")
     return url
 
 
@@ -61,8 +59,8 @@ def deploy(promote: PromoteSettings, clients: AwsClients, monitor: bool, on_line
 def _create_if_missing(operation: str, name: str, call: Callable[..., Any], **request: Any) -> None:
     try:
         aws_call(operation, name, call, **request)
-    except InfrastructureError as error:
-        if "already exist" not in str(error.problem):
+    except AwsError as error:
+        if not already_exists(error):
             raise
 
 
@@ -70,8 +68,8 @@ def _create_or_update_endpoint(promote: PromoteSettings, config: str, clients: A
     name = promote.endpoint_name
     try:
         aws_call("DescribeEndpoint", name, clients.sagemaker.describe_endpoint, EndpointName=name)
-    except InfrastructureError as error:
-        if error_code(error) not in ("ValidationException", "ResourceNotFound"):
+    except AwsError as error:
+        if error.code not in ("ValidationException", "ResourceNotFound"):  # AWS: ValidationException "Could not find"
             raise
         aws_call("CreateEndpoint", name, clients.sagemaker.create_endpoint, EndpointName=name,
                  EndpointConfigName=config)

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.docker import Engine
-from harness.errors import InfrastructureError
-from harness.promote.aws import AwsClients, aws_call, error_code
+from harness.errors import AwsError, InfrastructureError
+from harness.promote.aws import AwsClients, already_exists, aws_call, head_object
 from harness.promote.definitions import differences
 from harness.promote.plan import ImagePush, Plan, Upload
 from harness.promote.settings import PromoteSettings
@@ -35,8 +35,8 @@ def ensure_repositories(plan: Plan, clients: AwsClients, on_line: Callable[[str]
             aws_call("CreateRepository", repository.name, clients.ecr.create_repository,
                      repositoryName=repository.name, imageScanningConfiguration={"scanOnPush": True})
             on_line(f"created ECR repository {repository.name}")
-        except InfrastructureError as error:
-            if error_code(error) != "RepositoryAlreadyExistsException":
+        except AwsError as error:
+            if not already_exists(error):
                 raise
 
 
@@ -72,11 +72,8 @@ def upload_inputs(uploads: tuple[Upload, ...], clients: AwsClients, on_line: Cal
 
 
 def _same_object(clients: AwsClients, uri: S3Uri, data: bytes) -> bool:
-    try:
-        head = clients.s3.head_object(Bucket=uri.bucket, Key=uri.key)
-    except clients.s3.exceptions.ClientError:
-        return False
-    return head.get("ETag", "").strip('"') == hashlib.md5(data).hexdigest()  # noqa: S324 (S3's ETag)
+    head = head_object(clients, uri.bucket, uri.key)
+    return head is not None and head.get("ETag", "").strip('"') == hashlib.md5(data).hexdigest()  # noqa: S324
 
 
 def upsert_pipeline(plan: Plan, promote: PromoteSettings, clients: AwsClients, module: ModuleType,

@@ -9,8 +9,8 @@ from pathlib import Path
 from types import ModuleType
 
 from harness.config import Settings
-from harness.errors import InfrastructureError
-from harness.promote.aws import AwsClients, aws_call, error_code
+from harness.errors import AwsError
+from harness.promote.aws import AwsClients, aws_call
 from harness.promote.definitions import Substitutions, build_definition
 from harness.promote.gate import Verified
 from harness.promote.settings import KINDS, PromoteSettings
@@ -85,9 +85,12 @@ def make_plan(settings: Settings, promote: PromoteSettings, verified: Verified, 
 def _repository(clients: AwsClients, promote: PromoteSettings, account: str, kind: str) -> Repository:
     name = promote.repository(kind)
     try:
-        found = clients.ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        found = aws_call("DescribeRepositories", name, clients.ecr.describe_repositories,
+                         repositoryNames=[name])["repositories"][0]
         return Repository(name, found["repositoryUri"], True)
-    except clients.ecr.exceptions.RepositoryNotFoundException:
+    except AwsError as error:
+        if error.code != "RepositoryNotFoundException":
+            raise
         return Repository(name, f"{account}.dkr.ecr.{promote.region}.amazonaws.com/{name}", False)
 
 
@@ -114,8 +117,8 @@ def _steps(steps: list[dict]) -> list[dict]:
 def _pipeline_exists(clients: AwsClients, name: str) -> bool:
     try:
         aws_call("DescribePipeline", name, clients.sagemaker.describe_pipeline, PipelineName=name)
-    except InfrastructureError as error:
-        if error_code(error) in ("ResourceNotFound", "ValidationException"):  # AWS says the first, moto the second
+    except AwsError as error:
+        if error.code in ("ResourceNotFound", "ValidationException"):  # AWS says the first, moto the second
             return False
         raise
     return True

@@ -37,9 +37,7 @@ class PromoteSettings:
 
 
 def load(project_root: Path, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> PromoteSettings:
-    pyproject = project_root / "pyproject.toml"
-    configured = tomllib.loads(pyproject.read_text()).get("tool", {}).get("harness", {}).get("promote", {}) \
-        if pyproject.is_file() else {}
+    configured = _configured(project_root / "pyproject.toml")
     known = {f.name for f in fields(PromoteSettings)}
     unknown = set(configured) - known
     if unknown:
@@ -54,3 +52,21 @@ def load(project_root: Path, overrides: Mapping[str, Any], environ: Mapping[str,
                         fix="set them in [tool.harness.promote] in pyproject.toml or pass --region/--role-arn/--bucket")
     return replace(PromoteSettings(region=values["region"], role_arn=values["role_arn"], bucket=values["bucket"]),
                    **{k: v for k, v in values.items() if k not in ("region", "role_arn", "bucket")})
+
+
+def _configured(pyproject: Path) -> dict[str, Any]:
+    """`[tool.harness.promote]`, or {} without a pyproject.toml; a UserError naming the line if it does not parse."""
+    if not pyproject.is_file():
+        return {}
+    try:
+        document = tomllib.loads(pyproject.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{pyproject} is not valid TOML: {error}",
+                        fix="correct that line (https://toml.io), then re-run") from None
+    section: Any = document
+    for key in ("tool", "harness", "promote"):
+        section = section.get(key, {}) if isinstance(section, dict) else None
+    if not isinstance(section, dict):
+        raise UserError(f"{pyproject}: [tool.harness.promote] must be a table of settings",
+                        fix='write it as a table: [tool.harness.promote] then lines like region = "us-east-1"')
+    return section
