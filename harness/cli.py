@@ -103,7 +103,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     )
     results = run_checks(Engine.connect(), kind, args.images, options)
     print(as_json(results) if args.format == "json" else as_text(results))
-    return 1 if any(r.status is Status.FAIL for r in results) else 0
+    unverified = Status.SKIPPED if args.strict else Status.FAIL  # --strict: a check that could not run fails too
+    return 1 if any(r.status in (Status.FAIL, unverified) for r in results) else 0
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
@@ -171,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--argument", action="append", default=[], help="processing: a ContainerArgument")
     check.add_argument("--library", action="append", default=[], help="pair: another library that must match")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--strict", action="store_true",
+                       help="exit 1 when any check was skipped (could not run), not only when one failed")
     check.set_defaults(handler=cmd_check)
 
     promote = commands.add_parser("promote", help="push what the latest local run verified to AWS (dry run "

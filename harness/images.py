@@ -26,6 +26,8 @@ from harness.wheels import ensure_wheelhouse, lock_digest
 LOCK_LABEL = "com.sagemaker-local-harness.lock-sha256"
 SOURCE_LABEL = "com.sagemaker-local-harness.source-sha256"
 BASE_LABEL = "com.sagemaker-local-harness.base-image"
+# The one list of libraries whose versions must match between training and inference images
+# (`harness doctor`, `harness check --pair`): a pickled model loads only under the versions it was trained with.
 PARITY_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
 # Runs inside an image: prints {distribution: version} for the names in argv.
 _VERSION_PROBE = (

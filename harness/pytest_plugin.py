@@ -18,7 +18,7 @@ Every container a fixture starts is removed when the test ends, pass or fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from harness.check.processing import run_processing
 from harness.check.training import TrainingRun, lay_out, run_training
 from harness.check.workspace import model_folder
 from harness.docker import Container, Engine, Scope
-from harness.serving import InferenceClient, Reply, probe_health
+from harness.serving import HealthProbe, InferenceClient, Reply, probe_health
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,21 @@ class ContractChecker:
         return run_checks(self._engine, Kind(kind), images, _options(options))
 
     def _assert(self, kind: str, images: list[str], options: dict[str, Any]) -> list[Result]:
+        """Fails on any FAIL, and on any SKIP (a check that could not run) unless `allow_skipped` names it.
+
+        `allow_skipped=True` allows every skip; a set of check names allows only those.
+        """
+        allowed = options.pop("allow_skipped", False)
         results = self.check(kind, images, **options)
         if any(r.status is Status.FAIL for r in results):
             raise AssertionError(f"SageMaker {kind} contract violated by {' '.join(images)}:\n{as_text(results)}")
+        unverified = [r for r in results if r.status is Status.SKIPPED and not _allowed(r.name, allowed)]
+        if unverified:
+            raise AssertionError(
+                f"SageMaker {kind} contract not fully checked for {' '.join(images)}: "
+                + "; ".join(f"{r.name} skipped: {r.observed}" for r in unverified)
+                + f"\n(give the missing inputs, or pass allow_skipped={sorted(r.name for r in unverified)!r})\n"
+                + as_text(results))
         return results
 
     def assert_inference(self, image: str, **options: Any) -> list[Result]:
@@ -86,6 +98,10 @@ class ContractChecker:
 
     def assert_pair(self, training_image: str, inference_image: str, **options: Any) -> list[Result]:
         return self._assert("pair", [training_image, inference_image], options)
+
+
+def _allowed(name: str, allowed: bool | Iterable[str]) -> bool:
+    return allowed if isinstance(allowed, bool) else name in set(allowed)
 
 
 def _options(options: dict[str, Any]) -> CheckOptions:
@@ -124,13 +140,21 @@ def sagemaker_inference(sagemaker_scope: Scope, tmp_path: Path) -> Callable[...,
         model_dir = model_folder(Path(model) if model else None, tmp_path / f"model-{len(list(tmp_path.iterdir()))}")
         container = start_server(sagemaker_scope, image, model_dir, 8080, environment or {})
         client = InferenceClient(container.host_port(8080))
-        healthy = probe_health(container, client, startup_window_s).healthy_s
-        if healthy is None:
-            raise AssertionError(f"{image} did not answer /ping 200 within {startup_window_s:.0f}s; its log:\n"
+        probe = probe_health(container, client, startup_window_s, port=8080)
+        if probe.healthy_s is None:
+            raise AssertionError(f"{image} {_unhealthy(probe, container, startup_window_s)}; its log:\n"
                                  + container.logs_tail())
-        return InferenceServer(container, client, healthy)
+        return InferenceServer(container, client, probe.healthy_s)
 
     return start
+
+
+def _unhealthy(probe: HealthProbe, container: Container, window_s: float) -> str:
+    if probe.elsewhere:  # judged at once: waiting out the window would not change it
+        return f"will never be healthy: it {probe.last}"
+    if container.status() != "running":
+        return f"exited before /ping answered 200 (last: {probe.last})"
+    return f"did not answer /ping 200 within {window_s:.0f}s (last: {probe.last})"
 
 
 @pytest.fixture()

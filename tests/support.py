@@ -48,4 +48,4 @@ def start_server(scope: Scope, image: str, model_dir: Path, port: int = 8080,
                          mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),))
     container = scope.start(spec)
     client = InferenceClient(container.host_port(port))
-    return client, wait_until_healthy(container, client)
+    return client, wait_until_healthy(container, client, port=port)

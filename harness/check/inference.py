@@ -8,11 +8,12 @@ from pathlib import Path
 import requests
 
 from harness.check import rules
-from harness.check.model import CheckOptions, Result, Status, check, failed, log_lines, passed, skipped
+from harness.check.model import CheckOptions, Result, Status, check, failed, hidden, log_lines, passed, skipped
+from harness.check.model import not_applicable
 from harness.check.workspace import model_folder
 from harness.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
-from harness.serving import InferenceClient, probe_health
+from harness.serving import HealthProbe, InferenceClient, probe_health
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 ALTERNATE_PORT = 8123
@@ -39,49 +40,59 @@ def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path)
     model_dir = model_folder(options.model, work / "model")
     container = start_server(scope, image, model_dir, 8080, {})
     client = InferenceClient(container.host_port(8080))
-    probe = probe_health(container, client, options.startup_window_s)
+    probe = probe_health(container, client, options.startup_window_s, port=8080)
     listening, healthy, slowest = probe.listening_s, probe.healthy_s, probe.slowest_s
+    silent = f"nothing answered on 8080: {probe.last}" if probe.elsewhere else "nothing answered on 8080"
     logs = log_lines(container.logs_tail())
     running = container.status() == "running"
     results = [
         check(rules.SERVE_ARGUMENT, running, "still running after `serve`",
               "running" if running else f"exited ({container.status()})", () if running else logs),
         check(rules.PORT_8080, listening is not None, "HTTP answers on port 8080",
-              f"answered after {listening:.2f}s" if listening is not None else "nothing answered on 8080", logs),
+              f"answered after {listening:.2f}s" if listening is not None else silent, logs),
         # No answer at all on 8080 says nothing about /ping's speed or the model: skip, not pass or fail.
         check(rules.PING_2S, slowest < 2.0, "every /ping within 2 s", f"slowest /ping {slowest:.3f}s")
-        if listening is not None else skipped(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)"),
+        if listening is not None else hidden(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)"),
         check(rules.HEALTHY_IN_WINDOW, healthy is not None, f"/ping 200 within {options.startup_window_s:.0f}s",
-              f"healthy after {healthy:.2f}s" if healthy is not None else "never healthy", () if healthy else logs),
+              f"healthy after {healthy:.2f}s" if healthy is not None else _never_healthy(probe),
+              () if healthy else logs),
         check(rules.MODEL_MOUNT, healthy is not None, "healthy with the model in /opt/ml/model",
               "healthy" if healthy is not None else "not healthy with the model mounted", () if healthy else logs)
-        if listening is not None else skipped(rules.MODEL_MOUNT, "nothing answered on 8080, so whether the model "
+        if listening is not None else hidden(rules.MODEL_MOUNT, "nothing answered on 8080, so whether the model "
                                               "loads is unknown (see inference.port-8080)"),
     ]
     if healthy is None:
         names = ("inference.accept-250ms", "inference.invocations-60s", "inference.payload-6mb",
                  "inference.survives-bad-payloads")
-        results += [skipped(r, "the server never became healthy") for r in rules.ALL if r.name in names]
+        results += [hidden(r, "the server never became healthy") for r in rules.ALL if r.name in names]
     else:
         results += [_accept_latency(container), *_invocations(client, options), _bad_payloads(container, client)]
     if results[-1].name == rules.SURVIVES_BAD_INPUT.name and results[-1].status is Status.FAIL:
         # The server may be exiting already: timing SIGTERM on it would pass or skip by chance.
-        results.append(skipped(rules.SIGTERM_30S, "the malformed requests broke the server "
+        results.append(hidden(rules.SIGTERM_30S, "the malformed requests broke the server "
                                "(see inference.survives-bad-payloads)"))
     else:
         results.append(_sigterm(container))
     if not running and listening is None:  # `serve` itself fails: a second start on another port says nothing more
-        results.append(skipped(rules.BIND_TO_PORT, "the server does not start with `serve` "
+        results.append(hidden(rules.BIND_TO_PORT, "the server does not start with `serve` "
                                "(see inference.serve-argument)"))
     else:
         results.append(_bind_to_port(scope, image, model_dir, (info.labels if info else {}), options))
     return results
 
 
+def _never_healthy(probe: HealthProbe) -> str:
+    # Judged early, the window was not waited out: say so, and why waiting would not help.
+    if probe.elsewhere:
+        return "never healthy on 8080: the server answers on another port (see inference.port-8080)"
+    return "never healthy"
+
+
 def _accept_latency(container: Container) -> Result:
     code, output = container.exec(["python3", "-c", ACCEPT_PROBE, "8080"])
     if code != 0:
-        return skipped(rules.FAST_ACCEPT, "no python3 in the image to time connections from inside")
+        return skipped(rules.FAST_ACCEPT, "no python3 in the image to time connections from inside",
+                       "no python3 in the image")
     worst = float(output.strip().splitlines()[-1])
     return check(rules.FAST_ACCEPT, worst < 0.25, "connections accepted within 250 ms", f"slowest {worst * 1000:.0f} ms")
 
@@ -89,11 +100,12 @@ def _accept_latency(container: Container) -> Result:
 def _invocations(client: InferenceClient, options: CheckOptions) -> list[Result]:
     if options.payload is None:
         why = "no sample payload (--payload FILE)"
-        return [skipped(rules.INVOKE_60S, why), skipped(rules.NEAR_6MB, why)]
+        return [skipped(rules.INVOKE_60S, why, "no payload given"), skipped(rules.NEAR_6MB, why, "no payload given")]
     body = options.payload.read_bytes()
     results = [invoke_check(rules.INVOKE_60S, client, body, options.content_type)]
     if options.content_type != "text/csv":
-        results.append(skipped(rules.NEAR_6MB, "only CSV payloads are grown to the limit (records are lines)"))
+        results.append(skipped(rules.NEAR_6MB, "only CSV payloads are grown to the limit (records are lines)",
+                               "payload is not CSV"))
     else:
         record = body.strip() + b"\n"
         results.append(invoke_check(rules.NEAR_6MB, client, record * ((SIX_MB - 64 * 1024) // len(record)), "text/csv"))
@@ -131,7 +143,7 @@ def _bad_payloads(container: Container, client: InferenceClient) -> Result:
 
 def _sigterm(container: Container) -> Result:
     if container.status() != "running":
-        return skipped(rules.SIGTERM_30S, "the container had already exited")
+        return hidden(rules.SIGTERM_30S, "the container had already exited")
     started = time.monotonic()
     container.signal("SIGTERM")
     try:
@@ -144,13 +156,16 @@ def _sigterm(container: Container) -> Result:
 
 def _bind_to_port(scope: Scope, image: str, model_dir: Path, labels: dict[str, str], options: CheckOptions) -> Result:
     if labels.get(BIND_LABEL) != "true":
-        return skipped(rules.BIND_TO_PORT, f"the image has no {BIND_LABEL}=true label, so SageMaker uses 8080")
+        return not_applicable(rules.BIND_TO_PORT, f"the image has no {BIND_LABEL}=true label, so SageMaker uses 8080")
     container = start_server(scope, image, model_dir, ALTERNATE_PORT, {"SAGEMAKER_BIND_TO_PORT": str(ALTERNATE_PORT)})
     try:
         client = InferenceClient(container.host_port(ALTERNATE_PORT))
-        listening = probe_health(container, client, min(options.startup_window_s, 120)).listening_s
-        return check(rules.BIND_TO_PORT, listening is not None, f"HTTP answers on SAGEMAKER_BIND_TO_PORT={ALTERNATE_PORT}",
-                     "answered" if listening is not None else "nothing answered there",
-                     () if listening is not None else log_lines(container.logs_tail()))
+        probe = probe_health(container, client, min(options.startup_window_s, 120), port=ALTERNATE_PORT)
+        listening = probe.listening_s
+        silent = f"nothing answered there: {probe.last}" if probe.elsewhere else "nothing answered there"
+        expected = f"HTTP answers on SAGEMAKER_BIND_TO_PORT={ALTERNATE_PORT}"
+        if listening is not None:
+            return passed(rules.BIND_TO_PORT, expected, "answered")
+        return failed(rules.BIND_TO_PORT, expected, silent, log_lines(container.logs_tail()))
     finally:
         container.remove()

@@ -17,7 +17,8 @@ class Kind(str, Enum):
 class Status(str, Enum):
     PASS = "pass"
     FAIL = "fail"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # the check could not run (an input is missing, or an earlier failure hides it): unverified
+    NOT_APPLICABLE = "n/a"  # SageMaker does not apply the rule to this image (e.g. bind-to-port without its label)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Result:
     expected: str
     observed: str
     evidence: tuple[str, ...] = ()
+    cause: str = ""  # SKIP only: the short reason the summary line groups by
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,21 @@ def failed(rule: Rule, expected: str, observed: str, evidence: tuple[str, ...] =
     return Result(rule.name, Status.FAIL, expected, observed, evidence)
 
 
-def skipped(rule: Rule, why: str) -> Result:
-    return Result(rule.name, Status.SKIPPED, "", why)
+# A check skipped because an earlier one failed: the run fails already, the skip only says why nothing more is known.
+EARLIER_FAILURE = "an earlier check failed"
+
+
+def skipped(rule: Rule, why: str, cause: str) -> Result:
+    """The check could not run; `cause` is short (it is grouped on the summary line), `why` is the full story."""
+    return Result(rule.name, Status.SKIPPED, "", why, cause=cause)
+
+
+def hidden(rule: Rule, why: str) -> Result:
+    return skipped(rule, why, EARLIER_FAILURE)
+
+
+def not_applicable(rule: Rule, why: str) -> Result:
+    return Result(rule.name, Status.NOT_APPLICABLE, "", why)
 
 
 def check(rule: Rule, ok: bool, expected: str, observed: str, evidence: tuple[str, ...] = ()) -> Result:

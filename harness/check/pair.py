@@ -11,14 +11,12 @@ from harness.check.training import lay_out, run_training
 from harness.archives import pack
 from harness.check.workspace import model_folder
 from harness.docker import Scope
-from harness.images import library_versions, version_differences
+from harness.images import PARITY_LIBRARIES, library_versions, version_differences
 from harness.serving import InferenceClient, probe_health
-
-MODEL_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
 
 
 def check_pair(scope: Scope, training: str, inference: str, options: CheckOptions, work: Path) -> list[Result]:
-    names = tuple(dict.fromkeys(MODEL_LIBRARIES + options.libraries))
+    names = tuple(dict.fromkeys(PARITY_LIBRARIES + options.libraries))
     left, right = library_versions(scope, training, names), library_versions(scope, inference, names)
     differences = version_differences(left, right)
     shown = ", ".join(f"{n} {left[n]}" for n in names if left.get(n))
@@ -29,7 +27,7 @@ def check_pair(scope: Scope, training: str, inference: str, options: CheckOption
 
 def _round_trip(scope: Scope, training: str, inference: str, options: CheckOptions, work: Path) -> Result:
     if not options.channels or options.payload is None:
-        return skipped(rules.ROUND_TRIP, "needs --channel NAME=PATH and --payload FILE")
+        return skipped(rules.ROUND_TRIP, "needs --channel NAME=PATH and --payload FILE", "no channels or payload given")
     trained = run_training(scope, training, lay_out(work / "train", options, dict(options.hyperparameters)),
                            network=False)
     if trained.exit_code != 0:
@@ -39,7 +37,7 @@ def _round_trip(scope: Scope, training: str, inference: str, options: CheckOptio
     container = start_server(scope, inference, model_dir, 8080, {})
     try:
         client = InferenceClient(container.host_port(8080))
-        healthy = probe_health(container, client, options.startup_window_s).healthy_s
+        healthy = probe_health(container, client, options.startup_window_s, port=8080).healthy_s
         if healthy is None:
             return failed(rules.ROUND_TRIP, "the trained model serves", "the inference container never became healthy",
                           log_lines(container.logs_tail()))

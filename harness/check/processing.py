@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from harness.check import rules
-from harness.check.model import CheckOptions, Result, check, log_lines, skipped
+from harness.check.model import CheckOptions, Result, check, hidden, log_lines, skipped
 from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
@@ -64,13 +64,13 @@ def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path
                          "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
                          observed or "all outputs written under /opt/ml/processing"))
     results.append(_failure(scope, image, options, work) if code == 0 else
-                   skipped(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code"))
+                   hidden(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code"))
     return results
 
 
 def _failure(scope: Scope, image: str, options: CheckOptions, work: Path) -> Result:
     if not options.inputs:
-        return skipped(rules.PROCESSING_FAILURE, "no inputs given (--input NAME=PATH)")
+        return skipped(rules.PROCESSING_FAILURE, "no inputs given (--input NAME=PATH)", "no inputs given")
     root = lay_out(work / "broken", options)
     corrupt(root / "input")
     code, logs, _ = run_processing(scope, image, options, root)

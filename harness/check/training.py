@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.check import rules
-from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
+from harness.check.model import CheckOptions, Result, check, failed, hidden, log_lines, skipped
 from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
@@ -71,7 +71,7 @@ def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) 
         check(rules.WRITES_MODEL, bool(main.model_files), "files in /opt/ml/model",
               f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}" if main.model_files
               else "nothing in /opt/ml/model", tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8]))
-        if main.exit_code == 0 else skipped(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model "
+        if main.exit_code == 0 else hidden(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model "
                                             "(see training.exit-code)"),
         _differential(rules.NO_NETWORK, main, lambda: run_training(
             scope, image, lay_out(work / "network", options, dict(options.hyperparameters)), network=True)),
@@ -92,12 +92,13 @@ def _differential(rule: rules.Rule, main: TrainingRun, rerun: object) -> Result:
     if other.exit_code == 0:
         return failed(rule, "succeeds under the rule", "fails under the rule, succeeds without it",
                       log_lines(main.logs, 6))
-    return skipped(rule, "the job fails either way; see training.exit-code")
+    return hidden(rule, "the job fails either way; see training.exit-code")
 
 
 def _string_hyperparameters(scope: Scope, image: str, options: CheckOptions, work: Path, main: TrainingRun) -> Result:
     if not options.hyperparameters:
-        return skipped(rules.STRING_HYPERPARAMETERS, "no hyperparameters given (--hyperparameter NAME=VALUE)")
+        return skipped(rules.STRING_HYPERPARAMETERS, "no hyperparameters given (--hyperparameter NAME=VALUE)",
+                       "no hyperparameters given")
     typed = {k: _json_value(v) for k, v in options.hyperparameters.items()}
     return _differential(rules.STRING_HYPERPARAMETERS, main, lambda: run_training(
         scope, image, lay_out(work / "typed", options, typed), network=False))
@@ -113,7 +114,7 @@ def _json_value(text: str) -> object:
 def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path, main: TrainingRun) -> list[Result]:
     if not options.channels:
         why = "no channels given (--channel NAME=PATH)"
-        return [skipped(rules.READS_CHANNELS, why), skipped(rules.FAILURE_FILE, why)]
+        return [skipped(rule, why, "no channels given") for rule in (rules.READS_CHANNELS, rules.FAILURE_FILE)]
     root = lay_out(work / "broken", options, dict(options.hyperparameters))
     corrupt(root / "input" / "data")
     broken = run_training(scope, image, root, network=False)
@@ -124,7 +125,7 @@ def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path, m
         # A job that fails on good data too proves nothing by failing on garbage.
         check(rules.READS_CHANNELS, failed_run, "non-zero exit when the channel data is garbage",
               f"exit code {broken.exit_code}", () if failed_run else ("the job ignored /opt/ml/input/data",))
-        if main.exit_code == 0 else skipped(rules.READS_CHANNELS, "the job fails on good data too "
+        if main.exit_code == 0 else hidden(rules.READS_CHANNELS, "the job fails on good data too "
                                             "(see training.exit-code)"),
         check(rules.FAILURE_FILE, failed_run and bool(text), "non-zero exit and /opt/ml/output/failure written",
               f"exit code {broken.exit_code}; failure file: {text[:120]!r}" if text

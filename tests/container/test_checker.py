@@ -33,7 +33,7 @@ from harness.check.suite import run_checks
 from harness.check.training import lay_out, run_training
 from harness.archives import pack
 from harness.docker import OWNER, OWNER_LABEL, Engine
-from harness.images import ImageKind
+from harness.images import PARITY_LIBRARIES, ImageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -169,11 +169,39 @@ def test_byoc_image_passes_training_inference_and_pair(engine: Engine, built: di
 
     inference = run_checks(engine, Kind.INFERENCE, [image], CheckOptions(model=model, payload=PAYLOAD),
                            scope_name=SESSION)
-    assert not names(inference, Status.FAIL), as_text(inference)
-    assert names(inference, Status.SKIPPED) == {"inference.bind-to-port"}, as_text(inference)  # no label: 8080 only
+    assert not names(inference, Status.FAIL) and not names(inference, Status.SKIPPED), as_text(inference)
+    assert names(inference, Status.NOT_APPLICABLE) == {"inference.bind-to-port"}, as_text(inference)  # no label
 
     pair = run_checks(engine, Kind.PAIR, [image, image], replace(BYOC_TRAINING, payload=PAYLOAD), scope_name=SESSION)
     assert names(pair, Status.PASS) == rule_names(Kind.PAIR), as_text(pair)
+    parity = next(r for r in pair if r.name == rules.PARITY.name)
+    assert parity.expected == "identical versions of " + ", ".join(PARITY_LIBRARIES)  # the one list doctor uses
+
+
+def test_wrong_port_is_judged_within_seconds(engine: Engine, built: dict[str, str], trained: Path) -> None:
+    """With SageMaker's full 240 s window: the server answers on 8081, visible at once in its /proc/net/tcp."""
+    options = CheckOptions(model=trained / "model.tar.gz", payload=PAYLOAD)
+    started = time.monotonic()
+    results = run_checks(engine, Kind.INFERENCE, [built["inference-wrong-port"]], options, scope_name=SESSION)
+    seconds = time.monotonic() - started
+    print(f"\ninference-wrong-port checked in {seconds:.1f}s with a 240 s window")
+    assert names(results, Status.FAIL) == EXPECTED["inference-wrong-port"], as_text(results)
+    port = next(r for r in results if r.name == rules.PORT_8080.name)
+    assert "listens on 8081" in port.observed and "SageMaker sends to 8080" in port.observed, port.observed
+    assert seconds < 60, as_text(results)  # waiting out the window took over 240 s
+
+
+def test_cli_strict_fails_on_a_check_that_could_not_run(images: dict[ImageKind, str]) -> None:
+    """No --hyperparameter: training.hyperparameters-as-strings cannot run. Exit 0 says so; --strict exits 1."""
+    command = [sys.executable, "-m", "harness.cli", "check", images[ImageKind.TRAINING], "--kind", "training",
+               *(f"--channel={name}={path}" for name, path in TRAINING.channels.items())]
+    environment = {**os.environ, "SAGEMAKER_SUPPRESS_V2_WARNING": "1", "AWS_EC2_METADATA_DISABLED": "true"}
+    for extra, code in (((), 0), (("--strict",), 1)):
+        done = subprocess.run([*command, *extra], check=False, cwd=ROOT, env=environment, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == code, done.stdout + done.stderr
+        last = done.stdout.strip().splitlines()[-1]
+        assert last == "6 passed, 0 failed, 1 skipped (no hyperparameters given)", done.stdout
 
 
 def test_cli_json_report_for_a_broken_image(built: dict[str, str]) -> None:

@@ -1,8 +1,12 @@
 """The pytest plugin, used from a separate test project as a user would."""
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker.errors import ImageNotFound
 
 from harness.docker import OWNER, OWNER_LABEL, Engine
 
@@ -52,14 +56,48 @@ def test_contract_violation_fails_with_the_check_named(sagemaker_contract):
     import pytest
     with pytest.raises(AssertionError, match="FAIL  training.exit-code"):
         sagemaker_contract.assert_training("{inference}", channels={{"train": FIXTURES / "data" / "train"}})
+
+
+def test_a_check_that_could_not_run_fails_unless_allowed(sagemaker_contract):
+    import pytest
+    with pytest.raises(AssertionError, match="inference.invocations-60s skipped: no sample payload"):
+        sagemaker_contract.assert_inference("{inference}", model=MODEL)
+    unchecked = {{"inference.invocations-60s", "inference.payload-6mb"}}
+    results = sagemaker_contract.assert_inference("{inference}", model=MODEL, allow_skipped=unchecked)
+    assert {{r.name for r in results if r.status.value == "skipped"}} == unchecked
+
+
+def test_a_server_on_the_wrong_port_is_rejected_within_seconds(sagemaker_inference):
+    import time
+    import pytest
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="listens on 8081 .*SageMaker sends to 8080"):
+        sagemaker_inference("{wrong_port}", model=MODEL)
+    seconds = time.monotonic() - started
+    print(f"PLUGIN-WRONG-PORT {{seconds:.1f}}s")
+    assert seconds < 20  # the 240 s start-up window is not waited out
 '''
 
 
+@pytest.fixture()
+def wrong_port_image(engine: Engine, images: dict, fixtures_dir: Path) -> Iterator[str]:
+    """fixtures/broken-images/inference-wrong-port: serves on 8081 by default; removed afterwards."""
+    tag = f"harness-plugin-wrong-port:{uuid.uuid4().hex[:8]}"
+    engine.client.images.build(path=str(fixtures_dir / "broken-images" / "inference-wrong-port"), tag=tag, rm=True,
+                               forcerm=True, buildargs={"BASE": images["inference"]}, labels={OWNER_LABEL: OWNER})
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(ImageNotFound):
+            engine.client.images.remove(tag, force=True)
+
+
 def test_plugin_fixtures_in_a_user_project(pytester: pytest.Pytester, trained: Path, fixtures_dir: Path,
-                                           images: dict, engine: Engine) -> None:
+                                           images: dict, engine: Engine, wrong_port_image: str) -> None:
     pytester.makepyfile(test_user=USER_TESTS.format(
         model=str(trained / "model.tar.gz"), fixtures=str(fixtures_dir), inference=images["inference"],
-        training=images["training"], processing=images["processing"]))
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+        training=images["training"], processing=images["processing"], wrong_port=wrong_port_image))
+    result = pytester.runpytest_subprocess("-q", "-s", "-p", "no:cacheprovider")
+    print("\n".join(line for line in result.outlines if "PLUGIN-WRONG-PORT" in line))
+    result.assert_outcomes(passed=8)
     assert [c for c in engine.containers({OWNER_LABEL: OWNER}) if c.scope.startswith("pytest-")] == []
