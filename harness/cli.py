@@ -1,6 +1,7 @@
-"""The `harness` command line: parse, call a use case, translate errors.
+"""The `sagemaker-harness` command line (alias `harness`): parse, call a use case, translate errors.
 
-Errors become one readable message and an exit code here, nowhere else.
+Errors become one readable message and an exit code here, nowhere else;
+an exception the harness did not raise on purpose is reported as a bug.
 """
 
 from __future__ import annotations
@@ -12,17 +13,28 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness import __version__
 from harness.config import Settings
-from harness.doctor import Status, diagnose
+from harness.crash import report_bug
 from harness.docker import Engine
+from harness.doctor import Status, diagnose
 from harness.errors import HarnessError, UserError
 from harness.images import ImageKind, build_images
 from harness.provision import ensure_docker, ensure_test_registry
 from harness.sandbox import is_sanitized, sanitized
+
+PROGRAM = "sagemaker-harness"
+ALIASES = (PROGRAM, "harness")  # `harness` alone collides with Harness's CI/CD CLI
+PROG_ENV = "HARNESS_PROG"  # carries the invoked name into run-local's re-executed process
+
+
+def program_name(argv0: str, environ: Mapping[str, str]) -> str:
+    """The name the command was invoked as (for usage and --version), else the distinctive one."""
+    name = environ.get(PROG_ENV) or Path(argv0).name
+    return name if name in ALIASES else PROGRAM
 
 
 def _printer(verbose: bool) -> Callable[[str], None]:
@@ -60,7 +72,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    findings = diagnose(settings)
+    findings = diagnose(settings, fix=args.fix)
     for finding in findings:
         print(f"{finding.status.value:>7}  {finding.name:<18} {finding.detail}")
         if finding.fix:
@@ -71,7 +83,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
     if not is_sanitized(os.environ):
         # Re-run this same command (same PID, same signals) where boto3 cannot reach AWS.
-        os.execve(sys.executable, [sys.executable, "-m", "harness.cli", *args.argv], sanitized(os.environ))
+        os.execve(sys.executable, [sys.executable, "-m", "harness.cli", *args.argv],
+                  {**sanitized(os.environ), PROG_ENV: args.prog})
     # Imported here: the SageMaker SDK takes seconds to import and only this command needs it.
     from harness.progress import Progress
     from harness.run_local import RunOptions, run_local
@@ -130,8 +143,8 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Local-first SageMaker emulator and test harness")
+def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Local-first SageMaker emulator and test harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -142,13 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--verbose", action="store_true", help="show every build line")
     provision.set_defaults(handler=cmd_provision)
 
-    images = commands.add_parser("images", help="build the project's images").add_subparsers(dest="action", required=True)
+    images = commands.add_parser("images", help="build the project's images").add_subparsers(
+        dest="action", required=True)
     build = images.add_parser("build", help="build the processing, training and inference images")
     build.add_argument("--kind", action="append", choices=[k.value for k in ImageKind], help="only this image")
     build.add_argument("--verbose", action="store_true", help="show every build line")
     build.set_defaults(handler=cmd_images_build)
 
     doctor = commands.add_parser("doctor", help="report what is missing, with the fix for each")
+    doctor.add_argument("--fix", action="store_true", help="move corrupt state files aside")
     doctor.set_defaults(handler=cmd_doctor)
 
     check = commands.add_parser("check", help="run an image under a SageMaker container contract")
@@ -219,18 +234,25 @@ def _interrupt_on_sigterm() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(arguments)
-    args.argv = arguments
+    prog = program_name(sys.argv[0], os.environ)
+    args = build_parser(prog).parse_args(arguments)
+    args.argv, args.prog = arguments, prog
     _quiet_sdk_logging()
     _interrupt_on_sigterm()
+    settings: Settings | None = None
     try:
-        return int(args.handler(args, Settings.from_env()))
+        settings = Settings.from_env()
+        return int(args.handler(args, settings))
     except HarnessError as error:
         print(error.render(), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 (anything else is a bug: say so, keep the traceback)
+        message, code = report_bug(error, settings.state_dir if settings else None, [prog, *arguments])
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from pathlib import Path
 
 from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
 from harness.docker import Engine, Scope
 from harness.errors import HarnessError, InfrastructureError
 from harness.images import ImageKind, library_versions, stale_images, version_differences
+from harness.statefiles import corrupt, move_aside
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     OK = "ok"
     MISSING = "missing"
     FAILED = "failed"
@@ -25,12 +27,39 @@ class Finding:
     fix: str = ""
 
 
-def diagnose(settings: Settings) -> list[Finding]:
+def state_files(settings: Settings) -> dict[Path, tuple[str, ...]]:
+    """The JSON files the harness reads back, with the keys each must hold."""
+    runs = settings.state_dir / "runs"
+    files = {
+        settings.state_dir / "registry.json": ("groups",),
+        settings.state_dir / "image-versions.json": (),
+        runs / "latest.json": ("run_id", "status"),
+    }
+    return {**files, **dict.fromkeys(sorted(runs.glob("*.json")), ("run_id", "status"))}
+
+
+def _state(settings: Settings, fix: bool) -> Finding:
+    broken = {path: problem for path, keys in state_files(settings).items() if (problem := corrupt(path, keys))}
+    if not broken:
+        return Finding("state files", Status.OK, f"everything under {settings.state_dir} reads back")
+    if fix:
+        moved = [f"{path.name} -> {move_aside(path).name}" for path in broken]
+        return Finding("state files", Status.OK, "moved corrupt files aside: " + ", ".join(moved))
+    return Finding(
+        "state files",
+        Status.FAILED,
+        "; ".join(f"{path}: {problem}" for path, problem in broken.items()),
+        "run `sagemaker-harness doctor --fix` (moves them aside) or delete them",
+    )
+
+
+def diagnose(settings: Settings, fix: bool = False) -> list[Finding]:
+    state = _state(settings, fix)
     try:
         engine = Engine.connect(timeout_s=10)
     except InfrastructureError as error:
-        return [Finding("docker daemon", Status.MISSING, error.problem, error.fix)]
-    findings = [Finding("docker daemon", Status.OK, f"server {engine.info().get('ServerVersion', '?')}")]
+        return [state, Finding("docker daemon", Status.MISSING, error.problem, error.fix)]
+    findings = [state, Finding("docker daemon", Status.OK, f"server {engine.info().get('ServerVersion', '?')}")]
     findings.append(_base_image(settings, engine))
     images = [_image(settings, engine, kind) for kind in ImageKind]
     findings.extend(images)
@@ -44,8 +73,12 @@ def _base_image(settings: Settings, engine: Engine) -> Finding:
     for name in candidates:
         if engine.image(name) is not None:
             return Finding("base image", Status.OK, name)
-    return Finding("base image", Status.MISSING, f"none of {', '.join(candidates)} is present",
-                   "run `harness images build`: it pulls the public base or builds the offline one")
+    return Finding(
+        "base image",
+        Status.MISSING,
+        f"none of {', '.join(candidates)} is present",
+        "run `harness images build`: it pulls the public base or builds the offline one",
+    )
 
 
 def _image(settings: Settings, engine: Engine, kind: ImageKind) -> Finding:
@@ -54,8 +87,12 @@ def _image(settings: Settings, engine: Engine, kind: ImageKind) -> Finding:
     if info is None:
         return Finding(f"image {kind.value}", Status.MISSING, f"{tag} not built", "run `harness images build`")
     if kind in stale_images(settings, engine):
-        return Finding(f"image {kind.value}", Status.FAILED,
-                       f"{tag} is out of date with containers/ and jobs/", "run `harness images build`")
+        return Finding(
+            f"image {kind.value}",
+            Status.FAILED,
+            f"{tag} is out of date with containers/ and jobs/",
+            "run `harness images build`",
+        )
     return Finding(f"image {kind.value}", Status.OK, f"{tag} {info.id[:19]} {info.size_bytes / 1e6:.0f} MB")
 
 
@@ -68,7 +105,11 @@ def _parity(settings: Settings, engine: Engine) -> Finding:
         return Finding("version parity", Status.FAILED, error.problem, "run `harness images build`")
     differences = version_differences(training, inference)
     if differences:
-        return Finding("version parity", Status.FAILED, "training vs inference: " + "; ".join(differences),
-                       "rebuild both images from the one lock: `harness images build`")
+        return Finding(
+            "version parity",
+            Status.FAILED,
+            "training vs inference: " + "; ".join(differences),
+            "rebuild both images from the one lock: `harness images build`",
+        )
     shown = ", ".join(f"{k} {v}" for k, v in sorted(training.items()))
     return Finding("version parity", Status.OK, f"training = inference ({shown})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -62,18 +62,22 @@ class StepRecord:
     name: str
     step_type: str
     status: str = "Executing"
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     ended: datetime | None = None
     failure_reason: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
-        return ((self.ended or datetime.now(timezone.utc)) - self.started).total_seconds()
+        return ((self.ended or datetime.now(UTC)) - self.started).total_seconds()
 
     def as_api(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"StepName": self.name, "StepStatus": self.status, "StartTime": self.started,
-                                 "Metadata": self.metadata}
+        entry: dict[str, Any] = {
+            "StepName": self.name,
+            "StepStatus": self.status,
+            "StartTime": self.started,
+            "Metadata": self.metadata,
+        }
         if self.ended:
             entry["EndTime"] = self.ended
         if self.failure_reason:
@@ -100,8 +104,10 @@ def validate(definition: Mapping[str, Any]) -> None:
     for step in steps:
         kind = step.get("Type")
         if kind not in SUPPORTED_STEP_TYPES:
-            raise UserError(f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
-                            fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}")
+            raise UserError(
+                f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
+                fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}",
+            )
         arguments = _placeholders(step.get("Arguments", {}))
         if kind == "Processing":
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
@@ -110,7 +116,7 @@ def validate(definition: Mapping[str, Any]) -> None:
     names = [s.get("Name") for s in steps]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
-        raise UserError(f"step names must be unique; repeated: {', '.join(sorted(duplicates))}")
+        raise UserError(f"step names must be unique; repeated: {', '.join(sorted(str(d) for d in duplicates))}")
 
 
 def _placeholders(value: Any) -> Any:
@@ -147,20 +153,28 @@ def order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class PipelineRun:
     """One execution of one definition."""
 
-    def __init__(self, definition: Mapping[str, Any], pipeline_name: str, parameters: Mapping[str, Any],
-                 api: SageMakerApi, on_event: StepEvent) -> None:
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        api: SageMakerApi,
+        on_event: StepEvent,
+    ) -> None:
         self.definition = definition
         self.pipeline_name = pipeline_name
         self.execution_id = uuid.uuid4().hex[:12]
         self.arn = f"{ARN_PREFIX}:pipeline/{pipeline_name.lower()}/execution/{self.execution_id}"
         self.parameters = _parameters(definition, parameters)
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.status = "Executing"
         self.failure_reason = ""
         self.steps: list[StepRecord] = []
         self._properties: dict[str, dict[str, Any]] = {}
-        self._property_files = {s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
-                                for s in all_steps(definition.get("Steps", []))}
+        self._property_files = {
+            s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
+            for s in all_steps(definition.get("Steps", []))
+        }
         self._api = api
         self._on_event = on_event
 
@@ -169,19 +183,25 @@ class PipelineRun:
         return dict(self._properties)
 
     def context(self) -> Context:
-        execution = {"PipelineExecutionId": self.execution_id, "PipelineExecutionArn": self.arn,
-                     "PipelineName": self.pipeline_name, "StartDateTime": self.started.isoformat(),
-                     "CurrentDateTime": datetime.now(timezone.utc).isoformat()}
+        execution = {
+            "PipelineExecutionId": self.execution_id,
+            "PipelineExecutionArn": self.arn,
+            "PipelineName": self.pipeline_name,
+            "StartDateTime": self.started.isoformat(),
+            "CurrentDateTime": datetime.now(UTC).isoformat(),
+        }
         return Context(self.parameters, execution, self._properties, self._read_property_file)
 
     def _read_property_file(self, step: str, file_name: str) -> Any:
         spec = self._property_files.get(step, {}).get(file_name)
         if spec is None:
-            raise UserError(f"step {step!r} declares no property file {file_name!r}",
-                            fix="pass it in ProcessingStep(property_files=[...])")
+            raise UserError(
+                f"step {step!r} declares no property file {file_name!r}",
+                fix="pass it in ProcessingStep(property_files=[...])",
+            )
         return self._api.read_property_file(self._properties[step], spec)
 
-    def run(self) -> "PipelineRun":
+    def run(self) -> PipelineRun:
         try:
             self._run_steps(self.definition.get("Steps", []))
         except KeyboardInterrupt:
@@ -224,7 +244,7 @@ class PipelineRun:
             self._run_steps(branch)
 
     def _finish(self, record: StepRecord, status: str, reason: str = "") -> None:
-        record.status, record.failure_reason, record.ended = status, reason, datetime.now(timezone.utc)
+        record.status, record.failure_reason, record.ended = status, reason, datetime.now(UTC)
         self._on_event(record)
 
     def _execute(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
@@ -259,11 +279,13 @@ class PipelineRun:
         context = self.context()
         outcome = all(condition_holds(c, context) for c in arguments.get("Conditions", []))
         self._properties[step["Name"]] = {"Outcome": outcome}
-        compared = [{"Type": c["Type"], "Left": resolve(c["LeftValue"], context),
-                     "Right": resolve(c["RightValue"], context)}
-                    for c in arguments.get("Conditions", []) if "LeftValue" in c]
+        compared = [
+            {"Type": c["Type"], "Left": resolve(c["LeftValue"], context), "Right": resolve(c["RightValue"], context)}
+            for c in arguments.get("Conditions", [])
+            if "LeftValue" in c
+        ]
         record.metadata = {"Condition": {"Outcome": str(outcome).lower(), "Evaluated": compared}}
-        return arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", [])
+        return list(arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", []))
 
 
 def _job_metadata(kind: str, description: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,8 +297,10 @@ def _parameters(definition: Mapping[str, Any], given: Mapping[str, Any]) -> dict
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     unknown = set(given) - set(declared)
     if unknown:
-        raise UserError(f"unknown pipeline parameter(s): {', '.join(sorted(unknown))}",
-                        fix=f"declared parameters: {', '.join(declared) or 'none'}")
+        raise UserError(
+            f"unknown pipeline parameter(s): {', '.join(sorted(unknown))}",
+            fix=f"declared parameters: {', '.join(declared) or 'none'}",
+        )
     values = {}
     for name, parameter in declared.items():
         value = given.get(name, parameter.get("DefaultValue"))
@@ -297,5 +321,3 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     except (TypeError, ValueError):
         raise UserError(f"pipeline parameter {name}={value!r} is not a valid {kind}") from None
     return str(value) if not isinstance(value, str) else value
-
-

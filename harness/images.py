@@ -21,6 +21,7 @@ from harness.baseimage import resolve_base_image
 from harness.config import Settings
 from harness.docker import ContainerSpec, Engine, ImageInfo, Scope
 from harness.errors import ContractViolation, UserError
+from harness.statefiles import corrupt
 from harness.wheels import ensure_wheelhouse, lock_digest
 
 LOCK_LABEL = "com.sagemaker-local-harness.lock-sha256"
@@ -145,8 +146,9 @@ def cached_library_versions(scope: Scope, image: str, cache_file: Path) -> dict[
     info = scope.engine.image(image)
     if info is None:
         raise UserError(f"image {image} does not exist", fix="run `harness images build`")
-    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
-    if info.id not in cache:
+    # A cache that does not read back is rebuilt: what it held is recomputed, nothing is lost.
+    cache = {} if corrupt(cache_file) or not cache_file.is_file() else json.loads(cache_file.read_text())
+    if not isinstance(cache.get(info.id), dict):
         cache[info.id] = library_versions(scope, image)
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache, indent=2))

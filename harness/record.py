@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.config import Settings
+from harness.statefiles import StateFile, read_object
+
+# Every record has these, whatever its status: the run failed before anything else was known.
+_REQUIRED = ("record_version", "run_id", "status", "code")
 
 
 def sha256_text(text: str) -> str:
@@ -22,8 +26,10 @@ def sha256_text(text: str) -> str:
 
 def code_hashes(settings: Settings) -> dict[str, str]:
     """sha256 of every job script, by path relative to the project."""
-    return {path.relative_to(settings.project_root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(settings.jobs_dir.glob("*.py"))}
+    return {
+        path.relative_to(settings.project_root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(settings.jobs_dir.glob("*.py"))
+    }
 
 
 def runs_dir(settings: Settings) -> Path:
@@ -43,10 +49,17 @@ def write_record(settings: Settings, record: dict[str, Any]) -> Path:
     return path
 
 
+def latest_file(settings: Settings) -> StateFile:
+    return StateFile(
+        runs_dir(settings) / "latest.json",
+        "run record",
+        "which run was verified last: run `harness run-local` again before promoting",
+    )
+
+
 def read_latest(settings: Settings) -> dict[str, Any] | None:
-    latest = runs_dir(settings) / "latest.json"
-    return json.loads(latest.read_text()) if latest.is_file() else None
+    return read_object(latest_file(settings), required=_REQUIRED)
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.awserrors import not_found, validation_error
+from harness.errors import CorruptState
+from harness.statefiles import StateFile, read_object
 
 ACCOUNT_REGION = "us-east-1:000000000000"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -29,18 +31,33 @@ def package_arn(group: str, version: int) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class ModelRegistry:
     def __init__(self, path: Path) -> None:
         self._path = path
 
+    @property
+    def state_file(self) -> StateFile:
+        return StateFile(self._path, "model registry", "every registered model package version and approval")
+
     # -- storage -------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
-        if not self._path.is_file():
+        state = read_object(self.state_file, required=("groups",))
+        if state is None:
             return {"groups": {}}
-        return json.loads(self._path.read_text())
+        groups = state["groups"]
+        if not isinstance(groups, dict) or not all(
+            isinstance(g, dict) and isinstance(g.get("packages"), list) for g in groups.values()
+        ):
+            raise CorruptState(
+                self._path,
+                "model registry",
+                "`groups` is not a map of groups with `packages` lists",
+                self.state_file.loses,
+            )
+        return state
 
     def _save(self, state: dict[str, Any]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +70,7 @@ class ModelRegistry:
         state = self._load()
         if name in state["groups"]:
             raise validation_error("CreateModelPackageGroup", f"Model Package Group {name} already exists.")
-        state["groups"][name] = {"arn": group_arn(name), "description": description, "created": _now(),
-                                 "packages": []}
+        state["groups"][name] = {"arn": group_arn(name), "description": description, "created": _now(), "packages": []}
         self._save(state)
         return {"ModelPackageGroupArn": group_arn(name)}
 
@@ -62,25 +78,37 @@ class ModelRegistry:
         group = self._load()["groups"].get(name)
         if group is None:
             raise validation_error("DescribeModelPackageGroup", f"ModelPackageGroup {name} does not exist.")
-        return {"ModelPackageGroupName": name, "ModelPackageGroupArn": group["arn"],
-                "ModelPackageGroupDescription": group["description"], "CreationTime": group["created"],
-                "ModelPackageGroupStatus": "Completed"}
+        return {
+            "ModelPackageGroupName": name,
+            "ModelPackageGroupArn": group["arn"],
+            "ModelPackageGroupDescription": group["description"],
+            "CreationTime": group["created"],
+            "ModelPackageGroupStatus": "Completed",
+        }
 
     # -- packages ------------------------------------------------------------
     def create_package(self, request: dict[str, Any]) -> dict[str, str]:
         name = request.get("ModelPackageGroupName")
         if not name:
-            raise validation_error("CreateModelPackage", "only versioned model packages (ModelPackageGroupName) "
-                                   "are supported locally")
+            raise validation_error(
+                "CreateModelPackage", "only versioned model packages (ModelPackageGroupName) are supported locally"
+            )
         status = request.get("ModelApprovalStatus", "PendingManualApproval")
         _check_status("CreateModelPackage", status)
         state = self._load()
-        group = state["groups"].setdefault(name, {"arn": group_arn(name), "description": "", "created": _now(),
-                                                  "packages": []})
+        group = state["groups"].setdefault(
+            name, {"arn": group_arn(name), "description": "", "created": _now(), "packages": []}
+        )
         version = len(group["packages"]) + 1
-        package = {**request, "ModelPackageGroupName": name, "ModelPackageVersion": version,
-                   "ModelPackageArn": package_arn(name, version), "ModelApprovalStatus": status,
-                   "ModelPackageStatus": "Completed", "CreationTime": _now()}
+        package = {
+            **request,
+            "ModelPackageGroupName": name,
+            "ModelPackageVersion": version,
+            "ModelPackageArn": package_arn(name, version),
+            "ModelApprovalStatus": status,
+            "ModelPackageStatus": "Completed",
+            "CreationTime": _now(),
+        }
         group["packages"].append(package)
         self._save(state)
         return {"ModelPackageArn": package["ModelPackageArn"]}
@@ -99,13 +127,25 @@ class ModelRegistry:
         self._save(state)
         return {"ModelPackageArn": package["ModelPackageArn"]}
 
-    def list_packages(self, group: str, approval_status: str | None = None,
-                      descending: bool = True) -> list[dict[str, Any]]:
+    def list_packages(
+        self, group: str, approval_status: str | None = None, descending: bool = True
+    ) -> list[dict[str, Any]]:
         packages = self._load()["groups"].get(group, {}).get("packages", [])
         chosen = [p for p in packages if approval_status in (None, p["ModelApprovalStatus"])]
-        summaries = [{key: p[key] for key in ("ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn",
-                                               "ModelApprovalStatus", "ModelPackageStatus", "CreationTime")}
-                     for p in chosen]
+        summaries = [
+            {
+                key: p[key]
+                for key in (
+                    "ModelPackageGroupName",
+                    "ModelPackageVersion",
+                    "ModelPackageArn",
+                    "ModelApprovalStatus",
+                    "ModelPackageStatus",
+                    "CreationTime",
+                )
+            }
+            for p in chosen
+        ]
         return sorted(summaries, key=lambda s: s["ModelPackageVersion"], reverse=descending)
 
     def latest_approved(self, group: str) -> dict[str, Any] | None:
@@ -116,13 +156,17 @@ class ModelRegistry:
     def _find(state: dict[str, Any], name_or_arn: str, operation: str) -> dict[str, Any]:
         for group in state["groups"].values():
             for package in group["packages"]:
-                if name_or_arn in (package["ModelPackageArn"], f"{package['ModelPackageGroupName']}/"
-                                   f"{package['ModelPackageVersion']}"):
-                    return package
+                if name_or_arn in (
+                    package["ModelPackageArn"],
+                    f"{package['ModelPackageGroupName']}/{package['ModelPackageVersion']}",
+                ):
+                    found: dict[str, Any] = package  # the stored entry itself: updates write to it
+                    return found
         raise not_found(operation, f"Model package {name_or_arn} does not exist.")
 
 
 def _check_status(operation: str, status: str) -> None:
     if status not in APPROVAL_STATUSES:
-        raise validation_error(operation, f"ModelApprovalStatus {status!r} is not one of "
-                               f"{', '.join(APPROVAL_STATUSES)}")
+        raise validation_error(
+            operation, f"ModelApprovalStatus {status!r} is not one of {', '.join(APPROVAL_STATUSES)}"
+        )

@@ -28,15 +28,20 @@ class AwsClients:
     sts: Any
 
     @classmethod
-    def create(cls, region: str) -> "AwsClients":
+    def create(cls, region: str) -> AwsClients:
         session = boto3.Session(region_name=region)
-        return cls(session, session.client("s3"), session.client("ecr"), session.client("sagemaker"),
-                   session.client("sts"))
+        return cls(
+            session, session.client("s3"), session.client("ecr"), session.client("sagemaker"), session.client("sts")
+        )
 
 
 # Codes AWS answers when the thing a Create* call makes is already there.
-_ALREADY_EXISTS = ("ResourceInUse", "RepositoryAlreadyExistsException", "EntityAlreadyExists",
-                   "BucketAlreadyOwnedByYou")
+_ALREADY_EXISTS = (
+    "ResourceInUse",
+    "RepositoryAlreadyExistsException",
+    "EntityAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+)
 _FIXES = {
     "AccessDenied": "the credentials lack permission for {operation}: grant it to the role or user (IAM), then re-run",
     "Throttling": "AWS throttled {operation}: wait a minute and re-run; completed steps are skipped",
@@ -53,8 +58,10 @@ def aws_call(operation: str, resource: str, call: Callable[..., T], *args: Any, 
         code, message = str(details.get("Code", "")), str(details.get("Message", ""))
         raise AwsError(operation, resource, code, message, _fix(code, operation)) from error
     except BotoCoreError as error:
-        raise InfrastructureError(f"AWS {operation} on {resource} failed: {error}",
-                                  fix="check the credentials (standard boto3 chain) and the network") from error
+        raise InfrastructureError(
+            f"AWS {operation} on {resource} failed: {error}",
+            fix="check the credentials (standard boto3 chain) and the network",
+        ) from error
 
 
 def _fix(code: str, operation: str) -> str:
@@ -85,4 +92,5 @@ def already_exists(error: BaseException) -> bool:
     if not isinstance(error, AwsError):
         return False
     return error.code in _ALREADY_EXISTS or (
-        error.code == "ValidationException" and "already exist" in error.message.lower())
+        error.code == "ValidationException" and "already exist" in error.message.lower()
+    )

@@ -32,11 +32,15 @@ class Substitutions:
 
     def _text(self, text: str) -> str:
         if text.startswith("s3://"):
-            segments = text[len("s3://"):].split("/")
+            segments = text[len("s3://") :].split("/")
             segments[0] = self.bucket[1] if segments[0] == self.bucket[0] else segments[0]
             return "s3://" + "/".join(self.pipeline_name[1] if s == self.pipeline_name[0] else s for s in segments)
-        exact = {self.bucket[0]: self.bucket[1], self.role[0]: self.role[1],
-                 self.pipeline_name[0]: self.pipeline_name[1], **self.images}
+        exact = {
+            self.bucket[0]: self.bucket[1],
+            self.role[0]: self.role[1],
+            self.pipeline_name[0]: self.pipeline_name[1],
+            **self.images,
+        }
         return exact.get(text, text)
 
 
@@ -44,9 +48,14 @@ def build_definition(module: ModuleType, name: str, bucket: str, images: dict[st
     """jobs/pipeline.py's definition for these settings, built against a throwaway local S3."""
     with EmbeddedS3() as s3:
         session = HarnessSession(s3, bucket, client=None, runtime=None)  # type: ignore[arg-type]
-        settings = module.PipelineSettings(bucket=bucket, processing_image=images["processing"],
-                                           training_image=images["training"], inference_image=images["inference"],
-                                           role=role, name=name)
+        settings = module.PipelineSettings(
+            bucket=bucket,
+            processing_image=images["processing"],
+            training_image=images["training"],
+            inference_image=images["inference"],
+            role=role,
+            name=name,
+        )
         return str(module.build_pipeline(session, settings).definition())
 
 
@@ -65,7 +74,7 @@ def _walk(expected: Any, actual: Any, path: str, found: list[str], limit: int) -
             name = expected.get("Name", "") if key == "Name" else key
             _walk(expected.get(key), actual.get(key), f"{path}.{name}", found, limit)
     elif isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        for index, (left, right) in enumerate(zip(expected, actual)):
+        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
             label = left.get("Name", index) if isinstance(left, dict) else index
             _walk(left, right, f"{path}[{label}]", found, limit)
     elif expected != actual:

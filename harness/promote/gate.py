@@ -37,25 +37,35 @@ def verify(settings: Settings, engine: Engine, record: dict[str, Any] | None, mo
     if record is None:
         raise PromotionRefused("no local run has been recorded", fix="run the pipeline first: tox -e local-pipeline")
     if record.get("record_version") != RECORD_VERSION:
-        raise PromotionRefused(f"the run record of {record.get('run_id')} was written by another harness version",
-                               fix="run the pipeline again: tox -e local-pipeline")
+        raise PromotionRefused(
+            f"the run record of {record.get('run_id')} was written by another harness version",
+            fix="run the pipeline again: tox -e local-pipeline",
+        )
     if record.get("status") != "Succeeded":
         reason = (record.get("execution") or {}).get("failure_reason", "")
-        raise PromotionRefused(f"the latest local run {record['run_id']} did not succeed ({record.get('status')}"
-                               + (f": {reason}" if reason else "") + ")",
-                               fix="fix the failure and run the pipeline again: tox -e local-pipeline")
+        raise PromotionRefused(
+            f"the latest local run {record['run_id']} did not succeed ({record.get('status')}"
+            + (f": {reason}" if reason else "")
+            + ")",
+            fix="fix the failure and run the pipeline again: tox -e local-pipeline",
+        )
     problems = _code_changes(settings, record) + _image_changes(engine, record) + _definition_changes(record, module)
     if problems:
-        raise PromotionRefused(f"what would be promoted differs from what run {record['run_id']} verified",
-                               fix="run the pipeline again to verify the current state: tox -e local-pipeline",
-                               details="\n".join(problems))
+        raise PromotionRefused(
+            f"what would be promoted differs from what run {record['run_id']} verified",
+            fix="run the pipeline again to verify the current state: tox -e local-pipeline",
+            details="\n".join(problems),
+        )
     return Verified(record, record["pipeline"]["definition"])
 
 
 def _code_changes(settings: Settings, record: dict[str, Any]) -> list[str]:
     now, then = code_hashes(settings), record.get("code", {})
-    return [f"job code changed: {path} ({'added' if path not in then else 'removed' if path not in now else 'edited'})"
-            for path in sorted(set(now) | set(then)) if now.get(path) != then.get(path)]
+    return [
+        f"job code changed: {path} ({'added' if path not in then else 'removed' if path not in now else 'edited'})"
+        for path in sorted(set(now) | set(then))
+        if now.get(path) != then.get(path)
+    ]
 
 
 def _image_changes(engine: Engine, record: dict[str, Any]) -> list[str]:
@@ -65,8 +75,9 @@ def _image_changes(engine: Engine, record: dict[str, Any]) -> list[str]:
         if info is None:
             problems.append(f"image {entry['tag']} ({kind}) no longer exists locally")
         elif info.id != entry["id"]:
-            problems.append(f"image {entry['tag']} ({kind}) has other content: {info.id[:19]}, "
-                            f"the run verified {entry['id'][:19]}")
+            problems.append(
+                f"image {entry['tag']} ({kind}) has other content: {info.id[:19]}, the run verified {entry['id'][:19]}"
+            )
     return problems
 
 
@@ -77,5 +88,6 @@ def _definition_changes(record: dict[str, Any], module: ModuleType) -> list[str]
     if sha256_text(current) == pipeline["definition_sha256"]:
         return []
     changed = differences(json.loads(pipeline["definition"]), json.loads(current))
-    return ["pipeline definition edited since the run: " + line for line in changed] or \
-        ["pipeline definition edited since the run (same JSON, other text)"]
+    return ["pipeline definition edited since the run: " + line for line in changed] or [
+        "pipeline definition edited since the run (same JSON, other text)"
+    ]

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from harness.config import Settings
 from harness.errors import AwsError
@@ -59,34 +60,64 @@ class Plan:
         return sha256_text(self.definition)
 
 
-def make_plan(settings: Settings, promote: PromoteSettings, verified: Verified, module: ModuleType,
-              clients: AwsClients, start: bool, deploy: bool, monitor: bool) -> Plan:
+def make_plan(
+    settings: Settings,
+    promote: PromoteSettings,
+    verified: Verified,
+    module: ModuleType,
+    clients: AwsClients,
+    start: bool,
+    deploy: bool,
+    monitor: bool,
+) -> Plan:
     account = aws_call("GetCallerIdentity", "the credentials", clients.sts.get_caller_identity)["Account"]
     tag = f"run-{verified.run_id}".lower()
     repositories = tuple(_repository(clients, promote, account, kind) for kind in KINDS)
     pushes = tuple(
-        ImagePush(kind, verified.images[kind]["tag"], verified.images[kind]["id"], f"{repo.uri}:{tag}",
-                  f"{promote.registry_override}/{repo.name}:{tag}" if promote.registry_override else f"{repo.uri}:{tag}")
-        for kind, repo in zip(KINDS, repositories))
+        ImagePush(
+            kind,
+            verified.images[kind]["tag"],
+            verified.images[kind]["id"],
+            f"{repo.uri}:{tag}",
+            f"{promote.registry_override}/{repo.name}:{tag}" if promote.registry_override else f"{repo.uri}:{tag}",
+        )
+        for kind, repo in zip(KINDS, repositories, strict=True)
+    )
     record = verified.record
     substitutions = Substitutions(
-        bucket=(record["bucket"], promote.bucket), role=(record["role"], promote.role_arn),
+        bucket=(record["bucket"], promote.bucket),
+        role=(record["role"], promote.role_arn),
         pipeline_name=(record["pipeline"]["name"], promote.pipeline_name),
-        images={push.local_tag: push.uri for push in pushes})
-    definition = build_definition(module, promote.pipeline_name, promote.bucket,
-                                  {push.kind: push.uri for push in pushes}, promote.role_arn)
+        images={push.local_tag: push.uri for push in pushes},
+    )
+    definition = build_definition(
+        module, promote.pipeline_name, promote.bucket, {push.kind: push.uri for push in pushes}, promote.role_arn
+    )
     uploads = _code_uploads(settings, definition) + tuple(
-        Upload(settings.project_root / item["path"], substitutions.apply(item["uri"])) for item in record["seeded"])
+        Upload(settings.project_root / item["path"], substitutions.apply(item["uri"])) for item in record["seeded"]
+    )
     exists = _pipeline_exists(clients, promote.pipeline_name)
-    return Plan(verified.run_id, account, repositories, pushes, uploads, promote.pipeline_name, exists, definition,
-                start, deploy, monitor)
+    return Plan(
+        verified.run_id,
+        account,
+        repositories,
+        pushes,
+        uploads,
+        promote.pipeline_name,
+        exists,
+        definition,
+        start,
+        deploy,
+        monitor,
+    )
 
 
 def _repository(clients: AwsClients, promote: PromoteSettings, account: str, kind: str) -> Repository:
     name = promote.repository(kind)
     try:
-        found = aws_call("DescribeRepositories", name, clients.ecr.describe_repositories,
-                         repositoryNames=[name])["repositories"][0]
+        found = aws_call("DescribeRepositories", name, clients.ecr.describe_repositories, repositoryNames=[name])[
+            "repositories"
+        ][0]
         return Repository(name, found["repositoryUri"], True)
     except AwsError as error:
         if error.code != "RepositoryNotFoundException":
@@ -105,7 +136,7 @@ def _code_uploads(settings: Settings, definition: str) -> tuple[Upload, ...]:
     return tuple(uploads.values())
 
 
-def _steps(steps: list[dict]) -> list[dict]:
+def _steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for step in steps:
         found.append(step)
@@ -128,12 +159,18 @@ def render(plan: Plan) -> str:
     lines = [f"Promotion plan for local run {plan.run_id} (account {plan.account})", "", "ECR repositories:"]
     lines += [f"  {'exists      ' if r.exists else 'would create'}  {r.name}  {r.uri}" for r in plan.repositories]
     lines += ["", "Images (the exact content the run verified):"]
-    lines += [f"  push {p.local_tag}  {p.image_id[:19]}  ->  {p.uri}"
-              + (f"  (via {p.push_reference})" if p.push_reference != p.uri else "") for p in plan.pushes]
+    lines += [
+        f"  push {p.local_tag}  {p.image_id[:19]}  ->  {p.uri}"
+        + (f"  (via {p.push_reference})" if p.push_reference != p.uri else "")
+        for p in plan.pushes
+    ]
     lines += ["", "S3 objects:"] + [f"  upload {u.source.name}  ->  {u.uri}" for u in plan.uploads]
-    lines += ["", f"Pipeline: {'update' if plan.pipeline_exists else 'create'} {plan.pipeline_name} "
-                  f"(definition sha256 {plan.definition_sha256[:16]})",
-              f"Start an execution: {'yes' if plan.start else 'no'}",
-              f"Deploy the approved model package: {'yes' if plan.deploy else 'no'}"
-              + (" with data capture and a monitoring schedule" if plan.monitor else "")]
+    lines += [
+        "",
+        f"Pipeline: {'update' if plan.pipeline_exists else 'create'} {plan.pipeline_name} "
+        f"(definition sha256 {plan.definition_sha256[:16]})",
+        f"Start an execution: {'yes' if plan.start else 'no'}",
+        f"Deploy the approved model package: {'yes' if plan.deploy else 'no'}"
+        + (" with data capture and a monitoring schedule" if plan.monitor else ""),
+    ]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.config import Settings
@@ -29,13 +29,19 @@ class PromoteOptions:
     monitor: bool = False
 
 
-def promote(settings: Settings, promote_settings: PromoteSettings, engine: Engine, options: PromoteOptions,
-            on_line: Callable[[str], None]) -> dict[str, Any]:
+def promote(
+    settings: Settings,
+    promote_settings: PromoteSettings,
+    engine: Engine,
+    options: PromoteOptions,
+    on_line: Callable[[str], None],
+) -> dict[str, Any]:
     module = load_pipeline_module(settings)
     verified = verify(settings, engine, read_latest(settings), module)
     clients = AwsClients.create(promote_settings.region)
-    plan = make_plan(settings, promote_settings, verified, module, clients, options.start, options.deploy,
-                     options.monitor)
+    plan = make_plan(
+        settings, promote_settings, verified, module, clients, options.start, options.deploy, options.monitor
+    )
     on_line(render(plan))
     if not options.yes:
         on_line("\nDry run: nothing was changed. Re-run with --yes to carry out this plan.")
@@ -46,20 +52,32 @@ def promote(settings: Settings, promote_settings: PromoteSettings, engine: Engin
     return result
 
 
-def _carry_out(plan: Plan, promote_settings: PromoteSettings, clients: AwsClients, engine: Engine, module: Any,
-               options: PromoteOptions, on_line: Callable[[str], None]) -> dict[str, Any]:
+def _carry_out(
+    plan: Plan,
+    promote_settings: PromoteSettings,
+    clients: AwsClients,
+    engine: Engine,
+    module: Any,
+    options: PromoteOptions,
+    on_line: Callable[[str], None],
+) -> dict[str, Any]:
     execute.require_bucket(promote_settings, clients)
     execute.ensure_repositories(plan, clients, on_line)
     digests = execute.push_images(plan, promote_settings, clients, engine, on_line)
     # Job code is uploaded by the SDK while it builds the pipeline; the inputs are ours to upload.
     execute.upload_inputs(tuple(u for u in plan.uploads if u.source.parent.name != "jobs"), clients, on_line)
-    result: dict[str, Any] = {"dry_run": False, "digests": digests, "definition_sha256": plan.definition_sha256,
-                              "pipeline_arn": execute.upsert_pipeline(plan, promote_settings, clients, module, on_line)}
+    result: dict[str, Any] = {
+        "dry_run": False,
+        "digests": digests,
+        "definition_sha256": plan.definition_sha256,
+        "pipeline_arn": execute.upsert_pipeline(plan, promote_settings, clients, module, on_line),
+    }
     if options.start:
         result["execution_arn"] = execute.start_execution(promote_settings, clients, on_line)
         if options.wait:
-            result["execution_status"] = execute.wait_for_execution(result["execution_arn"], clients,
-                                                                     options.wait_timeout_s, on_line)
+            result["execution_status"] = execute.wait_for_execution(
+                result["execution_arn"], clients, options.wait_timeout_s, on_line
+            )
     if options.deploy:
         result["deployment"] = cloud_deploy.deploy(promote_settings, clients, options.monitor, on_line)
     return result
@@ -69,7 +87,12 @@ def _record(settings: Settings, plan: Plan, result: dict[str, Any]) -> None:
     """What was promoted, from which run (no credentials: none pass through here)."""
     folder = settings.state_dir / "promotions"
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    entry = {"run_id": plan.run_id, "account": plan.account, "pipeline": plan.pipeline_name,
-             "images": {p.kind: {"id": p.image_id, "uri": p.uri} for p in plan.pushes}, **result}
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    entry = {
+        "run_id": plan.run_id,
+        "account": plan.account,
+        "pipeline": plan.pipeline_name,
+        "images": {p.kind: {"id": p.image_id, "uri": p.uri} for p in plan.pushes},
+        **result,
+    }
     (folder / f"{stamp}.json").write_text(json.dumps(entry, indent=2, default=str))

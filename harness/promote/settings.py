@@ -41,17 +41,23 @@ def load(project_root: Path, overrides: Mapping[str, Any], environ: Mapping[str,
     known = {f.name for f in fields(PromoteSettings)}
     unknown = set(configured) - known
     if unknown:
-        raise UserError(f"unknown [tool.harness.promote] setting(s): {', '.join(sorted(unknown))}",
-                        fix=f"known settings: {', '.join(sorted(known))}")
+        raise UserError(
+            f"unknown [tool.harness.promote] setting(s): {', '.join(sorted(unknown))}",
+            fix=f"known settings: {', '.join(sorted(known))}",
+        )
     values = {**configured, **{k: v for k, v in overrides.items() if v is not None}}
     if environ.get("HARNESS_REGISTRY_OVERRIDE"):
         values["registry_override"] = environ["HARNESS_REGISTRY_OVERRIDE"]
     missing = [name for name in ("region", "role_arn", "bucket") if not values.get(name)]
     if missing:
-        raise UserError(f"promotion needs {', '.join(missing)}",
-                        fix="set them in [tool.harness.promote] in pyproject.toml or pass --region/--role-arn/--bucket")
-    return replace(PromoteSettings(region=values["region"], role_arn=values["role_arn"], bucket=values["bucket"]),
-                   **{k: v for k, v in values.items() if k not in ("region", "role_arn", "bucket")})
+        raise UserError(
+            f"promotion needs {', '.join(missing)}",
+            fix="set them in [tool.harness.promote] in pyproject.toml or pass --region/--role-arn/--bucket",
+        )
+    return replace(
+        PromoteSettings(region=values["region"], role_arn=values["role_arn"], bucket=values["bucket"]),
+        **{k: v for k, v in values.items() if k not in ("region", "role_arn", "bucket")},
+    )
 
 
 def _configured(pyproject: Path) -> dict[str, Any]:
@@ -61,12 +67,15 @@ def _configured(pyproject: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(pyproject.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{pyproject} is not valid TOML: {error}",
-                        fix="correct that line (https://toml.io), then re-run") from None
+        raise UserError(
+            f"{pyproject} is not valid TOML: {error}", fix="correct that line (https://toml.io), then re-run"
+        ) from None
     section: Any = document
     for key in ("tool", "harness", "promote"):
         section = section.get(key, {}) if isinstance(section, dict) else None
     if not isinstance(section, dict):
-        raise UserError(f"{pyproject}: [tool.harness.promote] must be a table of settings",
-                        fix='write it as a table: [tool.harness.promote] then lines like region = "us-east-1"')
+        raise UserError(
+            f"{pyproject}: [tool.harness.promote] must be a table of settings",
+            fix='write it as a table: [tool.harness.promote] then lines like region = "us-east-1"',
+        )
     return section

@@ -11,7 +11,7 @@ from sagemaker.workflow.steps import ProcessingStep
 from harness.docker import Engine
 from harness.errors import UserError
 from harness.local import LocalEnvironment
-from support import SESSION
+from harness.registry import ModelRegistry
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 
@@ -59,7 +59,11 @@ def test_registry_through_the_sessions_client(local_env: LocalEnvironment) -> No
     assert client.describe_model_package(ModelPackageName=arns[1])["ModelApprovalStatus"] == "Approved"
     approved = client.list_model_packages(ModelPackageGroupName="team", ModelApprovalStatus="Approved")
     assert [p["ModelPackageArn"] for p in approved["ModelPackageSummaryList"]] == [arns[1]]
-    assert SESSION in local_env.scope.id
+    # Persisted in the environment's state folder: a new registry reads back the same versions and approval.
+    reopened = ModelRegistry(local_env.settings.state_dir / "registry.json")
+    assert [(p["ModelPackageVersion"], p["ModelApprovalStatus"]) for p in reopened.list_packages("team")] == \
+        [(2, "Approved"), (1, "PendingManualApproval")]
+    assert reopened.describe_group("team")["ModelPackageGroupDescription"] == "ours"
 
 
 def test_an_operation_the_harness_lacks_is_named(local_env: LocalEnvironment) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from docker.errors import ImageNotFound
+from support import SESSION
 
 from harness.docker import OWNER, OWNER_LABEL, Engine
 from harness.executor import PipelineRun, job_name
 from harness.images import ImageKind
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
-from support import SESSION
 
 NO_SERVE = Path(__file__).resolve().parents[2] / "fixtures" / "broken-images" / "inference-no-serve"
 
@@ -22,8 +22,14 @@ NO_SERVE = Path(__file__).resolve().parents[2] / "fixtures" / "broken-images" / 
 @pytest.fixture(scope="module")
 def no_serve(engine: Engine, images: dict[ImageKind, str]) -> Iterator[str]:
     tag = f"harness-step-failures-no-serve:{SESSION}"
-    engine.client.images.build(path=str(NO_SERVE), tag=tag, buildargs={"BASE": images[ImageKind.INFERENCE]},
-                               rm=True, forcerm=True, labels={OWNER_LABEL: OWNER})
+    engine.client.images.build(
+        path=str(NO_SERVE),
+        tag=tag,
+        buildargs={"BASE": images[ImageKind.INFERENCE]},
+        rm=True,
+        forcerm=True,
+        labels={OWNER_LABEL: OWNER},
+    )
     yield tag
     with contextlib.suppress(ImageNotFound):
         engine.client.images.remove(tag, force=True)
@@ -31,24 +37,40 @@ def no_serve(engine: Engine, images: dict[ImageKind, str]) -> Iterator[str]:
 
 def _definition(env: LocalEnvironment, image: str) -> dict:
     bucket = env.bucket
-    return {"Steps": [
-        {"Name": "Make", "Type": "Model",
-         "Arguments": {"PrimaryContainer": {"Image": image, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz"}}},
-        {"Name": "Score", "Type": "Transform", "Arguments": {
-            "ModelName": {"Get": "Steps.Make.ModelName"},
-            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                               "S3Uri": f"s3://{bucket}/batch/in"}},
-                               "ContentType": "text/csv", "SplitType": "Line"},
-            "TransformOutput": {"S3OutputPath": f"s3://{bucket}/batch/out"},
-            "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}}},
-    ]}
+    return {
+        "Steps": [
+            {
+                "Name": "Make",
+                "Type": "Model",
+                "Arguments": {
+                    "PrimaryContainer": {"Image": image, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz"}
+                },
+            },
+            {
+                "Name": "Score",
+                "Type": "Transform",
+                "Arguments": {
+                    "ModelName": {"Get": "Steps.Make.ModelName"},
+                    "TransformInput": {
+                        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/batch/in"}},
+                        "ContentType": "text/csv",
+                        "SplitType": "Line",
+                    },
+                    "TransformOutput": {"S3OutputPath": f"s3://{bucket}/batch/out"},
+                    "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"},
+                },
+            },
+        ]
+    }
 
 
 def test_a_transform_whose_container_never_answers_ping_fails_step_and_execution(
-        local_env: LocalEnvironment, no_serve: str, trained: Path, fixtures_dir: Path) -> None:
+    local_env: LocalEnvironment, no_serve: str, trained: Path, fixtures_dir: Path
+) -> None:
     local_env.s3.put_file(trained / "model.tar.gz", S3Uri.parse(f"s3://{local_env.bucket}/model/model.tar.gz"))
-    local_env.s3.put_file(fixtures_dir / "payloads" / "single_row.csv",
-                          S3Uri.parse(f"s3://{local_env.bucket}/batch/in/rows.csv"))
+    local_env.s3.put_file(
+        fixtures_dir / "payloads" / "single_row.csv", S3Uri.parse(f"s3://{local_env.bucket}/batch/in/rows.csv")
+    )
     run = PipelineRun(_definition(local_env, no_serve), "p", {}, local_env.client, lambda record: None).run()
     score = {step.name: step for step in run.steps}["Score"]
     assert (score.status, run.status) == ("Failed", "Failed")

@@ -21,18 +21,19 @@ CONTAINER_ID = "c0ffee" * 10 + "abcd"
 class _Daemon(BaseHTTPRequestHandler):
     mode = "error"  # set per server class below
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         if self.mode == "hang-up":
             self.close_connection = True
             self.connection.shutdown(2)  # no response at all: the daemon died mid-call
             return
         if self.mode == "slow":
             time.sleep(3)
-        status, body = (500, {"message": "containerd: connection refused"}) if self.mode == "error" else \
-            (200, {"StatusCode": 0})
+        status, body = (
+            (500, {"message": "containerd: connection refused"}) if self.mode == "error" else (200, {"StatusCode": 0})
+        )
         self._answer(status, body)
 
-    def do_GET(self) -> None:  # noqa: N802 (inspect, then logs: the log tail of a timeout)
+    def do_GET(self) -> None:
         if self.path.split("?")[0].endswith("/json"):
             self._answer(200, {"Id": CONTAINER_ID, "Config": {"Tty": False}})
             return
@@ -55,7 +56,7 @@ class _Daemon(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture()
+@pytest.fixture
 def container(request: pytest.FixtureRequest) -> Iterator[Container]:
     handler = type("Handler", (_Daemon,), {"mode": request.param})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -76,7 +77,9 @@ def test_a_daemon_that_errors_or_hangs_up_is_reported_as_that(container: Contain
     with pytest.raises(InfrastructureError) as caught:
         container.wait(timeout_s=10)
     assert not isinstance(caught.value, ContainerTimeout)
-    assert caught.value.problem == f"the Docker daemon stopped answering while waiting for container {CONTAINER_ID[:12]}"
+    assert (
+        caught.value.problem == f"the Docker daemon stopped answering while waiting for container {CONTAINER_ID[:12]}"
+    )
     assert "docker info" in caught.value.fix
 
 

@@ -11,12 +11,18 @@ from harness.awserrors import validation_error
 from harness.executor import PipelineRun
 
 MODEL = {"PrimaryContainer": {"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}}
-DEFINITION = {"Steps": [
-    {"Name": "Make", "Type": "Model", "Arguments": MODEL},
-    {"Name": "Score", "Type": "Transform", "Arguments": {"ModelName": {"Get": "Steps.Make.ModelName"}},
-     "DependsOn": ["Make"]},
-    {"Name": "After", "Type": "Model", "Arguments": MODEL, "DependsOn": ["Score"]},
-]}
+DEFINITION = {
+    "Steps": [
+        {"Name": "Make", "Type": "Model", "Arguments": MODEL},
+        {
+            "Name": "Score",
+            "Type": "Transform",
+            "Arguments": {"ModelName": {"Get": "Steps.Make.ModelName"}},
+            "DependsOn": ["Make"],
+        },
+        {"Name": "After", "Type": "Model", "Arguments": MODEL, "DependsOn": ["Score"]},
+    ]
+}
 
 
 class RaisingApi:
@@ -37,7 +43,7 @@ class RaisingApi:
     def create_model_package(self, **request: Any) -> dict[str, Any]:
         raise AssertionError("not reached")
 
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
         raise AssertionError("not reached")
 
     def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
@@ -53,8 +59,10 @@ def test_a_client_error_fails_the_step_and_the_execution_like_sagemaker() -> Non
     events: list[tuple[str, str]] = []
     run = PipelineRun(DEFINITION, "p", {}, api, lambda r: events.append((r.name, r.status))).run()
     assert run.status == "Failed"
-    reason = ("ClientError: An error occurred (ValidationException) when calling the CreateEndpoint operation: "
-              "Score failed its health check: no answer on /ping")
+    reason = (
+        "ClientError: An error occurred (ValidationException) when calling the CreateEndpoint operation: "
+        "Score failed its health check: no answer on /ping"
+    )
     assert _statuses(run)["Score"] == ("Failed", reason)
     assert run.failure_reason == f"Step failure: Score: {reason}"
     assert ("Score", "Failed") in events and "After" not in _statuses(run)  # later steps do not run
