@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from harness.errors import ContractViolation, JobFailed, UserError
+from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 from harness.expressions import Context, condition_holds, is_expression, references, resolve
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 
@@ -236,7 +236,7 @@ class PipelineRun:
             raise
         except Exception as error:
             self._finish(record, "Failed", failure_reason(error))
-            if isinstance(error, _STEP_LEVEL):
+            if isinstance(error, _STEP_LEVEL) and not isinstance(error, CorruptState):  # the harness's own files
                 raise StepFailed(step["Name"], failure_reason(error)) from error
             raise
         self._finish(record, "Succeeded")

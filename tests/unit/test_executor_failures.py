@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.awserrors import validation_error
+from harness.errors import CorruptState
 from harness.executor import PipelineRun
 
 MODEL = {"PrimaryContainer": {"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}}
@@ -69,12 +70,19 @@ def test_a_client_error_fails_the_step_and_the_execution_like_sagemaker() -> Non
     assert len(api.models) == 1
 
 
-@pytest.mark.parametrize("error", [RuntimeError("the harness broke"), KeyError("ModelArtifacts")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("the harness broke"),
+        KeyError("ModelArtifacts"),
+        CorruptState("/s/registry.json", "model registry", "not valid JSON"),
+    ],  # its fix must reach the CLI
+)
 def test_an_unexpected_exception_fails_the_step_and_the_execution_then_propagates(error: Exception) -> None:
     run = PipelineRun(DEFINITION, "p", {}, RaisingApi(error), lambda r: None)
     with pytest.raises(type(error)):
         run.run()
-    expected = f"{type(error).__name__}: {error}"
+    expected = getattr(error, "problem", None) or f"{type(error).__name__}: {error}"
     assert _statuses(run)["Score"] == ("Failed", expected)
     assert run.status == "Failed"
     assert run.failure_reason == f"Step failure: Score: {expected}"
