@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sagemaker.utils as sdk_utils
-from sagemaker.local.local_session import LocalSession
-from sagemaker.workflow.pipeline_context import LocalPipelineSession
+from harness.sandbox import import_sdk_offline
 
-from harness.api import LocalRuntimeClient, LocalSageMakerClient
-from harness.storage import EmbeddedS3, boto_session
+import_sdk_offline()  # before the SDK modules below: importing the SDK builds a boto3 session
+
+import sagemaker.utils as sdk_utils  # noqa: E402
+from sagemaker.local.local_session import LocalSession  # noqa: E402
+from sagemaker.workflow.pipeline_context import LocalPipelineSession  # noqa: E402
+
+from harness.api import LocalRuntimeClient, LocalSageMakerClient  # noqa: E402
+from harness.storage import EmbeddedS3, boto_session  # noqa: E402
 
 # The SDK reads this instead of the user's config files: telemetry off.
 SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
