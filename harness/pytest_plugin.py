@@ -34,6 +34,7 @@ from harness.check.processing import run_processing
 from harness.check.training import TrainingRun, lay_out, run_training
 from harness.check.workspace import model_folder
 from harness.docker import Container, Engine, Scope
+from harness.egress import Seal, local_allowance, sealed
 from harness.serving import HealthProbe, InferenceClient, Reply, probe_health
 
 
@@ -125,8 +126,15 @@ def sagemaker_engine() -> Engine:
     return Engine.connect()
 
 
+@pytest.fixture
+def sagemaker_no_egress(sagemaker_engine: Engine) -> Iterator[Seal]:
+    """While a fixture lives, only loopback, Unix sockets and the Docker bridge may be reached (harness.egress)."""
+    with sealed(local_allowance(sagemaker_engine)) as seal:
+        yield seal
+
+
 @pytest.fixture()
-def sagemaker_scope(sagemaker_engine: Engine) -> Iterator[Scope]:
+def sagemaker_scope(sagemaker_engine: Engine, sagemaker_no_egress: Seal) -> Iterator[Scope]:
     with Scope(sagemaker_engine, "pytest") as scope:
         yield scope
 
@@ -189,6 +197,6 @@ def sagemaker_processing_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable
 
 
 @pytest.fixture()
-def sagemaker_contract(sagemaker_engine: Engine) -> ContractChecker:
+def sagemaker_contract(sagemaker_engine: Engine, sagemaker_no_egress: Seal) -> ContractChecker:
     """`harness check` as assertions: assert_inference / assert_training / assert_processing / assert_pair."""
     return ContractChecker(sagemaker_engine)
