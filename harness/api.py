@@ -185,17 +185,18 @@ class LocalSageMakerClient:
         return {"EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}"}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
-        endpoint = self._endpoints.endpoints.get(EndpointName)
-        if endpoint is None:
+        found = self._endpoints.status(EndpointName)
+        if found is None:
             raise validation_error("DescribeEndpoint", f"Could not find endpoint {EndpointName}.")
+        endpoint, status = found
         return {"EndpointName": EndpointName, "EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}",
-                "EndpointConfigName": endpoint.config_name, "EndpointStatus": "InService",
+                "EndpointConfigName": endpoint.config_name, "EndpointStatus": status,
                 "CreationTime": endpoint.created,
                 "ProductionVariants": [{"VariantName": endpoint.variant}],
                 "DataCaptureConfig": {"EnableCapture": endpoint.capture is not None}}
 
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
-        self._endpoints.stop(EndpointName)
+        self._endpoints.stop(EndpointName)  # answers at once; the endpoint is Deleting until its container is gone
         return {}
 
     # -- model registry ----------------------------------------------------------

@@ -4,6 +4,11 @@ CreateEndpoint, InvokeEndpoint, data capture, DeleteEndpoint.
 Each endpoint is one inference container started with `serve`, its model
 extracted into a folder the harness owns (never the user's), published on a
 free 127.0.0.1 port, so several endpoints run at once.
+
+DeleteEndpoint answers at once, as AWS does: the endpoint is `Deleting` while
+its container stops on a background thread (SIGTERM, up to 30 s grace), then
+it is gone. `drain()` waits for every deletion; `stop_all()` ends with it, so
+no container outlives the run.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import base64
 import json
 import shutil
 import tarfile
+import threading
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,12 +30,14 @@ import requests
 from harness.archives import safe_extract
 from harness.awserrors import client_error, validation_error
 from harness.docker import Container, ContainerSpec, Mount, Scope
-from harness.errors import ContractViolation
+from harness.errors import ContractViolation, InfrastructureError
 from harness.serving import STARTUP_WINDOW_S, InferenceClient, wait_until_healthy
 from harness.storage import EmbeddedS3, S3Uri
 
 REALTIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ENDPOINT_LABEL = "com.sagemaker-local-harness.endpoint"
+STOP_GRACE_S = 30  # SageMaker's shutdown contract: SIGTERM, then SIGKILL 30 s later
+DRAIN_TIMEOUT_S = STOP_GRACE_S + 30  # the grace, plus time to remove the container
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class Served:
 
     def close(self) -> None:
         self.client.close()
-        self.container.stop(grace_s=30)
+        self.container.stop(grace_s=STOP_GRACE_S)
         self.container.remove()
         shutil.rmtree(self.model_dir, ignore_errors=True)
 
@@ -98,10 +107,13 @@ class EndpointHost:
         self._scope = scope
         self._s3 = s3
         self._work_dir = work_dir
-        self.endpoints: dict[str, Endpoint] = {}
+        self.endpoints: dict[str, Endpoint] = {}  # InService
+        self._deleting: dict[str, Endpoint] = {}  # their containers are stopping
+        self._pending: list[Future[None]] = []  # deletions drain() has not waited for yet
+        self._lock = threading.Lock()  # deletions finish on their own threads
 
     def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
-        if name in self.endpoints:
+        if name in self.endpoints or name in self._deleting:
             raise validation_error("CreateEndpoint", f"Cannot create already existing endpoint {name}.")
         variants = config.get("ProductionVariants") or []
         if len(variants) != 1:
@@ -195,19 +207,64 @@ class EndpointHost:
                                        f"{now.strftime('%M-%S-%f')}-{uuid.uuid4().hex[:8]}.jsonl")
         self._s3.put_bytes((json.dumps(record) + "\n").encode(), key)
 
+    def status(self, name: str) -> tuple[Endpoint, str] | None:
+        """The endpoint and its EndpointStatus, or None once it is gone."""
+        with self._lock:
+            if name in self.endpoints:
+                return self.endpoints[name], "InService"
+            if name in self._deleting:
+                return self._deleting[name], "Deleting"
+        return None
+
     def stop(self, name: str) -> None:
-        endpoint = self.endpoints.pop(name, None)
-        if endpoint is None:
-            raise validation_error("DeleteEndpoint", f"Could not find endpoint {name}.")
-        endpoint.served.close()
+        """Start deleting: the endpoint is Deleting until its container is removed."""
+        with self._lock:
+            endpoint = self.endpoints.pop(name, None)
+            if endpoint is None:
+                if name in self._deleting:
+                    return  # already being deleted
+                raise validation_error("DeleteEndpoint", f"Could not find endpoint {name}.")
+            self._deleting[name] = endpoint
+            done: Future[None] = Future()
+            self._pending.append(done)
+        threading.Thread(target=self._delete, args=(endpoint, done), name=f"delete-endpoint-{name}",
+                         daemon=True).start()
+
+    def _delete(self, endpoint: Endpoint, done: Future[None]) -> None:
+        try:
+            endpoint.served.close()
+        except Exception as error:  # noqa: BLE001 (reported by drain())
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+        finally:
+            with self._lock:
+                self._deleting.pop(endpoint.name, None)
+
+    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait until every deleted endpoint's container is stopped and removed."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        failures = []
+        for done in pending:
+            try:
+                done.result(timeout=timeout_s)
+            except Exception as error:  # noqa: BLE001 (a timeout too: collected, then raised together)
+                failures.append(f"{type(error).__name__}: {error}")
+        if failures:
+            raise InfrastructureError(f"{len(failures)} endpoint container(s) could not be removed: "
+                                      + "; ".join(failures),
+                                      fix="check `docker ps -a`; the run's scope removes what is left")
 
     def image_id(self, image: str) -> str:
         info = self._scope.engine.image(image)
         return info.id if info else ""
 
     def stop_all(self) -> None:
+        """Delete every endpoint and wait until their containers are gone."""
         for name in list(self.endpoints):
             self.stop(name)
+        self.drain()
 
 
 def _captured(data: bytes, content_type: str, mode: str, capture: CaptureSettings) -> dict[str, str]:

@@ -1,15 +1,20 @@
 """Local endpoints: CreateModel -> CreateEndpointConfig -> CreateEndpoint, invoke, capture, delete."""
 
 import json
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.config import Settings
 from harness.docker import Engine
 from harness.endpoints import ENDPOINT_LABEL
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
+from support import SESSION
 
 CAPTURE = "data-capture"
 
@@ -47,9 +52,56 @@ def test_two_endpoints_serve_at_once_on_their_own_ports(local_env: LocalEnvironm
     assert local_env.client.describe_endpoint(EndpointName="first")["EndpointStatus"] == "InService"
     for name in ("first", "second"):
         local_env.client.delete_endpoint(EndpointName=name)
+    local_env.endpoints.drain()
+    for name in ("first", "second"):
         assert engine.containers({ENDPOINT_LABEL: name}) == []
     with pytest.raises(ClientError, match="Could not find endpoint first"):
         local_env.client.describe_endpoint(EndpointName="first")
+
+
+def _deletion_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("delete-endpoint-")]
+
+
+def test_delete_answers_at_once_then_deleting_then_gone(local_env: LocalEnvironment, model_uri: str, images: dict,
+                                                        fixtures_dir: Path, engine: Engine) -> None:
+    deploy(local_env, "quick", images["inference"], model_uri)
+    started = time.monotonic()
+    local_env.client.delete_endpoint(EndpointName="quick")
+    answered_s = time.monotonic() - started
+    # The container's own SIGTERM shutdown takes ~1 s (gunicorn); the answer must not wait for it.
+    assert answered_s < 0.3, f"DeleteEndpoint took {answered_s:.2f} s"
+    assert local_env.client.describe_endpoint(EndpointName="quick")["EndpointStatus"] == "Deleting"
+    assert engine.containers({ENDPOINT_LABEL: "quick"}), "the container should still be stopping"
+    body = (fixtures_dir / "payloads" / "single_row.csv").read_bytes()
+    with pytest.raises(ClientError, match="Endpoint quick of account"):
+        local_env.runtime.invoke_endpoint(EndpointName="quick", Body=body, ContentType="text/csv")
+    with pytest.raises(ClientError, match="already existing endpoint quick"):
+        local_env.client.create_endpoint(EndpointName="quick", EndpointConfigName="quick")
+    local_env.client.delete_endpoint(EndpointName="quick")  # deleting twice is not an error
+    deadline = time.monotonic() + 40  # the 30 s SIGTERM grace, plus the removal
+    while local_env.endpoints.status("quick") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(ClientError, match="Could not find endpoint quick"):
+        local_env.client.describe_endpoint(EndpointName="quick")
+    assert engine.containers({ENDPOINT_LABEL: "quick"}) == []
+
+
+def test_closing_the_environment_waits_for_every_deletion(engine: Engine, images: dict, trained: Path,
+                                                          tmp_path: Path) -> None:
+    settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
+    with LocalEnvironment.open(settings, engine, lambda job, line: None, lambda record: None,
+                               scope_name=SESSION) as env:
+        uri = S3Uri(env.bucket, "models/job/output/model.tar.gz")
+        env.s3.put_file(trained / "model.tar.gz", uri)
+        for name in ("deleted", "kept"):
+            deploy(env, name, images["inference"], str(uri))
+        env.client.delete_endpoint(EndpointName="deleted")  # still stopping when the block ends
+        labels = env.scope.labels
+        stopping = engine.containers({**labels, ENDPOINT_LABEL: "deleted"})
+        assert stopping and stopping[0].status() == "running"
+    assert engine.containers(labels) == []
+    assert _deletion_threads() == [], "a deletion outlived the environment"
 
 
 def test_data_capture_writes_model_monitor_records(local_env: LocalEnvironment, model_uri: str, images: dict,
