@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from harness.errors import InfrastructureError, UserError
@@ -46,8 +47,21 @@ class S3Uri:
         return S3Uri(self.bucket, key)
 
 
+# botocore settings read from nowhere on the host (name: config key, env var, value, converter): no profile,
+# no config or credentials file, no instance metadata, no endpoint from AWS_ENDPOINT_URL or the config.
+_ISOLATED = {
+    "profile": (None, None, None, None),
+    "config_file": (None, None, "/dev/null", None),
+    "credentials_file": (None, None, "/dev/null", None),
+    "ec2_metadata_disabled": (None, None, True, None),
+    "ignore_configured_endpoint_urls": (None, None, True, None),
+}
+
+
 def boto_session() -> boto3.Session:
-    return boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
+    """A session the host's AWS set-up cannot reach: static dummy keys, and nothing read from AWS_* or ~/.aws."""
+    core = botocore.session.Session(session_vars=_ISOLATED)
+    return boto3.Session(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
 
 
 class EmbeddedS3:

@@ -16,6 +16,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from harness.egress import Allowance, EgressRefused, sealed
 from harness.sandbox import aws_overrides, overridden
+from harness.storage import boto_session
 
 BRIDGE = Allowance(networks=(ipaddress.ip_network("172.17.0.0/16"),))
 # TEST-NET-1 (RFC 5737): never routed, so a connect that got through would hang, not succeed.
@@ -152,3 +153,13 @@ def test_the_sdk_import_settings_are_offline_and_put_back() -> None:
     with overridden(environ, changes):
         assert "AWS_PROFILE" not in environ and environ["AWS_CONFIG_FILE"] == "/dev/null"
     assert environ == before
+
+
+def test_the_local_session_reads_nothing_of_the_hosts_aws_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "a-profile-this-machine-lacks")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://10.9.9.9")
+    session = boto_session()
+    client = session.client("sts")
+    assert client.meta.endpoint_url == "https://sts.us-east-1.amazonaws.com"  # not the host's endpoint
+    assert session.get_credentials().access_key == "harness-local"
+    assert session._session.get_config_variable("ec2_metadata_disabled") is True
