@@ -6,6 +6,8 @@ Serves the Flask app with gunicorn (threaded workers, keep-alive) on port
   SAGEMAKER_MODEL_SERVER_WORKERS   worker processes (default: CPU count)
   SAGEMAKER_MODEL_SERVER_THREADS   threads per worker (default: 2; see bench/README.md)
   SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds per request (default: 60, SageMaker's limit)
+  SAGEMAKER_MODEL_SERVER_KEEPALIVE_REQUESTS   a worker closes the connection of every
+                                   N-th request it serves (default: 32; 0: never; this image's own)
   SAGEMAKER_BATCH / SAGEMAKER_MAX_PAYLOAD_IN_MB   batch transform payload size
   SAGEMAKER_MODEL_DIR              model folder (default: /opt/ml/model)
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from inference_app import create_app, load
 
 REALTIME_LIMIT_MB = 6
 BATCH_LIMIT_MB = 100
+KEEPALIVE_REQUESTS = 32
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ServerSettings:
     max_payload_mb: int
     batch: bool
     model_dir: Path
+    keepalive_requests: int = KEEPALIVE_REQUESTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ServerSettings":
@@ -53,10 +57,12 @@ class ServerSettings:
             max_payload_mb=min(limit, BATCH_LIMIT_MB),
             batch=batch,
             model_dir=Path(env.get("SAGEMAKER_MODEL_DIR", "/opt/ml/model")),
+            keepalive_requests=int(env.get("SAGEMAKER_MODEL_SERVER_KEEPALIVE_REQUESTS", str(KEEPALIVE_REQUESTS))),
         )
 
     def gunicorn_options(self) -> dict[str, Any]:
-        return {
+        hooks = {"pre_request": close_every(self.keepalive_requests)} if self.keepalive_requests > 0 else {}
+        return hooks | {
             "bind": f"0.0.0.0:{self.port}",
             "workers": self.workers,
             "worker_class": "gthread",  # keep-alive and concurrent requests per worker
@@ -68,6 +74,22 @@ class ServerSettings:
             "errorlog": "-",
             "loglevel": "info",
         }
+
+
+def close_every(requests: int) -> Callable[[Any, Any], None]:
+    """A gunicorn pre_request hook: each worker closes the connection of every
+    `requests`-th request it serves. A kept-alive connection stays with the
+    worker that accepted it, and clients that connect together pile onto
+    whichever worker woke first (16 of 16 seen), so the other one idles and
+    p99 reaches 3x p50 and more. The client reconnects, usually to the less busy
+    worker (the busy one must first win back its GIL to accept), so the split
+    evens out: see bench/README.md. nginx's keepalive_requests is the same idea."""
+
+    def hook(worker: Any, request: Any) -> None:
+        if worker.nr % requests == requests - 1:  # worker.nr: requests this worker served before this one
+            request.force_close()  # answered with "Connection: close"
+
+    return hook
 
 
 class _Gunicorn(BaseApplication):

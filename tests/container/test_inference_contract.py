@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections.abc import Iterator
@@ -89,6 +90,26 @@ def test_deep_json_on_every_worker_thread_leaves_the_server_serving(server: Infe
         assert reply.status == 400 and "levels deep" in json.loads(reply.body)["error"]
     assert server.ping().status == 200
     assert all(server.invoke(valid, "application/json").status == 200 for _ in range(8))
+
+
+def test_kept_alive_connections_are_closed_now_and_then_to_rebalance_workers(server: InferenceClient,
+                                                                            fixtures_dir: Path) -> None:
+    """Every 32nd request a worker serves answers `Connection: close`; a client reconnecting loses nothing."""
+    body = (fixtures_dir / "payloads" / "single_row.csv").read_bytes()
+    port = int(server.base_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    statuses, closes = [], 0
+    try:
+        for _ in range(100):
+            conn.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+            closes += response.getheader("Connection", "").lower() == "close"  # http.client reconnects by itself
+    finally:
+        conn.close()
+    assert statuses == [200] * 100
+    assert 2 <= closes <= 100 // 16  # one worker: every 32nd; two: every 32nd of each
 
 
 def test_payload_near_the_six_megabyte_limit_is_served(server: InferenceClient, fixtures_dir: Path) -> None:

@@ -152,3 +152,10 @@ def test_client_input_never_answers_500(model_dir: Path, name: str, body: bytes,
     if status == 400:
         assert reply.get_json()["error"] and "internal error" not in reply.get_json()["error"]
     assert client.get("/ping").status_code == 200
+
+
+def test_keepalive_requests_setting_installs_the_rebalancing_hook() -> None:
+    assert ServerSettings.from_env({}).keepalive_requests == 32
+    assert "pre_request" in ServerSettings.from_env({}).gunicorn_options()
+    off = ServerSettings.from_env({"SAGEMAKER_MODEL_SERVER_KEEPALIVE_REQUESTS": "0"})
+    assert "pre_request" not in off.gunicorn_options()
