@@ -154,8 +154,8 @@ class EndpointHost:
         target = self._work_dir / "endpoints" / f"{endpoint}-{uuid.uuid4().hex[:8]}"
         target.mkdir(parents=True)
         archive = target.with_suffix(".tar.gz")
-        archive.write_bytes(self._s3.get_bytes(uri))
         try:
+            self._s3.get_file(uri, archive)
             safe_extract(archive, target)
         except (tarfile.TarError, EOFError, OSError, ValueError) as error:
             shutil.rmtree(target, ignore_errors=True)

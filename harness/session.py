@@ -18,7 +18,7 @@ from sagemaker.local.local_session import LocalSession  # noqa: E402
 from sagemaker.workflow.pipeline_context import LocalPipelineSession  # noqa: E402
 
 from harness.api import LocalRuntimeClient, LocalSageMakerClient  # noqa: E402
-from harness.storage import EmbeddedS3, boto_session  # noqa: E402
+from harness.storage import EmbeddedS3  # noqa: E402
 
 # The SDK reads this instead of the user's config files: telemetry off.
 SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
@@ -52,7 +52,7 @@ class HarnessSession(LocalPipelineSession):
         validate_config_once()
         self._harness_clients = (client, runtime)
         s3.ensure_bucket(bucket)
-        LocalSession.__init__(self, boto_session=boto_session(), default_bucket=bucket,
+        LocalSession.__init__(self, boto_session=s3.boto_session, default_bucket=bucket,
                               s3_endpoint_url=s3.endpoint_url, sagemaker_config=SDK_CONFIG)
 
     def _initialize(self, boto_session: Any, sagemaker_client: Any, sagemaker_runtime_client: Any,
