@@ -392,7 +392,8 @@ def goals(cells: Sequence[Cell], ratios: Sequence[dict[str, object]]) -> dict[st
     loaded = " and ".join(str(c) for c in LOADED)
     return {
         f"ours >= {GOAL_THROUGHPUT_RATIO}x reference req/s at concurrency {loaded}": all(
-            r["throughput_ratio"] >= GOAL_THROUGHPUT_RATIO for r in ratios if r["concurrency"] in LOADED),  # type: ignore[operator]
+            r["throughput_ratio"] >= GOAL_THROUGHPUT_RATIO  # type: ignore[operator]
+            for r in ratios if r["concurrency"] in LOADED),
         f"ours p99 <= {GOAL_TAIL_RATIO}x p50 (every payload and concurrency)": all(
             c.p99_ms <= GOAL_TAIL_RATIO * c.p50_ms for c in cells if c.server == "ours"),
         "no failed requests": all(c.errors == 0 for c in cells),
