@@ -13,6 +13,7 @@ containers plus the SageMaker SDK's import in a fresh interpreter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,13 +41,15 @@ class Measured:
     exit_code: int
 
 
-def run_measured(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_file: Path,
-                 timeout_s: float = COMMAND_TIMEOUT_S) -> Measured:
+def run_measured(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_file: Path, timeout_s: float = COMMAND_TIMEOUT_S
+) -> Measured:
     """Run `argv` to its end in its own session (killed as a group on timeout or Ctrl-C)."""
     with log_file.open("w") as output:
         started = time.perf_counter()
-        process = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            list(argv), env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         timer = threading.Timer(timeout_s, _kill_group, args=(process.pid,))
         timer.start()
         try:
@@ -81,10 +84,8 @@ def _high_water_kb(status_file: Path) -> int:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def sdk_import(scratch: Path) -> Measured:
@@ -110,13 +111,15 @@ def run_command(project_root: Path, state_dir: Path, log_file: Path) -> Measured
     env["HARNESS_STATE_DIR"] = str(state_dir)
     measured = run_measured(harness_command(), env, project_root, log_file)
     if measured.exit_code != 0:
-        raise RuntimeError(f"`harness run-local` exited {measured.exit_code}:\n"
-                           f"{log_file.read_text()[-LOG_TAIL_CHARS:]}")
+        raise RuntimeError(
+            f"`harness run-local` exited {measured.exit_code}:\n{log_file.read_text()[-LOG_TAIL_CHARS:]}"
+        )
     return measured
 
 
-def floor_seconds(bare_jobs: Mapping[str, Mapping[str, float]], bare_serve: Mapping[str, float],
-                  sdk_import_s: float) -> float:
+def floor_seconds(
+    bare_jobs: Mapping[str, Mapping[str, float]], bare_serve: Mapping[str, float], sdk_import_s: float
+) -> float:
     """Bare runs of the three jobs, of serve (create -> first prediction -> stopped), and the SDK import."""
     jobs = sum(parts["job_s"] for parts in bare_jobs.values())
     return round(jobs + bare_serve["first_prediction_s"] + bare_serve["stop_s"] + sdk_import_s, 3)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.response import StreamingBody
@@ -38,9 +38,12 @@ class LocalExecution:
 
     def describe(self) -> dict[str, Any]:
         run = self.run
-        described = {"PipelineArn": f"{ARN_PREFIX}:pipeline/{run.pipeline_name.lower()}",
-                     "PipelineExecutionArn": run.arn, "PipelineExecutionStatus": run.status,
-                     "CreationTime": run.started}
+        described = {
+            "PipelineArn": f"{ARN_PREFIX}:pipeline/{run.pipeline_name.lower()}",
+            "PipelineExecutionArn": run.arn,
+            "PipelineExecutionStatus": run.status,
+            "CreationTime": run.started,
+        }
         if run.failure_reason:
             described["FailureReason"] = run.failure_reason
         return described
@@ -48,15 +51,19 @@ class LocalExecution:
     def list_steps(self) -> list[dict[str, Any]]:
         return [step.as_api() for step in reversed(self.run.steps)]  # newest first, as AWS lists them
 
-    def wait(self, delay: int = 30, max_attempts: int = 60) -> None:  # noqa: ARG002 (SDK signature)
+    def wait(self, delay: int = 30, max_attempts: int = 60) -> None:
         if self.run.status == "Failed":
-            raise client_error("DescribePipelineExecution", "WaiterError",
-                               f"pipeline execution {self.arn} failed: {self.run.failure_reason}")
+            raise client_error(
+                "DescribePipelineExecution",
+                "WaiterError",
+                f"pipeline execution {self.arn} failed: {self.run.failure_reason}",
+            )
 
 
 class LocalSageMakerClient:
-    def __init__(self, runner: JobRunner, endpoints: EndpointHost, registry: ModelRegistry, s3: EmbeddedS3,
-                 on_event: StepEvent) -> None:
+    def __init__(
+        self, runner: JobRunner, endpoints: EndpointHost, registry: ModelRegistry, s3: EmbeddedS3, on_event: StepEvent
+    ) -> None:
         self._runner = runner
         self._endpoints = endpoints
         self._registry = registry
@@ -74,8 +81,10 @@ class LocalSageMakerClient:
             raise AttributeError(operation)
 
         def unsupported(*_: Any, **__: Any) -> Any:
-            raise UserError(f"the SageMaker operation {operation} is not supported by the local harness",
-                            fix="run it against AWS, or open an issue naming the operation")
+            raise UserError(
+                f"the SageMaker operation {operation} is not supported by the local harness",
+                fix="run it against AWS, or open an issue naming the operation",
+            )
 
         return unsupported
 
@@ -87,7 +96,7 @@ class LocalSageMakerClient:
         self._jobs[spec.name] = _described("Processing", request, outcome, {})
         return {"ProcessingJobArn": self._jobs[spec.name]["ProcessingJobArn"]}
 
-    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803 (AWS names)
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
         return self._job(ProcessingJobName, "DescribeProcessingJob")
 
     def create_training_job(self, **request: Any) -> dict[str, str]:
@@ -98,7 +107,7 @@ class LocalSageMakerClient:
         self._jobs[spec.name] = _described("Training", request, outcome, extra)
         return {"TrainingJobArn": self._jobs[spec.name]["TrainingJobArn"]}
 
-    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         return self._job(TrainingJobName, "DescribeTrainingJob")
 
     def create_transform_job(self, **request: Any) -> dict[str, str]:
@@ -108,7 +117,7 @@ class LocalSageMakerClient:
         self._jobs[spec.name] = _described("Transform", request, outcome, {})
         return {"TransformJobArn": self._jobs[spec.name]["TransformJobArn"]}
 
-    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
         return self._job(TransformJobName, "DescribeTransformJob")
 
     def _job(self, name: str, operation: str) -> dict[str, Any]:
@@ -118,19 +127,23 @@ class LocalSageMakerClient:
 
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
         """What a pipeline step does: create the job, then describe it."""
-        create = {"Processing": self.create_processing_job, "Training": self.create_training_job,
-                  "Transform": self.create_transform_job}[step_type]
+        create = {
+            "Processing": self.create_processing_job,
+            "Training": self.create_training_job,
+            "Transform": self.create_transform_job,
+        }[step_type]
         create(**{**request, f"{step_type}JobName": job_name})
         return self._jobs[job_name]
 
     def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
-        output = walk(step_properties, f"ProcessingOutputConfig.Outputs['{property_file['OutputName']}']",
-                      "property file")
+        output = walk(
+            step_properties, f"ProcessingOutputConfig.Outputs['{property_file['OutputName']}']", "property file"
+        )
         uri = S3Uri.parse(output["S3Output"]["S3Uri"]).join(property_file["FilePath"])
         return json.loads(self._s3.get_bytes(uri))
 
     # -- models and endpoints ----------------------------------------------------
-    def create_model(self, ModelName: str, **request: Any) -> dict[str, str]:  # noqa: N803
+    def create_model(self, ModelName: str, **request: Any) -> dict[str, str]:
         containers = request.get("Containers") or [request.get("PrimaryContainer") or {}]
         if len(containers) != 1:
             raise validation_error("CreateModel", "the local harness serves single-container models only")
@@ -140,17 +153,24 @@ class LocalSageMakerClient:
             container = {**package["InferenceSpecification"]["Containers"][0], **container}
         if not container.get("Image") or not container.get("ModelDataUrl"):
             raise validation_error("CreateModel", f"model {ModelName} needs an Image and a ModelDataUrl")
-        self._models[ModelName] = ModelDefinition(ModelName, container["Image"], container["ModelDataUrl"],
-                                                  dict(container.get("Environment") or {}))
+        self._models[ModelName] = ModelDefinition(
+            ModelName, container["Image"], container["ModelDataUrl"], dict(container.get("Environment") or {})
+        )
         return {"ModelArn": f"{ARN_PREFIX}:model/{ModelName.lower()}"}
 
-    def describe_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
         model = self._model(ModelName, "DescribeModel")
-        return {"ModelName": model.name, "ModelArn": f"{ARN_PREFIX}:model/{model.name.lower()}",
-                "PrimaryContainer": {"Image": model.image, "ModelDataUrl": model.model_data_url,
-                                     "Environment": model.environment}}
+        return {
+            "ModelName": model.name,
+            "ModelArn": f"{ARN_PREFIX}:model/{model.name.lower()}",
+            "PrimaryContainer": {
+                "Image": model.image,
+                "ModelDataUrl": model.model_data_url,
+                "Environment": model.environment,
+            },
+        }
 
-    def delete_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+    def delete_model(self, ModelName: str) -> dict[str, Any]:
         self._models.pop(ModelName, None)
         return {}
 
@@ -159,79 +179,94 @@ class LocalSageMakerClient:
             raise validation_error(operation, f"Could not find model {name}.")
         return self._models[name]
 
-    def create_endpoint_config(self, EndpointConfigName: str, **request: Any) -> dict[str, str]:  # noqa: N803
+    def create_endpoint_config(self, EndpointConfigName: str, **request: Any) -> dict[str, str]:
         if EndpointConfigName in self._endpoint_configs:
-            raise validation_error("CreateEndpointConfig",
-                                   f"Cannot create already existing endpoint configuration {EndpointConfigName}.")
+            raise validation_error(
+                "CreateEndpointConfig", f"Cannot create already existing endpoint configuration {EndpointConfigName}."
+            )
         for variant in request.get("ProductionVariants") or []:
             self._model(variant.get("ModelName", ""), "CreateEndpointConfig")
         self._endpoint_configs[EndpointConfigName] = dict(request)
         return {"EndpointConfigArn": f"{ARN_PREFIX}:endpoint-config/{EndpointConfigName.lower()}"}
 
-    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         if EndpointConfigName not in self._endpoint_configs:
-            raise validation_error("DescribeEndpointConfig",
-                                   f"Could not find endpoint configuration {EndpointConfigName}.")
+            raise validation_error(
+                "DescribeEndpointConfig", f"Could not find endpoint configuration {EndpointConfigName}."
+            )
         return {"EndpointConfigName": EndpointConfigName, **self._endpoint_configs[EndpointConfigName]}
 
-    def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+    def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         self._endpoint_configs.pop(EndpointConfigName, None)
         return {}
 
-    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:  # noqa: N803
+    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:
         config = self.describe_endpoint_config(EndpointConfigName)
         model = self._model(config["ProductionVariants"][0]["ModelName"], "CreateEndpoint")
         self._endpoints.start(EndpointName, EndpointConfigName, config, model)
         return {"EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}"}
 
-    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         found = self._endpoints.status(EndpointName)
         if found is None:
             raise validation_error("DescribeEndpoint", f"Could not find endpoint {EndpointName}.")
         endpoint, status = found
-        return {"EndpointName": EndpointName, "EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}",
-                "EndpointConfigName": endpoint.config_name, "EndpointStatus": status,
-                "CreationTime": endpoint.created,
-                "ProductionVariants": [{"VariantName": endpoint.variant}],
-                "DataCaptureConfig": {"EnableCapture": endpoint.capture is not None}}
+        return {
+            "EndpointName": EndpointName,
+            "EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}",
+            "EndpointConfigName": endpoint.config_name,
+            "EndpointStatus": status,
+            "CreationTime": endpoint.created,
+            "ProductionVariants": [{"VariantName": endpoint.variant}],
+            "DataCaptureConfig": {"EnableCapture": endpoint.capture is not None},
+        }
 
-    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         self._endpoints.stop(EndpointName)  # answers at once; the endpoint is Deleting until its container is gone
         return {}
 
     # -- model registry ----------------------------------------------------------
-    def create_model_package_group(self, ModelPackageGroupName: str, **request: Any) -> dict[str, str]:  # noqa: N803
+    def create_model_package_group(self, ModelPackageGroupName: str, **request: Any) -> dict[str, str]:
         return self._registry.create_group(ModelPackageGroupName, request.get("ModelPackageGroupDescription", ""))
 
-    def describe_model_package_group(self, ModelPackageGroupName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_model_package_group(self, ModelPackageGroupName: str) -> dict[str, Any]:
         return self._registry.describe_group(ModelPackageGroupName)
 
     def create_model_package(self, **request: Any) -> dict[str, str]:
         return self._registry.create_package(request)
 
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
         return self._registry.describe_package(ModelPackageName)
 
-    def list_model_packages(self, ModelPackageGroupName: str, ModelApprovalStatus: str | None = None,  # noqa: N803
-                            SortOrder: str = "Descending", **_: Any) -> dict[str, Any]:
-        summaries = self._registry.list_packages(ModelPackageGroupName, ModelApprovalStatus,
-                                                 descending=SortOrder == "Descending")
+    def list_model_packages(
+        self,
+        ModelPackageGroupName: str,
+        ModelApprovalStatus: str | None = None,
+        SortOrder: str = "Descending",
+        **_: Any,
+    ) -> dict[str, Any]:
+        summaries = self._registry.list_packages(
+            ModelPackageGroupName, ModelApprovalStatus, descending=SortOrder == "Descending"
+        )
         return {"ModelPackageSummaryList": summaries}
 
-    def update_model_package(self, ModelPackageArn: str, ModelApprovalStatus: str,  # noqa: N803
-                             ApprovalDescription: str = "", **_: Any) -> dict[str, str]:
+    def update_model_package(
+        self, ModelPackageArn: str, ModelApprovalStatus: str, ApprovalDescription: str = "", **_: Any
+    ) -> dict[str, str]:
         return self._registry.update_package(ModelPackageArn, ModelApprovalStatus, ApprovalDescription)
 
     # -- pipelines -----------------------------------------------------------------
-    def create_pipeline(self, pipeline: Any = None, pipeline_description: str | None = None,
-                        **request: Any) -> dict[str, str]:
+    def create_pipeline(
+        self, pipeline: Any = None, pipeline_description: str | None = None, **request: Any
+    ) -> dict[str, str]:
         name, definition = _pipeline_source(pipeline, request)
         if name in self._pipelines:
             raise validation_error("CreatePipeline", f"Pipeline names must be unique: {name} already exists")
         return self._store_pipeline(name, definition, pipeline_description)
 
-    def update_pipeline(self, pipeline: Any = None, pipeline_description: str | None = None,
-                        **request: Any) -> dict[str, str]:
+    def update_pipeline(
+        self, pipeline: Any = None, pipeline_description: str | None = None, **request: Any
+    ) -> dict[str, str]:
         name, definition = _pipeline_source(pipeline, request)
         if name not in self._pipelines:
             raise not_found("UpdatePipeline", f"Pipeline {name} does not exist")
@@ -240,18 +275,23 @@ class LocalSageMakerClient:
     def _store_pipeline(self, name: str, definition: str, description: str | None) -> dict[str, str]:
         validate(json.loads(definition))  # refuse unsupported steps before anything runs
         arn = f"{ARN_PREFIX}:pipeline/{name.lower()}"
-        self._pipelines[name] = {"PipelineName": name, "PipelineArn": arn, "PipelineDefinition": definition,
-                                 "PipelineDescription": description or "",
-                                 "LastModifiedTime": datetime.now(timezone.utc)}
+        self._pipelines[name] = {
+            "PipelineName": name,
+            "PipelineArn": arn,
+            "PipelineDefinition": definition,
+            "PipelineDescription": description or "",
+            "LastModifiedTime": datetime.now(UTC),
+        }
         return {"PipelineArn": arn}
 
-    def describe_pipeline(self, PipelineName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_pipeline(self, PipelineName: str) -> dict[str, Any]:
         if PipelineName not in self._pipelines:
             raise not_found("DescribePipeline", f"Pipeline {PipelineName} does not exist")
         return dict(self._pipelines[PipelineName])
 
-    def start_pipeline_execution(self, PipelineName: str, PipelineParameters: Any = None,  # noqa: N803
-                                 **options: Any) -> LocalExecution:
+    def start_pipeline_execution(
+        self, PipelineName: str, PipelineParameters: Any = None, **options: Any
+    ) -> LocalExecution:
         if options.get("SelectiveExecutionConfig"):
             raise UserError("SelectiveExecutionConfig is not supported locally", fix="run the whole pipeline")
         definition = json.loads(self.describe_pipeline(PipelineName)["PipelineDefinition"])
@@ -264,8 +304,15 @@ class LocalRuntimeClient:
     def __init__(self, endpoints: EndpointHost) -> None:
         self._endpoints = endpoints
 
-    def invoke_endpoint(self, EndpointName: str, Body: Any, ContentType: str = "application/octet-stream",  # noqa: N803
-                        Accept: str | None = None, CustomAttributes: str | None = None, **_: Any) -> dict[str, Any]:
+    def invoke_endpoint(
+        self,
+        EndpointName: str,
+        Body: Any,
+        ContentType: str = "application/octet-stream",
+        Accept: str | None = None,
+        CustomAttributes: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         payload = Body.read() if hasattr(Body, "read") else Body
         payload = payload.encode() if isinstance(payload, str) else bytes(payload)
         answer = self._endpoints.invoke(EndpointName, payload, ContentType, Accept, CustomAttributes)
@@ -276,10 +323,16 @@ class LocalRuntimeClient:
 
 
 def _described(kind: str, request: Mapping[str, Any], outcome: JobOutcome, extra: dict[str, Any]) -> dict[str, Any]:
-    described = {**request, **extra, f"{kind}JobName": outcome.name,
-                 f"{kind}JobArn": f"{ARN_PREFIX}:{kind.lower()}-job/{outcome.name.lower()}",
-                 f"{kind}JobStatus": outcome.status, "CreationTime": outcome.started,
-                 f"{kind}StartTime": outcome.started, f"{kind}EndTime": outcome.ended}
+    described = {
+        **request,
+        **extra,
+        f"{kind}JobName": outcome.name,
+        f"{kind}JobArn": f"{ARN_PREFIX}:{kind.lower()}-job/{outcome.name.lower()}",
+        f"{kind}JobStatus": outcome.status,
+        "CreationTime": outcome.started,
+        f"{kind}StartTime": outcome.started,
+        f"{kind}EndTime": outcome.ended,
+    }
     if outcome.failure_reason:
         described["FailureReason"] = outcome.failure_reason
     return described

@@ -83,8 +83,11 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
     if not is_sanitized(os.environ):
         # Re-run this same command (same PID, same signals) where boto3 cannot reach AWS.
-        os.execve(sys.executable, [sys.executable, "-m", "harness.cli", *args.argv],
-                  {**sanitized(os.environ), PROG_ENV: args.prog})
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "harness.cli", *args.argv],
+            {**sanitized(os.environ), PROG_ENV: args.prog},
+        )
     # Imported here: the SageMaker SDK takes seconds to import and only this command needs it.
     from harness.progress import Progress
     from harness.run_local import RunOptions, run_local
@@ -108,11 +111,17 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     kind = Kind.PAIR if args.pair else Kind(args.kind or "inference")
     options = CheckOptions(
-        model=args.model, payload=args.payload, content_type=args.content_type,
-        startup_window_s=args.startup_window, channels={k: Path(v) for k, v in args.channel},
-        hyperparameters=dict(args.hyperparameter), inputs={k: Path(v) for k, v in args.input},
-        outputs=tuple(args.output), entrypoint=tuple(json.loads(args.entrypoint)) if args.entrypoint else (),
-        arguments=tuple(args.argument), libraries=tuple(args.library),
+        model=args.model,
+        payload=args.payload,
+        content_type=args.content_type,
+        startup_window_s=args.startup_window,
+        channels={k: Path(v) for k, v in args.channel},
+        hyperparameters=dict(args.hyperparameter),
+        inputs={k: Path(v) for k, v in args.input},
+        outputs=tuple(args.output),
+        entrypoint=tuple(json.loads(args.entrypoint)) if args.entrypoint else (),
+        arguments=tuple(args.argument),
+        libraries=tuple(args.library),
     )
     results = run_checks(Engine.connect(), kind, args.images, options)
     print(as_json(results) if args.format == "json" else as_text(results))
@@ -126,13 +135,29 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.monitor and not args.deploy:
         raise UserError("--monitor attaches Model Monitor to the deployed endpoint", fix="add --deploy")
-    overrides = {"region": args.region, "role_arn": args.role_arn, "bucket": args.bucket,
-                 "pipeline_name": args.pipeline_name, "repository_prefix": args.repository_prefix,
-                 "endpoint_name": args.endpoint_name}
-    options = PromoteOptions(yes=args.yes, start=args.start, wait=args.wait, wait_timeout_s=args.wait_timeout,
-                             deploy=args.deploy, monitor=args.monitor)
-    promote(settings, load(settings.project_root, overrides, os.environ), Engine.connect(), options,
-            lambda line: print(line, flush=True))
+    overrides = {
+        "region": args.region,
+        "role_arn": args.role_arn,
+        "bucket": args.bucket,
+        "pipeline_name": args.pipeline_name,
+        "repository_prefix": args.repository_prefix,
+        "endpoint_name": args.endpoint_name,
+    }
+    options = PromoteOptions(
+        yes=args.yes,
+        start=args.start,
+        wait=args.wait,
+        wait_timeout_s=args.wait_timeout,
+        deploy=args.deploy,
+        monitor=args.monitor,
+    )
+    promote(
+        settings,
+        load(settings.project_root, overrides, os.environ),
+        Engine.connect(),
+        options,
+        lambda line: print(line, flush=True),
+    )
     return 0
 
 
@@ -150,13 +175,15 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
 
     provision = commands.add_parser("provision", help="make Docker answer and build the images (idempotent)")
     provision.add_argument("--skip-images", action="store_true", help="only make sure a Docker daemon answers")
-    provision.add_argument("--test-registry", action="store_true",
-                           help="also install the registry binary the promotion tests push to")
+    provision.add_argument(
+        "--test-registry", action="store_true", help="also install the registry binary the promotion tests push to"
+    )
     provision.add_argument("--verbose", action="store_true", help="show every build line")
     provision.set_defaults(handler=cmd_provision)
 
     images = commands.add_parser("images", help="build the project's images").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     build = images.add_parser("build", help="build the processing, training and inference images")
     build.add_argument("--kind", action="append", choices=[k.value for k in ImageKind], help="only this image")
     build.add_argument("--verbose", action="store_true", help="show every build line")
@@ -174,39 +201,73 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     check.add_argument("--model", type=Path, help="inference: model.tar.gz or folder for /opt/ml/model")
     check.add_argument("--payload", type=Path, help="inference: a sample request body")
     check.add_argument("--content-type", default="text/csv", help="the payload's content type (default text/csv)")
-    check.add_argument("--startup-window", type=float, default=240.0, metavar="SECONDS",
-                       help="inference: seconds allowed to become healthy (SageMaker default 240, 60-3600)")
-    check.add_argument("--channel", type=_key_value, action="append", default=[], metavar="NAME=PATH",
-                       help="training: data for /opt/ml/input/data/NAME")
+    check.add_argument(
+        "--startup-window",
+        type=float,
+        default=240.0,
+        metavar="SECONDS",
+        help="inference: seconds allowed to become healthy (SageMaker default 240, 60-3600)",
+    )
+    check.add_argument(
+        "--channel",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="training: data for /opt/ml/input/data/NAME",
+    )
     check.add_argument("--hyperparameter", type=_key_value, action="append", default=[], metavar="NAME=VALUE")
-    check.add_argument("--input", type=_key_value, action="append", default=[], metavar="NAME=PATH",
-                       help="processing: data for /opt/ml/processing/input/NAME")
-    check.add_argument("--output", action="append", default=[], metavar="NAME",
-                       help="processing: an output expected in /opt/ml/processing/output/NAME")
+    check.add_argument(
+        "--input",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="processing: data for /opt/ml/processing/input/NAME",
+    )
+    check.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="processing: an output expected in /opt/ml/processing/output/NAME",
+    )
     check.add_argument("--entrypoint", help='processing: ContainerEntrypoint as JSON, e.g. \'["python3", "/x.py"]\'')
     check.add_argument("--argument", action="append", default=[], help="processing: a ContainerArgument")
     check.add_argument("--library", action="append", default=[], help="pair: another library that must match")
     check.add_argument("--format", choices=["text", "json"], default="text")
-    check.add_argument("--strict", action="store_true",
-                       help="exit 1 when any check was skipped (could not run), not only when one failed")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any check was skipped (could not run), not only when one failed",
+    )
     check.set_defaults(handler=cmd_check)
 
-    promote = commands.add_parser("promote", help="push what the latest local run verified to AWS (dry run "
-                                  "unless --yes)")
+    promote = commands.add_parser(
+        "promote", help="push what the latest local run verified to AWS (dry run unless --yes)"
+    )
     promote.add_argument("--yes", action="store_true", help="carry out the plan (default: print it, change nothing)")
     promote.add_argument("--start", action="store_true", help="start a pipeline execution after the upsert")
     promote.add_argument("--wait", action="store_true", help="with --start: follow the execution")
     promote.add_argument("--wait-timeout", type=float, default=7200.0, metavar="SECONDS")
     promote.add_argument("--deploy", action="store_true", help="deploy the latest approved model package")
-    promote.add_argument("--monitor", action="store_true",
-                         help="with --deploy: data capture on, then a Model Monitor data-quality schedule")
+    promote.add_argument(
+        "--monitor",
+        action="store_true",
+        help="with --deploy: data capture on, then a Model Monitor data-quality schedule",
+    )
     for option in ("region", "role-arn", "bucket", "pipeline-name", "repository-prefix", "endpoint-name"):
         promote.add_argument(f"--{option}", help="overrides [tool.harness.promote] in pyproject.toml")
     promote.set_defaults(handler=cmd_promote)
 
     run = commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
-    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="a pipeline parameter (default: ModelApprovalStatus=Approved)")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pipeline parameter (default: ModelApprovalStatus=Approved)",
+    )
     run.add_argument("--no-deploy", action="store_true", help="stop after the pipeline")
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run_local)

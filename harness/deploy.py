@@ -38,26 +38,36 @@ def production_variant(model: str, instance_type: str) -> dict[str, Any]:
 
 def data_capture(destination: str) -> dict[str, Any]:
     """Every request and response captured: what Model Monitor needs before it can attach."""
-    return {"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": destination,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": destination,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    }
 
 
-def deploy_latest_approved(env: LocalEnvironment, group: str, role: str, instance_type: str,
-                           first_payload: tuple[bytes, str]) -> Deployment:
-    summaries = env.client.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-                                               SortOrder="Descending")["ModelPackageSummaryList"]
+def deploy_latest_approved(
+    env: LocalEnvironment, group: str, role: str, instance_type: str, first_payload: tuple[bytes, str]
+) -> Deployment:
+    summaries = env.client.list_model_packages(
+        ModelPackageGroupName=group, ModelApprovalStatus="Approved", SortOrder="Descending"
+    )["ModelPackageSummaryList"]
     if not summaries:
-        raise UserError(f"no approved model package in group {group!r}",
-                        fix="approve one (update_model_package) or run with ModelApprovalStatus=Approved")
+        raise UserError(
+            f"no approved model package in group {group!r}",
+            fix="approve one (update_model_package) or run with ModelApprovalStatus=Approved",
+        )
     package = summaries[0]
     version = int(package["ModelPackageVersion"])
     name = f"{group}-v{version}-{int(time.time())}"
     capture_uri = str(S3Uri(env.bucket, "data-capture"))
-    env.client.create_model(ModelName=name, ExecutionRoleArn=role,
-                            Containers=[{"ModelPackageName": package["ModelPackageArn"]}])
+    env.client.create_model(
+        ModelName=name, ExecutionRoleArn=role, Containers=[{"ModelPackageName": package["ModelPackageArn"]}]
+    )
     env.client.create_endpoint_config(
         EndpointConfigName=name,
-        ProductionVariants=[production_variant(name, instance_type)], DataCaptureConfig=data_capture(capture_uri),
+        ProductionVariants=[production_variant(name, instance_type)],
+        DataCaptureConfig=data_capture(capture_uri),
     )
     started = time.monotonic()
     env.client.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -67,8 +77,7 @@ def deploy_latest_approved(env: LocalEnvironment, group: str, role: str, instanc
     return Deployment(name, name, name, package["ModelPackageArn"], version, capture_uri, seconds)
 
 
-def invoke(env: LocalEnvironment, endpoint: str, body: bytes, content_type: str,
-           accept: str | None = None) -> bytes:
+def invoke(env: LocalEnvironment, endpoint: str, body: bytes, content_type: str, accept: str | None = None) -> bytes:
     arguments: dict[str, Any] = {"EndpointName": endpoint, "Body": body, "ContentType": content_type}
     if accept:
         arguments["Accept"] = accept
@@ -83,9 +92,10 @@ def check_against_evaluation(env: LocalEnvironment, endpoint: str, test_csv: byt
     served = np.array([int(v) for v in answer.decode().split()])
     if served.shape != expected.shape or not (served == expected).all():
         differing = int((served != expected).sum()) if served.shape == expected.shape else len(expected)
-        raise JobFailed(f"the endpoint's predictions differ from the evaluate step's on {differing} of "
-                        f"{len(expected)} test rows",
-                        fix="the served model is not the evaluated one: check the model package's ModelDataUrl")
+        raise JobFailed(
+            f"the endpoint's predictions differ from the evaluate step's on {differing} of {len(expected)} test rows",
+            fix="the served model is not the evaluated one: check the model package's ModelDataUrl",
+        )
     return len(expected)
 
 

@@ -102,12 +102,13 @@ class Container:
                     fix="check that dockerd still runs (`docker info`; `harness provision` restarts it), then re-run",
                     details=str(error),
                 ) from error
-            raise ContainerTimeout(f"container {self.short_id} did not exit within {timeout_s} s",
-                                   details=self.logs_tail()) from error
+            raise ContainerTimeout(
+                f"container {self.short_id} did not exit within {timeout_s} s", details=self.logs_tail()
+            ) from error
         return int(result.get("StatusCode", -1))
 
     def logs(self) -> str:
-        return self._c.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        return str(self._c.logs(stdout=True, stderr=True).decode("utf-8", "replace"))
 
     def logs_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -218,7 +219,7 @@ class Engine:
         self._client = client
 
     @classmethod
-    def connect(cls, timeout_s: float = 120.0) -> "Engine":
+    def connect(cls, timeout_s: float = 120.0) -> Engine:
         try:
             client = docker_sdk.from_env(timeout=int(timeout_s))
             client.ping()
@@ -271,13 +272,26 @@ class Engine:
             raise InfrastructureError(f"importing {tar_path} as {repository}:{tag} produced no image")
         return info.id
 
-    def build(self, context: Path, tag: str, target: str, build_args: Mapping[str, str],
-              labels: Mapping[str, str], on_line: Callable[[str], None]) -> ImageInfo:
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        target: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_line: Callable[[str], None],
+    ) -> ImageInfo:
         """Build with the classic builder, streaming its output line by line."""
         tail: list[str] = []
         stream = self._client.api.build(
-            path=str(context), tag=tag, target=target, buildargs=dict(build_args),
-            rm=True, forcerm=True, decode=True, labels={**labels, OWNER_LABEL: OWNER},
+            path=str(context),
+            tag=tag,
+            target=target,
+            buildargs=dict(build_args),
+            rm=True,
+            forcerm=True,
+            decode=True,
+            labels={**labels, OWNER_LABEL: OWNER},
         )
         for event in stream:
             if "error" in event:
@@ -315,8 +329,10 @@ class Engine:
         digest = ""
         for event in self._client.api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in event:
-                raise InfrastructureError(f"pushing {repository}:{tag} failed: {event['error']}",
-                                          fix="check the registry address and the login")
+                raise InfrastructureError(
+                    f"pushing {repository}:{tag} failed: {event['error']}",
+                    fix="check the registry address and the login",
+                )
             digest = event.get("aux", {}).get("Digest", digest)
             if event.get("status") and not event.get("progressDetail"):
                 on_line(f"{repository}:{tag}: {event['status']}")
@@ -351,13 +367,18 @@ class Engine:
                 command=list(spec.command) or None,
                 entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 environment=dict(spec.environment),
-                volumes={str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts},
+                volumes={
+                    str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts
+                },
                 ports={f"{p}/tcp": ("127.0.0.1", None) for p in spec.ports},
                 network_disabled=spec.network_disabled,
                 network=spec.network,
                 # Docker's DNS resolves aliases, not hostnames: algo-1 must reach algo-2 by name.
-                networking_config=({spec.network: self._client.api.create_endpoint_config(aliases=[spec.hostname])}
-                                   if spec.network and spec.hostname else None),
+                networking_config=(
+                    {spec.network: self._client.api.create_endpoint_config(aliases=[spec.hostname])}
+                    if spec.network and spec.hostname
+                    else None
+                ),
                 hostname=spec.hostname,
                 name=spec.name,
                 labels={**spec.labels, **scope_labels},
@@ -410,9 +431,8 @@ class Scope:
             container.remove()
         self.engine.remove_networks(self.labels)
 
-    def __enter__(self) -> "Scope":
+    def __enter__(self) -> Scope:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

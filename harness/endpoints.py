@@ -19,9 +19,9 @@ import shutil
 import tarfile
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +57,21 @@ class CaptureSettings:
     json_types: tuple[str, ...]
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> "CaptureSettings | None":
+    def from_config(cls, config: dict[str, Any] | None) -> CaptureSettings | None:
         if not config or not config.get("EnableCapture", False):
             return None
-        modes = {o.get("CaptureMode") for o in config.get("CaptureOptions") or [{"CaptureMode": "Input"},
-                                                                             {"CaptureMode": "Output"}]}
+        modes = {
+            o.get("CaptureMode")
+            for o in config.get("CaptureOptions") or [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+        }
         header = config.get("CaptureContentTypeHeader") or {}
-        return cls(S3Uri.parse(config["DestinationS3Uri"]), "Input" in modes, "Output" in modes,
-                   tuple(header.get("CsvContentTypes") or ["text/csv"]),
-                   tuple(header.get("JsonContentTypes") or ["application/json"]))
+        return cls(
+            S3Uri.parse(config["DestinationS3Uri"]),
+            "Input" in modes,
+            "Output" in modes,
+            tuple(header.get("CsvContentTypes") or ["text/csv"]),
+            tuple(header.get("JsonContentTypes") or ["application/json"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,28 +117,43 @@ class EndpointHost:
         self._deleting: dict[str, Endpoint] = {}  # their containers are stopping
         self._pending: list[Future[None]] = []  # deletions drain() has not waited for yet
         self._lock = threading.Lock()  # deletions finish on their own threads
+        self._deleter = ThreadPoolExecutor(thread_name_prefix="delete-endpoint")
 
     def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
         if name in self.endpoints or name in self._deleting:
             raise validation_error("CreateEndpoint", f"Cannot create already existing endpoint {name}.")
         variants = config.get("ProductionVariants") or []
         if len(variants) != 1:
-            raise validation_error("CreateEndpoint", f"endpoint config {config_name} has {len(variants)} "
-                                   "production variants; the local harness serves exactly one")
+            raise validation_error(
+                "CreateEndpoint",
+                f"endpoint config {config_name} has {len(variants)} "
+                "production variants; the local harness serves exactly one",
+            )
         variant = variants[0]
         window = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", STARTUP_WINDOW_S))
         served = self.serve(name, model, {}, window)
-        endpoint = Endpoint(name, config_name, str(variant.get("VariantName", "AllTraffic")), served,
-                            CaptureSettings.from_config(config.get("DataCaptureConfig")), datetime.now(timezone.utc))
+        endpoint = Endpoint(
+            name,
+            config_name,
+            str(variant.get("VariantName", "AllTraffic")),
+            served,
+            CaptureSettings.from_config(config.get("DataCaptureConfig")),
+            datetime.now(UTC),
+        )
         self.endpoints[name] = endpoint
         return endpoint
 
-    def serve(self, name: str, model: ModelDefinition, environment: dict[str, str], window_s: float) -> "Served":
+    def serve(self, name: str, model: ModelDefinition, environment: dict[str, str], window_s: float) -> Served:
         """A healthy inference container for `model`; removed again if it never gets healthy."""
         model_dir = self._fetch_model(name, model)
-        spec = ContainerSpec(image=model.image, command=("serve",), environment={**model.environment, **environment},
-                             ports=(8080,), mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
-                             labels={ENDPOINT_LABEL: name})
+        spec = ContainerSpec(
+            image=model.image,
+            command=("serve",),
+            environment={**model.environment, **environment},
+            ports=(8080,),
+            mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
+            labels={ENDPOINT_LABEL: name},
+        )
         container = self._scope.start(spec)
         client = InferenceClient(container.host_port(8080))
         try:
@@ -140,17 +161,23 @@ class EndpointHost:
         except ContractViolation as error:
             container.remove()
             shutil.rmtree(model_dir, ignore_errors=True)
-            raise client_error("CreateEndpoint", "ValidationException",
-                               f"{name} failed its health check: {error.problem}\n{error.details}") from error
+            raise client_error(
+                "CreateEndpoint",
+                "ValidationException",
+                f"{name} failed its health check: {error.problem}\n{error.details}",
+            ) from error
         return Served(container, client, model_dir, seconds)
 
     def _fetch_model(self, endpoint: str, model: ModelDefinition) -> Path:
         """Check the artifact exists and is a valid tar.gz, then extract it."""
         uri = S3Uri.parse(model.model_data_url)
         if not self._s3.exists(uri):
-            raise validation_error("CreateEndpoint", f"Could not find model data at {uri}: the training job "
-                                   "that writes it has not finished (wait for the pipeline execution and "
-                                   "check ModelArtifacts.S3ModelArtifacts before deploying)")
+            raise validation_error(
+                "CreateEndpoint",
+                f"Could not find model data at {uri}: the training job "
+                "that writes it has not finished (wait for the pipeline execution and "
+                "check ModelArtifacts.S3ModelArtifacts before deploying)",
+            )
         target = self._work_dir / "endpoints" / f"{endpoint}-{uuid.uuid4().hex[:8]}"
         target.mkdir(parents=True)
         archive = target.with_suffix(".tar.gz")
@@ -164,22 +191,25 @@ class EndpointHost:
             archive.unlink(missing_ok=True)
         return target
 
-    def invoke(self, name: str, body: bytes, content_type: str, accept: str | None,
-               custom_attributes: str | None) -> dict[str, Any]:
+    def invoke(
+        self, name: str, body: bytes, content_type: str, accept: str | None, custom_attributes: str | None
+    ) -> dict[str, Any]:
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             raise validation_error("InvokeEndpoint", f"Endpoint {name} of account 000000000000 not found.")
         if len(body) > REALTIME_PAYLOAD_LIMIT:
-            raise validation_error("InvokeEndpoint", f"Request payload of {len(body)} bytes exceeds the "
-                                   f"{REALTIME_PAYLOAD_LIMIT}-byte limit for real-time endpoints")
+            raise validation_error(
+                "InvokeEndpoint",
+                f"Request payload of {len(body)} bytes exceeds the "
+                f"{REALTIME_PAYLOAD_LIMIT}-byte limit for real-time endpoints",
+            )
         headers = {"Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
         if custom_attributes:
             headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
         try:
-            response = requests.post(f"{endpoint.client.base_url}/invocations", data=body, headers=headers,
-                                     timeout=60)
+            response = requests.post(f"{endpoint.client.base_url}/invocations", data=body, headers=headers, timeout=60)
         except requests.RequestException as error:
             raise _model_error(endpoint, 0, f"no response from the container: {type(error).__name__}") from error
         if response.status_code >= 400:
@@ -187,24 +217,34 @@ class EndpointHost:
         answer_type = response.headers.get("Content-Type", "")
         if endpoint.capture:
             self._capture(endpoint, body, content_type, response.content, answer_type)
-        return {"Body": response.content, "ContentType": answer_type,
-                "InvokedProductionVariant": endpoint.variant,
-                "CustomAttributes": response.headers.get("X-Amzn-SageMaker-Custom-Attributes")}
+        return {
+            "Body": response.content,
+            "ContentType": answer_type,
+            "InvokedProductionVariant": endpoint.variant,
+            "CustomAttributes": response.headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+        }
 
     def _capture(self, endpoint: Endpoint, body: bytes, content_type: str, answer: bytes, answer_type: str) -> None:
         """One JSONL record in the Model Monitor layout {endpoint}/{variant}/yyyy/mm/dd/hh/."""
         capture = endpoint.capture
         assert capture is not None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         data: dict[str, Any] = {}
         if capture.capture_input:
             data["endpointInput"] = _captured(body, content_type, "INPUT", capture)
         if capture.capture_output:
             data["endpointOutput"] = _captured(answer, answer_type, "OUTPUT", capture)
-        record = {"captureData": data, "eventMetadata": {"eventId": str(uuid.uuid4()),
-                  "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, "eventVersion": "0"}
-        key = capture.destination.join(endpoint.name, endpoint.variant, now.strftime("%Y/%m/%d/%H"),
-                                       f"{now.strftime('%M-%S-%f')}-{uuid.uuid4().hex[:8]}.jsonl")
+        record = {
+            "captureData": data,
+            "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        }
+        key = capture.destination.join(
+            endpoint.name,
+            endpoint.variant,
+            now.strftime("%Y/%m/%d/%H"),
+            f"{now.strftime('%M-%S-%f')}-{uuid.uuid4().hex[:8]}.jsonl",
+        )
         self._s3.put_bytes((json.dumps(record) + "\n").encode(), key)
 
     def status(self, name: str) -> tuple[Endpoint, str] | None:
@@ -225,18 +265,11 @@ class EndpointHost:
                     return  # already being deleted
                 raise validation_error("DeleteEndpoint", f"Could not find endpoint {name}.")
             self._deleting[name] = endpoint
-            done: Future[None] = Future()
-            self._pending.append(done)
-        threading.Thread(target=self._delete, args=(endpoint, done), name=f"delete-endpoint-{name}",
-                         daemon=True).start()
+            self._pending.append(self._deleter.submit(self._delete, endpoint))
 
-    def _delete(self, endpoint: Endpoint, done: Future[None]) -> None:
+    def _delete(self, endpoint: Endpoint) -> None:
         try:
             endpoint.served.close()
-        except Exception as error:  # noqa: BLE001 (reported by drain())
-            done.set_exception(error)
-        else:
-            done.set_result(None)
         finally:
             with self._lock:
                 self._deleting.pop(endpoint.name, None)
@@ -245,16 +278,15 @@ class EndpointHost:
         """Wait until every deleted endpoint's container is stopped and removed."""
         with self._lock:
             pending, self._pending = self._pending, []
-        failures = []
-        for done in pending:
-            try:
-                done.result(timeout=timeout_s)
-            except Exception as error:  # noqa: BLE001 (a timeout too: collected, then raised together)
-                failures.append(f"{type(error).__name__}: {error}")
+        finished, unfinished = wait(pending, timeout=timeout_s)
+        errors = [error for done in finished if (error := done.exception()) is not None]
+        failures = [f"{type(error).__name__}: {error}" for error in errors]
+        failures += [f"still stopping after {timeout_s:.0f} s"] * len(unfinished)
         if failures:
-            raise InfrastructureError(f"{len(failures)} endpoint container(s) could not be removed: "
-                                      + "; ".join(failures),
-                                      fix="check `docker ps -a`; the run's scope removes what is left")
+            raise InfrastructureError(
+                f"{len(failures)} endpoint container(s) could not be removed: " + "; ".join(failures),
+                fix="check `docker ps -a`; the run's scope removes what is left",
+            )
 
     def image_id(self, image: str) -> str:
         info = self._scope.engine.image(image)
@@ -279,8 +311,11 @@ def _captured(data: bytes, content_type: str, mode: str, capture: CaptureSetting
 def _model_error(endpoint: Endpoint, status: int, message: str) -> Exception:
     kind = "client" if 400 <= status < 500 else "server"
     return client_error(
-        "InvokeEndpoint", "ModelError",
+        "InvokeEndpoint",
+        "ModelError",
         f'Received {kind} error ({status}) from primary with message "{message}". '
         f"See the logs of endpoint {endpoint.name} (container {endpoint.container.short_id}).",
-        status=424, OriginalStatusCode=status, OriginalMessage=message,
+        status=424,
+        OriginalStatusCode=status,
+        OriginalMessage=message,
     )

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from harness.baseimage import resolve_base_image
@@ -43,7 +43,7 @@ _VERSION_PROBE = (
 )
 
 
-class ImageKind(str, Enum):
+class ImageKind(StrEnum):
     PROCESSING = "processing"
     TRAINING = "training"
     INFERENCE = "inference"
@@ -59,8 +59,14 @@ class BuiltImage:
 
 def source_files(settings: Settings) -> list[Path]:
     """Everything that goes into the images besides the base and the wheels."""
-    return sorted([settings.containers_dir / "Dockerfile", settings.lock_file,
-                   *settings.jobs_dir.glob("*.py"), *(settings.containers_dir / "inference").glob("*.py")])
+    return sorted(
+        [
+            settings.containers_dir / "Dockerfile",
+            settings.lock_file,
+            *settings.jobs_dir.glob("*.py"),
+            *(settings.containers_dir / "inference").glob("*.py"),
+        ]
+    )
 
 
 def source_digest(settings: Settings) -> str:
@@ -81,8 +87,9 @@ def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
     (into / "jobs").mkdir()
     for script in settings.jobs_dir.glob("*.py"):
         shutil.copy2(script, into / "jobs" / script.name)
-    shutil.copytree(settings.containers_dir / "inference", into / "inference",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        settings.containers_dir / "inference", into / "inference", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return into
 
 
@@ -93,8 +100,14 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def build_images(settings: Settings, engine: Engine, kinds: Iterable[ImageKind],
-                 on_line: Callable[[str], None]) -> list[BuiltImage]:
+def _tagged(on_line: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    """`on_line` with every line prefixed (the build's target, the job's host)."""
+    return lambda line: on_line(prefix + line)
+
+
+def build_images(
+    settings: Settings, engine: Engine, kinds: Iterable[ImageKind], on_line: Callable[[str], None]
+) -> list[BuiltImage]:
     if not settings.lock_file.is_file():
         raise UserError(f"{settings.lock_file} is missing", fix="restore containers/requirements.lock from git")
     base = resolve_base_image(settings, engine, on_line)
@@ -109,16 +122,16 @@ def build_images(settings: Settings, engine: Engine, kinds: Iterable[ImageKind],
         for kind in kinds:
             tag = settings.image_name(kind.value)
             started = time.monotonic()
-            info = engine.build(context, tag, kind.value, build_args, labels,
-                                lambda line, k=kind: on_line(f"[{k.value}] {line}"))
+            info = engine.build(context, tag, kind.value, build_args, labels, _tagged(on_line, f"[{kind.value}] "))
             built.append(BuiltImage(kind, tag, info, time.monotonic() - started))
     return built
 
 
 def library_versions(scope: Scope, image: str, names: Iterable[str] = PARITY_LIBRARIES) -> dict[str, str | None]:
     """Installed versions of `names` inside `image` (None where absent)."""
-    spec = ContainerSpec(image=image, entrypoint=("python3", "-c", _VERSION_PROBE), command=tuple(names),
-                         network_disabled=True)
+    spec = ContainerSpec(
+        image=image, entrypoint=("python3", "-c", _VERSION_PROBE), command=tuple(names), network_disabled=True
+    )
     code, output = scope.run_to_exit(spec, timeout_s=120)
     if code != 0:
         raise ContractViolation(f"{image} cannot report its library versions (python3 exited {code})", details=output)
@@ -126,8 +139,11 @@ def library_versions(scope: Scope, image: str, names: Iterable[str] = PARITY_LIB
 
 
 def version_differences(left: dict[str, str | None], right: dict[str, str | None]) -> list[str]:
-    return [f"{name}: {left.get(name)} vs {right.get(name)}"
-            for name in sorted(set(left) | set(right)) if left.get(name) != right.get(name)]
+    return [
+        f"{name}: {left.get(name)} vs {right.get(name)}"
+        for name in sorted(set(left) | set(right))
+        if left.get(name) != right.get(name)
+    ]
 
 
 def stale_images(settings: Settings, engine: Engine) -> list[ImageKind]:

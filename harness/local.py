@@ -48,8 +48,15 @@ class LocalEnvironment:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, settings: Settings, engine: Engine, on_log: LogSink, on_event: StepEvent,
-             bucket: str = DEFAULT_BUCKET, scope_name: str = "run") -> Iterator[LocalEnvironment]:
+    def open(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        on_log: LogSink,
+        on_event: StepEvent,
+        bucket: str = DEFAULT_BUCKET,
+        scope_name: str = "run",
+    ) -> Iterator[LocalEnvironment]:
         allowance = local_allowance(engine)  # the Docker bridge's subnet, read from the engine
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
@@ -60,8 +67,9 @@ class LocalEnvironment:
             try:
                 s3.start()
                 registry = ModelRegistry(settings.state_dir / "registry.json")
-                client = LocalSageMakerClient(JobRunner(engine, scope, s3, work_dir, on_log), endpoints, registry,
-                                              s3, on_event)
+                client = LocalSageMakerClient(
+                    JobRunner(engine, scope, s3, work_dir, on_log), endpoints, registry, s3, on_event
+                )
                 runtime = LocalRuntimeClient(endpoints)
                 session = HarnessSession(s3, bucket, client, runtime)
                 yield cls(settings, scope, s3, bucket, work_dir, registry, endpoints, client, runtime, session, seal)

@@ -109,8 +109,11 @@ class OptMl:
 CONTAINER = OptMl()
 
 # inputdataconfig.json entry for a File-mode channel copied whole to every host (SageMaker's defaults).
-FILE_CHANNEL: Mapping[str, str] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-                                   "RecordWrapperType": "None"}
+FILE_CHANNEL: Mapping[str, str] = {
+    "TrainingInputMode": "File",
+    "S3DistributionType": "FullyReplicated",
+    "RecordWrapperType": "None",
+}
 GROUP_NAME = "homogeneousCluster"  # SageMaker's instance-group name when the request names no groups
 
 
@@ -125,11 +128,16 @@ class Cluster:
     def training(self) -> dict[str, Any]:
         """/opt/ml/input/config/resourceconfig.json, in the training service's full shape."""
         hosts = list(self.hosts)  # algo-1..algo-N in order (a text sort would put algo-10 before algo-2)
-        return {"current_host": self.current_host, "current_instance_type": self.instance_type,
-                "current_group_name": GROUP_NAME, "hosts": hosts,
-                "instance_groups": [{"instance_group_name": GROUP_NAME, "instance_type": self.instance_type,
-                                     "hosts": hosts}],
-                "network_interface_name": "eth0"}
+        return {
+            "current_host": self.current_host,
+            "current_instance_type": self.instance_type,
+            "current_group_name": GROUP_NAME,
+            "hosts": hosts,
+            "instance_groups": [
+                {"instance_group_name": GROUP_NAME, "instance_type": self.instance_type, "hosts": hosts}
+            ],
+            "network_interface_name": "eth0",
+        }
 
     def processing(self) -> dict[str, Any]:
         """/opt/ml/config/resourceconfig.json: processing jobs get only these two keys."""

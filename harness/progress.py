@@ -37,8 +37,8 @@ class Progress:
             self.line(f"    [{_JOB_PREFIX.sub('', job)}] {text}")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         self.line("  ".join("-" * w for w in widths))
         for row in rows:
-            self.line("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+            self.line("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

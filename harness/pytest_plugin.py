@@ -27,10 +27,10 @@ import pytest
 
 from harness.check.inference import start_server
 from harness.check.model import CheckOptions, Kind, Result, Status
-from harness.check.report import as_text
-from harness.check.suite import run_checks
 from harness.check.processing import lay_out as lay_out_processing
 from harness.check.processing import run_processing
+from harness.check.report import as_text
+from harness.check.suite import run_checks
 from harness.check.training import TrainingRun, lay_out, run_training
 from harness.check.workspace import model_folder
 from harness.docker import Container, Engine, Scope
@@ -85,7 +85,8 @@ class ContractChecker:
                 f"SageMaker {kind} contract not fully checked for {' '.join(images)}: "
                 + "; ".join(f"{r.name} skipped: {r.observed}" for r in unverified)
                 + f"\n(give the missing inputs, or pass allow_skipped={sorted(r.name for r in unverified)!r})\n"
-                + as_text(results))
+                + as_text(results)
+            )
         return results
 
     def assert_inference(self, image: str, **options: Any) -> list[Result]:
@@ -133,25 +134,30 @@ def sagemaker_no_egress(sagemaker_engine: Engine) -> Iterator[Seal]:
         yield seal
 
 
-@pytest.fixture()
+@pytest.fixture
 def sagemaker_scope(sagemaker_engine: Engine, sagemaker_no_egress: Seal) -> Iterator[Scope]:
     with Scope(sagemaker_engine, "pytest") as scope:
         yield scope
 
 
-@pytest.fixture()
+@pytest.fixture
 def sagemaker_inference(sagemaker_scope: Scope, tmp_path: Path) -> Callable[..., InferenceServer]:
     """Start an inference image with `serve` and a model; returns a healthy server."""
 
-    def start(image: str, model: str | Path | None = None, environment: dict[str, str] | None = None,
-              startup_window_s: float = 240.0) -> InferenceServer:
+    def start(
+        image: str,
+        model: str | Path | None = None,
+        environment: dict[str, str] | None = None,
+        startup_window_s: float = 240.0,
+    ) -> InferenceServer:
         model_dir = model_folder(Path(model) if model else None, tmp_path / f"model-{len(list(tmp_path.iterdir()))}")
         container = start_server(sagemaker_scope, image, model_dir, 8080, environment or {})
         client = InferenceClient(container.host_port(8080))
         probe = probe_health(container, client, startup_window_s, port=8080)
         if probe.healthy_s is None:
-            raise AssertionError(f"{image} {_unhealthy(probe, container, startup_window_s)}; its log:\n"
-                                 + container.logs_tail())
+            raise AssertionError(
+                f"{image} {_unhealthy(probe, container, startup_window_s)}; its log:\n" + container.logs_tail()
+            )
         return InferenceServer(container, client, probe.healthy_s)
 
     return start
@@ -165,28 +171,42 @@ def _unhealthy(probe: HealthProbe, container: Container, window_s: float) -> str
     return f"did not answer /ping 200 within {window_s:.0f}s (last: {probe.last})"
 
 
-@pytest.fixture()
+@pytest.fixture
 def sagemaker_training_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable[..., TrainingRun]:
     """Run a training image as `train` on channels; returns exit code, logs, model files, failure text."""
 
-    def run(image: str, channels: dict[str, str | Path], hyperparameters: dict[str, str] | None = None,
-            network: bool = False) -> TrainingRun:
-        options = CheckOptions(channels={k: Path(v) for k, v in channels.items()},
-                               hyperparameters=dict(hyperparameters or {}))
+    def run(
+        image: str,
+        channels: dict[str, str | Path],
+        hyperparameters: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> TrainingRun:
+        options = CheckOptions(
+            channels={k: Path(v) for k, v in channels.items()}, hyperparameters=dict(hyperparameters or {})
+        )
         root = lay_out(tmp_path / f"job-{len(list(tmp_path.iterdir()))}", options, dict(options.hyperparameters))
         return run_training(sagemaker_scope, image, root, network)
 
     return run
 
 
-@pytest.fixture()
+@pytest.fixture
 def sagemaker_processing_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable[..., ProcessingRun]:
     """Run a processing image with inputs under /opt/ml/processing/input/<name>; returns its outputs."""
 
-    def run(image: str, inputs: dict[str, str | Path], outputs: list[str], entrypoint: list[str] | None = None,
-            arguments: list[str] | None = None) -> ProcessingRun:
-        options = CheckOptions(inputs={k: Path(v) for k, v in inputs.items()}, outputs=tuple(outputs),
-                               entrypoint=tuple(entrypoint or ()), arguments=tuple(arguments or ()))
+    def run(
+        image: str,
+        inputs: dict[str, str | Path],
+        outputs: list[str],
+        entrypoint: list[str] | None = None,
+        arguments: list[str] | None = None,
+    ) -> ProcessingRun:
+        options = CheckOptions(
+            inputs={k: Path(v) for k, v in inputs.items()},
+            outputs=tuple(outputs),
+            entrypoint=tuple(entrypoint or ()),
+            arguments=tuple(arguments or ()),
+        )
         root = lay_out_processing(tmp_path / f"processing-{len(list(tmp_path.iterdir()))}", options)
         code, logs, _ = run_processing(sagemaker_scope, image, options, root)
         if code is None:
@@ -196,7 +216,7 @@ def sagemaker_processing_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable
     return run
 
 
-@pytest.fixture()
+@pytest.fixture
 def sagemaker_contract(sagemaker_engine: Engine, sagemaker_no_egress: Seal) -> ContractChecker:
     """`harness check` as assertions: assert_inference / assert_training / assert_processing / assert_pair."""
     return ContractChecker(sagemaker_engine)

@@ -12,16 +12,22 @@ import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from harness.config import Settings
-from harness.deploy import Deployment, captured_records, check_against_evaluation, delete_deployment, \
-    deploy_latest_approved, invoke
+from harness.deploy import (
+    Deployment,
+    captured_records,
+    check_against_evaluation,
+    delete_deployment,
+    deploy_latest_approved,
+    invoke,
+)
 from harness.docker import Engine, Scope
-from harness.errors import ContractViolation, JobFailed, UserError
+from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
 from harness.executor import PipelineRun, job_name
 from harness.expressions import walk
 from harness.images import ImageKind, build_images, cached_library_versions, stale_images, version_differences
@@ -62,6 +68,15 @@ def prepare_images(settings: Settings, engine: Engine, progress: Progress) -> di
     return {kind.value: settings.image_name(kind.value) for kind in ImageKind}
 
 
+def _image_id(engine: Engine, tag: str) -> str:
+    info = engine.image(tag)
+    if info is None:  # prepare_images() just built it: only a concurrent `docker rmi` gets here
+        raise InfrastructureError(
+            f"image {tag} disappeared during the run", fix="re-run; do not remove images meanwhile"
+        )
+    return info.id
+
+
 def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> dict[str, str | None]:
     cache = settings.state_dir / "image-versions.json"
     with Scope(engine, "parity") as scope:
@@ -69,47 +84,72 @@ def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> 
         inference = cached_library_versions(scope, images["inference"], cache)
     differences = version_differences(training, inference)
     if differences:
-        raise ContractViolation("the training and inference images carry different library versions: "
-                                + "; ".join(differences), fix="build both from one lock: `harness images build`")
+        raise ContractViolation(
+            "the training and inference images carry different library versions: " + "; ".join(differences),
+            fix="build both from one lock: `harness images build`",
+        )
     return training
 
 
 def run_local(settings: Settings, engine: Engine, progress: Progress, options: RunOptions) -> dict[str, Any]:
-    record: dict[str, Any] = {"record_version": RECORD_VERSION, "run_id": new_run_id(),
-                              "started": datetime.now(timezone.utc).isoformat(),
-                              "status": "Failed", "code": code_hashes(settings)}
+    record: dict[str, Any] = {
+        "record_version": RECORD_VERSION,
+        "run_id": new_run_id(),
+        "started": datetime.now(UTC).isoformat(),
+        "status": "Failed",
+        "code": code_hashes(settings),
+    }
     started = time.monotonic()
     try:
         images = prepare_images(settings, engine, progress)
-        record["images"] = {k: {"tag": tag, "id": engine.image(tag).id} for k, tag in images.items()}  # type: ignore[union-attr]
+        record["images"] = {k: {"tag": tag, "id": _image_id(engine, tag)} for k, tag in images.items()}
         record["libraries"] = check_parity(settings, engine, images)
         module = load_pipeline_module(settings)
         with LocalEnvironment.open(settings, engine, progress.log, progress.step) as env:
             _run_pipeline(settings, env, module, images, options, record, progress)
     finally:
-        record["ended"] = datetime.now(timezone.utc).isoformat()
+        record["ended"] = datetime.now(UTC).isoformat()
         record["seconds"] = round(time.monotonic() - started, 2)
         record["path"] = str(write_record(settings, record))
     return record
 
 
-def _run_pipeline(settings: Settings, env: LocalEnvironment, module: ModuleType, images: dict[str, str],
-                  options: RunOptions, record: dict[str, Any], progress: Progress) -> None:
-    pipeline_settings = module.PipelineSettings(bucket=env.bucket, processing_image=images["processing"],
-                                                training_image=images["training"],
-                                                inference_image=images["inference"])
+def _run_pipeline(
+    settings: Settings,
+    env: LocalEnvironment,
+    module: ModuleType,
+    images: dict[str, str],
+    options: RunOptions,
+    record: dict[str, Any],
+    progress: Progress,
+) -> None:
+    pipeline_settings = module.PipelineSettings(
+        bucket=env.bucket,
+        processing_image=images["processing"],
+        training_image=images["training"],
+        inference_image=images["inference"],
+    )
     raw_data = settings.fixtures_dir / "data" / "raw" / "breast_cancer.csv"
     env.s3.put_file(raw_data, S3Uri.parse(pipeline_settings.raw_data_uri))
     # What the run put in S3 itself; promotion uploads the same bytes to the cloud bucket.
-    record["seeded"] = [{"path": raw_data.relative_to(settings.project_root).as_posix(),
-                         "uri": pipeline_settings.raw_data_uri, "sha256": sha256_file(raw_data)}]
+    record["seeded"] = [
+        {
+            "path": raw_data.relative_to(settings.project_root).as_posix(),
+            "uri": pipeline_settings.raw_data_uri,
+            "sha256": sha256_file(raw_data),
+        }
+    ]
     record["bucket"] = env.bucket
     record["role"] = pipeline_settings.role
     pipeline = module.build_pipeline(env.session, pipeline_settings)
     definition = pipeline.definition()
     parameters = {**DEFAULT_PARAMETERS, **options.parameters}
-    record["pipeline"] = {"name": pipeline.name, "definition_sha256": sha256_text(definition),
-                          "definition": definition, "parameters": parameters}
+    record["pipeline"] = {
+        "name": pipeline.name,
+        "definition_sha256": sha256_text(definition),
+        "definition": definition,
+        "parameters": parameters,
+    }
     pipeline.upsert(role_arn=pipeline_settings.role)
     progress.line(f"pipeline {pipeline.name}: {len(definition)} bytes of definition, parameters {parameters}")
     pipeline.start(parameters=parameters)
@@ -121,24 +161,35 @@ def _run_pipeline(settings: Settings, env: LocalEnvironment, module: ModuleType,
     record["execution"] = {"arn": run.arn, "status": run.status, "failure_reason": run.failure_reason}
     record["steps"] = [_step_entry(env, run, step) for step in run.steps]
     if run.status != "Succeeded":
-        raise JobFailed(f"pipeline execution failed: {run.failure_reason}",
-                        fix="read the step's log lines above; later steps did not run and nothing was registered "
-                        "after the failing step")
+        raise JobFailed(
+            f"pipeline execution failed: {run.failure_reason}",
+            fix="read the step's log lines above; later steps did not run and nothing was registered "
+            "after the failing step",
+        )
     if options.deploy:
         record["endpoint"] = _deploy_and_check(settings, env, run, pipeline_settings, progress)
     record["status"] = "Succeeded"
 
 
 def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": step.name, "type": step.step_type, "status": step.status,
-                             "seconds": round(step.seconds, 2), "metadata": step.metadata}
+    entry: dict[str, Any] = {
+        "name": step.name,
+        "type": step.step_type,
+        "status": step.status,
+        "seconds": round(step.seconds, 2),
+        "metadata": step.metadata,
+    }
     if step.failure_reason:
         entry["failure_reason"] = step.failure_reason
     job = job_name(run.execution_id, step.name)
     outcome = env.client.outcomes.get(job)
     if outcome is not None:
-        entry["job"] = {"name": job, "image_id": outcome.image_id, "exit_codes": list(outcome.exit_codes),
-                        "artifacts": {name: env.s3.hashes(S3Uri.parse(uri)) for name, uri in outcome.artifacts.items()}}
+        entry["job"] = {
+            "name": job,
+            "image_id": outcome.image_id,
+            "exit_codes": list(outcome.exit_codes),
+            "artifacts": {name: env.s3.hashes(S3Uri.parse(uri)) for name, uri in outcome.artifacts.items()},
+        }
     return entry
 
 
@@ -147,25 +198,31 @@ def _step_output(run_properties: dict[str, Any], output_name: str, file_name: st
     return S3Uri.parse(output).join(file_name)
 
 
-def _deploy_and_check(settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any,
-                      progress: Progress) -> dict[str, Any]:
+def _deploy_and_check(
+    settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
+) -> dict[str, Any]:
     payloads = sorted((settings.fixtures_dir / "payloads").iterdir())
     first = _payload(payloads[0])
     progress.line("deploying the latest approved model package (CreateModel, CreateEndpointConfig, CreateEndpoint)")
-    deployment = deploy_latest_approved(env, pipeline_settings.model_package_group, pipeline_settings.role,
-                                        pipeline_settings.instance_type, first)
+    deployment = deploy_latest_approved(
+        env, pipeline_settings.model_package_group, pipeline_settings.role, pipeline_settings.instance_type, first
+    )
     try:
-        progress.line(f"endpoint {deployment.endpoint} (package v{deployment.package_version}) answered its first "
-                      f"prediction {deployment.seconds_to_first_prediction:.2f}s after CreateEndpoint")
+        progress.line(
+            f"endpoint {deployment.endpoint} (package v{deployment.package_version}) answered its first "
+            f"prediction {deployment.seconds_to_first_prediction:.2f}s after CreateEndpoint"
+        )
         for path in payloads:
             body, content_type = _payload(path)
             answer = invoke(env, deployment.endpoint, body, content_type)
             progress.line(f"    {path.name}: {answer.decode()[:80].strip()!r}")
         properties = run.properties()
         checked = check_against_evaluation(
-            env, deployment.endpoint,
+            env,
+            deployment.endpoint,
             env.s3.get_bytes(_step_output(properties[TEST_SPLIT[0]], TEST_SPLIT[1], TEST_SPLIT[2])),
-            env.s3.get_bytes(_step_output(properties[EVALUATION[0]], EVALUATION[1], EVALUATION[2])))
+            env.s3.get_bytes(_step_output(properties[EVALUATION[0]], EVALUATION[1], EVALUATION[2])),
+        )
         progress.line(f"endpoint predictions equal the evaluate step's on all {checked} test rows")
     finally:
         delete_deployment(env, deployment)
@@ -175,12 +232,19 @@ def _deploy_and_check(settings: Settings, env: LocalEnvironment, run: PipelineRu
 
 def _deployment_entry(deployment: Deployment, invocations: int, captured: int, checked: int) -> dict[str, Any]:
     if captured != invocations:
-        raise JobFailed(f"data capture wrote {captured} records for {invocations} invocations",
-                        fix="check the endpoint config's DataCaptureConfig")
-    return {"name": deployment.endpoint, "package_arn": deployment.package_arn,
-            "package_version": deployment.package_version,
-            "seconds_to_first_prediction": round(deployment.seconds_to_first_prediction, 3),
-            "predictions_checked": checked, "capture_uri": deployment.capture_uri, "captured_records": captured}
+        raise JobFailed(
+            f"data capture wrote {captured} records for {invocations} invocations",
+            fix="check the endpoint config's DataCaptureConfig",
+        )
+    return {
+        "name": deployment.endpoint,
+        "package_arn": deployment.package_arn,
+        "package_version": deployment.package_version,
+        "seconds_to_first_prediction": round(deployment.seconds_to_first_prediction, 3),
+        "predictions_checked": checked,
+        "capture_uri": deployment.capture_uri,
+        "captured_records": captured,
+    }
 
 
 def _payload(path: Path) -> tuple[bytes, str]:

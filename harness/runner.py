@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from harness.archives import pack
@@ -68,9 +69,13 @@ class JobRunner:
 
     # -- processing ------------------------------------------------------------
     def run_processing(self, spec: ProcessingJobSpec) -> JobOutcome:
-        run = self._execute(spec.name, spec.instance_count, spec.max_runtime_s,
-                            lambda host, names, root: self._stage_processing(spec, host, names, root),
-                            lambda host, root: self._processing_container(spec, host, root))
+        run = self._execute(
+            spec.name,
+            spec.instance_count,
+            spec.max_runtime_s,
+            lambda host, names, root: self._stage_processing(spec, host, names, root),
+            lambda host, root: self._processing_container(spec, host, root),
+        )
         if run.reason:
             return self._outcome(spec.name, spec.image, run)
         artifacts = {}
@@ -91,16 +96,24 @@ class JobRunner:
 
     def _processing_container(self, spec: ProcessingJobSpec, host: str, root: Path) -> ContainerSpec:
         return ContainerSpec(
-            image=spec.image, entrypoint=spec.entrypoint, command=spec.arguments,
-            environment=dict(spec.environment), network_disabled=spec.network_isolation, hostname=host,
+            image=spec.image,
+            entrypoint=spec.entrypoint,
+            command=spec.arguments,
+            environment=dict(spec.environment),
+            network_disabled=spec.network_isolation,
+            hostname=host,
             mounts=(Mount(root / "processing", "/opt/ml/processing"), Mount(root / "config", "/opt/ml/config")),
         )
 
     # -- training ----------------------------------------------------------------
     def run_training(self, spec: TrainingJobSpec) -> JobOutcome:
-        run = self._execute(spec.name, spec.instance_count, spec.max_runtime_s,
-                            lambda host, names, root: self._stage_training(spec, host, names, root),
-                            lambda host, root: self._training_container(spec, host, root))
+        run = self._execute(
+            spec.name,
+            spec.instance_count,
+            spec.max_runtime_s,
+            lambda host, names, root: self._stage_training(spec, host, names, root),
+            lambda host, root: self._training_container(spec, host, root),
+        )
         if run.reason:
             return self._outcome(spec.name, spec.image, run)
         # The first host's artifacts are the job's (each host has its own /opt/ml/model).
@@ -117,22 +130,37 @@ class JobRunner:
             target = Path(on_host(root).channel_dir(channel.name))
             target.mkdir(parents=True, exist_ok=True)
             self._s3.download_prefix(S3Uri.parse(channel.uri), target)
-        write_training_config(root, TrainingConfig(
-            hyperparameters=spec.hyperparameters, channels={c.name: c.config() for c in spec.channels},
-            cluster=Cluster(host, tuple(names), spec.instance_type), job=spec.request))
+        write_training_config(
+            root,
+            TrainingConfig(
+                hyperparameters=spec.hyperparameters,
+                channels={c.name: c.config() for c in spec.channels},
+                cluster=Cluster(host, tuple(names), spec.instance_type),
+                job=spec.request,
+            ),
+        )
 
     def _training_container(self, spec: TrainingJobSpec, host: str, root: Path) -> ContainerSpec:
         environment = {**spec.environment, "TRAINING_JOB_NAME": spec.name, "TRAINING_JOB_ARN": spec.arn}
         return ContainerSpec(
-            image=spec.image, entrypoint=spec.entrypoint, command=spec.arguments or ("train",),
-            environment=environment, network_disabled=spec.network_isolation, hostname=host,
+            image=spec.image,
+            entrypoint=spec.entrypoint,
+            command=spec.arguments or ("train",),
+            environment=environment,
+            network_disabled=spec.network_isolation,
+            hostname=host,
             mounts=(Mount(root, "/opt/ml"),),
         )
 
     # -- shared ------------------------------------------------------------------
-    def _execute(self, job: str, instance_count: int, max_runtime_s: int,
-                 stage: Callable[[str, list[str], Path], None],
-                 make_spec: Callable[[str, Path], ContainerSpec]) -> "_Execution":
+    def _execute(
+        self,
+        job: str,
+        instance_count: int,
+        max_runtime_s: int,
+        stage: Callable[[str, list[str], Path], None],
+        make_spec: Callable[[str, Path], ContainerSpec],
+    ) -> _Execution:
         """Stage every host's folder, run all hosts, collect exit codes and the failure reason."""
         started = _now()
         names = hosts(instance_count)
@@ -147,8 +175,14 @@ class JobRunner:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def _run_hosts(self, job: str, names: list[str], roots: dict[str, Path], max_runtime_s: int,
-                   make_spec: Callable[[str, Path], ContainerSpec]) -> tuple[tuple[int, ...], str]:
+    def _run_hosts(
+        self,
+        job: str,
+        names: list[str],
+        roots: dict[str, Path],
+        max_runtime_s: int,
+        make_spec: Callable[[str, Path], ContainerSpec],
+    ) -> tuple[tuple[int, ...], str]:
         """Start every host, wait for all of them; (exit codes, failure reason or '')."""
         network = self._scope.network(job) if len(names) > 1 else None
         containers: dict[str, Container] = {}
@@ -160,7 +194,7 @@ class JobRunner:
         for host, container in containers.items():  # all created first: the hosts come up together
             container.start()
             prefix = f"{host} " if len(names) > 1 else ""
-            container.stream_logs(lambda line, p=prefix: self._on_log(job, p + line))
+            container.stream_logs(partial(self._on_log_line, job, prefix))
         deadline = time.monotonic() + max_runtime_s
         codes: dict[str, int] = {}
         for host, container in containers.items():
@@ -170,25 +204,33 @@ class JobRunner:
                 for other in containers.values():
                     other.stop(STOP_GRACE_S)
                 return tuple(codes.values()), (
-                    f"MaxRuntimeExceeded: the job ran past MaxRuntimeInSeconds={max_runtime_s}")
+                    f"MaxRuntimeExceeded: the job ran past MaxRuntimeInSeconds={max_runtime_s}"
+                )
             except InfrastructureError as error:  # not the job's doing: say what broke, not MaxRuntimeExceeded
-                raise InfrastructureError(f"the Docker daemon stopped answering while waiting for job {job}",
-                                          fix=error.fix, details=error.details) from error
+                raise InfrastructureError(
+                    f"the Docker daemon stopped answering while waiting for job {job}",
+                    fix=error.fix,
+                    details=error.details,
+                ) from error
         last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
         for container in containers.values():
             container.remove()
         return tuple(codes[h] for h in names), _failure_reason(names, roots, codes, last_lines)
+
+    def _on_log_line(self, job: str, prefix: str, line: str) -> None:
+        self._on_log(job, prefix + line)
 
     def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
         archive = pack(folder, self._work_dir / job / uri.key.rsplit("/", 1)[-1])
         self._s3.put_file(archive, uri)
         return str(uri)
 
-    def _outcome(self, job: str, image: str, run: "_Execution", artifacts: dict[str, str] | None = None) -> JobOutcome:
+    def _outcome(self, job: str, image: str, run: _Execution, artifacts: dict[str, str] | None = None) -> JobOutcome:
         info = self._engine.image(image)
         status = JobStatus.FAILED if run.reason else JobStatus.COMPLETED
-        return JobOutcome(job, status, run.reason, run.started, _now(), run.codes, info.id if info else "",
-                          artifacts or {})
+        return JobOutcome(
+            job, status, run.reason, run.started, _now(), run.codes, info.id if info else "", artifacts or {}
+        )
 
 
 @dataclass(frozen=True)
@@ -199,8 +241,7 @@ class _Execution:
     reason: str
 
 
-def _failure_reason(names: list[str], roots: dict[str, Path], codes: dict[str, int],
-                    last_lines: dict[str, str]) -> str:
+def _failure_reason(names: list[str], roots: dict[str, Path], codes: dict[str, int], last_lines: dict[str, str]) -> str:
     """SageMaker's FailureReason: the failure file's first 1024 characters, or a
     pointer to the logs (here: their last line) when the container wrote none."""
     for host in names:
@@ -224,4 +265,4 @@ def _host_path(root: Path, container_path: str) -> Path:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

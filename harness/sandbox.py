@@ -8,14 +8,13 @@ static dummy credentials, instance metadata is off, the host's AWS profile and
 keys are absent, and the SDK's v2 banner is quiet.
 
 The library door (`LocalEnvironment` in a user's own Python) cannot re-execute
-the user's process, so `import_sdk_offline` gives the SDK's import alone that
+the user's process, so `offline_sdk_import` gives the SDK's import alone that
 environment (see there).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -73,8 +72,8 @@ def _put(environ: MutableMapping[str, str], key: str, value: str | None) -> None
         environ[key] = value
 
 
-def import_sdk_offline() -> None:
-    """Import the SageMaker SDK where its import-time boto3 session cannot reach AWS.
+def offline_sdk_import() -> contextlib.AbstractContextManager[None]:
+    """The environment for importing the SDK (`with offline_sdk_import(): import sagemaker...`).
 
     `import sagemaker` builds a boto3 session for JumpStart, and creating its
     client walks the host's credential chain, which ends at the EC2 instance
@@ -87,6 +86,5 @@ def import_sdk_offline() -> None:
     SDK first, it was imported under the user's own environment: nothing to do.
     """
     if "sagemaker" in sys.modules:
-        return
-    with overridden(os.environ, aws_overrides(os.environ)):
-        importlib.import_module("sagemaker")
+        return contextlib.nullcontext()
+    return overridden(os.environ, aws_overrides(os.environ))

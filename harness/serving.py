@@ -48,8 +48,9 @@ class InferenceClient:
         response = self._session.get(f"{self.base_url}/ping", timeout=timeout_s, headers={"Connection": "close"})
         return Reply(response.status_code, response.headers.get("Content-Type", ""), response.content)
 
-    def invoke(self, body: bytes, content_type: str, accept: str | None = None,
-               timeout_s: float = INVOKE_TIMEOUT_S) -> Reply:
+    def invoke(
+        self, body: bytes, content_type: str, accept: str | None = None, timeout_s: float = INVOKE_TIMEOUT_S
+    ) -> Reply:
         headers = {"Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
@@ -71,8 +72,9 @@ class HealthProbe:
     elsewhere: tuple[int, ...] = ()  # judged early: the ports that answer HTTP instead of the required one
 
 
-def probe_health(container: Container, client: InferenceClient, window_s: float,
-                 port: int | None = None) -> HealthProbe:
+def probe_health(
+    container: Container, client: InferenceClient, window_s: float, port: int | None = None
+) -> HealthProbe:
     """Poll /ping (2 s timeout each) until it answers 200, the window ends or the container stops.
 
     With `port` (the container port SageMaker sends to), also stop once nothing answers there after
@@ -133,16 +135,20 @@ def wrong_port_text(elsewhere: tuple[int, ...], port: int) -> str:
     return f"listens on {ports} (its /proc/net/tcp) and /ping answers there; SageMaker sends to {port}"
 
 
-def wait_until_healthy(container: Container, client: InferenceClient,
-                       window_s: float = STARTUP_WINDOW_S, port: int | None = None) -> float:
+def wait_until_healthy(
+    container: Container, client: InferenceClient, window_s: float = STARTUP_WINDOW_S, port: int | None = None
+) -> float:
     """Seconds until /ping answered 200; ContractViolation (with logs) otherwise."""
     probe = probe_health(container, client, window_s, port)
     if probe.healthy_s is not None:
         return probe.healthy_s
     if probe.elsewhere:
-        raise ContractViolation(f"inference container {container.short_id} {probe.last}",
-                                fix=f"make the server listen on port {port} (or on SAGEMAKER_BIND_TO_PORT when the "
-                                "image carries the accept-bind-to-port label)", details=container.logs_tail())
+        raise ContractViolation(
+            f"inference container {container.short_id} {probe.last}",
+            fix=f"make the server listen on port {port} (or on SAGEMAKER_BIND_TO_PORT when the "
+            "image carries the accept-bind-to-port label)",
+            details=container.logs_tail(),
+        )
     if container.status() in {"exited", "dead"}:
         raise ContractViolation(
             f"inference container {container.short_id} exited before /ping answered 200 (last: {probe.last})",

@@ -33,7 +33,7 @@ class S3Uri:
     key: str
 
     @classmethod
-    def parse(cls, uri: str) -> "S3Uri":
+    def parse(cls, uri: str) -> S3Uri:
         parsed = urlparse(uri)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise UserError(f"{uri!r} is not an s3:// URI", fix="use s3://bucket/key")
@@ -42,7 +42,7 @@ class S3Uri:
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
-    def join(self, *parts: str) -> "S3Uri":
+    def join(self, *parts: str) -> S3Uri:
         key = "/".join([self.key.rstrip("/"), *[p.strip("/") for p in parts]]).lstrip("/")
         return S3Uri(self.bucket, key)
 
@@ -76,17 +76,21 @@ class EmbeddedS3:
         # once per session, and S3's costs ~13 MB and ~0.1 s each time.
         self.boto_session = boto_session()
 
-    def start(self) -> "EmbeddedS3":
+    def start(self) -> EmbeddedS3:
         # Slow imports: only when a server is started.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
-        self._server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True,
-                                   request_handler=MotoRequestHandler)
+        self._server = make_server(
+            "127.0.0.1",
+            0,
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
         # A short poll interval: stop() returns within 50 ms instead of 500.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
         self._client = self.boto_session.client(
@@ -101,7 +105,7 @@ class EmbeddedS3:
             self._thread.join(timeout=10)
             self._server = None
 
-    def __enter__(self) -> "EmbeddedS3":
+    def __enter__(self) -> EmbeddedS3:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -173,11 +177,13 @@ class EmbeddedS3:
         """
         keys = self.keys(prefix)
         if not keys:
-            raise UserError(f"nothing in the local S3 under {prefix}",
-                            fix="check the URI, or that the step that writes it ran first")
+            raise UserError(
+                f"nothing in the local S3 under {prefix}",
+                fix="check the URI, or that the step that writes it ran first",
+            )
         paths = []
         for key in keys:
-            target = into / (key[len(prefix.key):].lstrip("/") or Path(key).name)
+            target = into / (key[len(prefix.key) :].lstrip("/") or Path(key).name)
             target.parent.mkdir(parents=True, exist_ok=True)
             self.client.download_file(prefix.bucket, key, str(target))
             paths.append(target)
@@ -190,4 +196,3 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-

@@ -14,9 +14,9 @@ def _key_outputs(step: dict[str, Any]) -> str:
         shown = ", ".join(f"{e['Left']} {e['Type']} {e['Right']}" for e in evaluated)
         return f"outcome {metadata['Condition']['Outcome']} ({shown})"
     if "RegisterModel" in metadata:
-        return metadata["RegisterModel"]["Arn"]
+        return str(metadata["RegisterModel"]["Arn"])
     if "Model" in metadata:
-        return metadata["Model"]["Arn"]
+        return str(metadata["Model"]["Arn"])
     artifacts = step.get("job", {}).get("artifacts", {})
     return ", ".join(_artifact(name, objects) for name, objects in artifacts.items())
 
@@ -28,15 +28,17 @@ def _artifact(name: str, objects: dict[str, str]) -> str:
 
 
 def print_summary(progress: Progress, record: dict[str, Any]) -> None:
-    rows = [(s["name"], s["type"], s["status"], f"{s['seconds']:.1f}s", _key_outputs(s))
-            for s in record.get("steps", [])]
+    rows = [
+        (s["name"], s["type"], s["status"], f"{s['seconds']:.1f}s", _key_outputs(s)) for s in record.get("steps", [])
+    ]
     progress.line("")
     progress.table(("step", "type", "status", "duration", "key outputs"), rows)
     endpoint = record.get("endpoint")
     if endpoint:
-        progress.line(f"\nendpoint: package v{endpoint['package_version']}, first prediction "
-                      f"{endpoint['seconds_to_first_prediction']:.2f}s after CreateEndpoint, "
-                      f"{endpoint['predictions_checked']} predictions equal the evaluate step's, "
-                      f"{endpoint['captured_records']} data-capture records, deleted")
-    progress.line(f"run {record['run_id']}: {record['status']} in {record['seconds']:.1f}s; "
-                  f"record {record['path']}")
+        progress.line(
+            f"\nendpoint: package v{endpoint['package_version']}, first prediction "
+            f"{endpoint['seconds_to_first_prediction']:.2f}s after CreateEndpoint, "
+            f"{endpoint['predictions_checked']} predictions equal the evaluate step's, "
+            f"{endpoint['captured_records']} data-capture records, deleted"
+        )
+    progress.line(f"run {record['run_id']}: {record['status']} in {record['seconds']:.1f}s; record {record['path']}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -42,30 +42,42 @@ class TransformJobSpec:
     request: Mapping[str, Any] = field(repr=False)
 
     @classmethod
-    def from_request(cls, request: Mapping[str, Any]) -> "TransformJobSpec":
+    def from_request(cls, request: Mapping[str, Any]) -> TransformJobSpec:
         name = _check_name("transform job", request.get("TransformJobName", ""))
         source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
         transform_input = request.get("TransformInput") or {}
         output = request.get("TransformOutput") or {}
         if transform_input.get("CompressionType", "None") != "None":
-            raise UserError(f"{name}: compressed transform input is not supported locally", fix="upload it uncompressed")
+            raise UserError(
+                f"{name}: compressed transform input is not supported locally", fix="upload it uncompressed"
+            )
         max_payload = int(request.get("MaxPayloadInMB", 6))
         if not 0 < max_payload <= BATCH_PAYLOAD_LIMIT_MB:
             raise UserError(f"{name}: MaxPayloadInMB={max_payload} is outside 1..{BATCH_PAYLOAD_LIMIT_MB}")
         return cls(
-            name=name, model_name=str(request.get("ModelName", "")), input_uri=str(source.get("S3Uri", "")),
+            name=name,
+            model_name=str(request.get("ModelName", "")),
+            input_uri=str(source.get("S3Uri", "")),
             content_type=str(transform_input.get("ContentType", "text/csv")),
-            split_type=str(transform_input.get("SplitType", "None")), output_uri=str(output.get("S3OutputPath", "")),
-            accept=output.get("Accept"), assemble_with=str(output.get("AssembleWith", "None")),
-            strategy=str(request.get("BatchStrategy", "MultiRecord")), max_payload_mb=max_payload,
+            split_type=str(transform_input.get("SplitType", "None")),
+            output_uri=str(output.get("S3OutputPath", "")),
+            accept=output.get("Accept"),
+            assemble_with=str(output.get("AssembleWith", "None")),
+            strategy=str(request.get("BatchStrategy", "MultiRecord")),
+            max_payload_mb=max_payload,
             max_concurrent=int(request.get("MaxConcurrentTransforms", 1)),
-            environment=dict(request.get("Environment") or {}), request=request,
+            environment=dict(request.get("Environment") or {}),
+            request=request,
         )
 
     def container_environment(self) -> dict[str, str]:
-        return {**self.environment, "SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(self.max_payload_mb),
-                "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if self.strategy == "SingleRecord" else "MULTI_RECORD",
-                "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(self.max_concurrent)}
+        return {
+            **self.environment,
+            "SAGEMAKER_BATCH": "true",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(self.max_payload_mb),
+            "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if self.strategy == "SingleRecord" else "MULTI_RECORD",
+            "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(self.max_concurrent),
+        }
 
 
 def _batches(data: bytes, spec: TransformJobSpec) -> Iterator[bytes]:
@@ -88,13 +100,14 @@ def _batches(data: bytes, spec: TransformJobSpec) -> Iterator[bytes]:
 
 
 def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: EndpointHost, s3: EmbeddedS3) -> JobOutcome:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         served = host.serve(spec.name, model, spec.container_environment(), window_s=600)
     except ClientError as error:  # no model data, or the container never got healthy: the job fails, as in AWS
         reason = f"ClientError: {error.response.get('Error', {}).get('Message', error)}"[:1024]
-        return JobOutcome(spec.name, JobStatus.FAILED, reason, started, datetime.now(timezone.utc), (),
-                          host.image_id(model.image), {})
+        return JobOutcome(
+            spec.name, JobStatus.FAILED, reason, started, datetime.now(UTC), (), host.image_id(model.image), {}
+        )
     prefix = S3Uri.parse(spec.input_uri)
     reason = ""
     try:
@@ -102,16 +115,26 @@ def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: Endpoint
             source = S3Uri(prefix.bucket, key)
             answers = [_invoke(served.client.base_url, batch, spec) for batch in _batches(s3.get_bytes(source), spec)]
             joiner = b"\n" if spec.assemble_with == "Line" else b""
-            relative = key[len(prefix.key):].lstrip("/") or key.rsplit("/", 1)[-1]
-            s3.put_bytes(joiner.join(a.rstrip(b"\n") if joiner else a for a in answers) + joiner,
-                         S3Uri.parse(spec.output_uri).join(f"{relative}.out"))
+            relative = key[len(prefix.key) :].lstrip("/") or key.rsplit("/", 1)[-1]
+            s3.put_bytes(
+                joiner.join(a.rstrip(b"\n") if joiner else a for a in answers) + joiner,
+                S3Uri.parse(spec.output_uri).join(f"{relative}.out"),
+            )
     except _TransformError as error:
         reason = f"ClientError: {error}"
     finally:
         served.close()
     status = JobStatus.FAILED if reason else JobStatus.COMPLETED
-    return JobOutcome(spec.name, status, reason, started, datetime.now(timezone.utc), (), host.image_id(model.image),
-                      {"output": spec.output_uri})
+    return JobOutcome(
+        spec.name,
+        status,
+        reason,
+        started,
+        datetime.now(UTC),
+        (),
+        host.image_id(model.image),
+        {"output": spec.output_uri},
+    )
 
 
 class _TransformError(Exception):

@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support import SESSION, session_scope, training_root, training_spec
 
 from harness.config import Settings
 from harness.docker import OWNER, OWNER_LABEL, Engine, Scope
 from harness.images import ImageKind, build_images
 from harness.local import LocalEnvironment
-from support import SESSION, session_scope, training_root, training_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in (ROOT / "jobs", ROOT / "containers" / "inference"):
@@ -68,8 +68,9 @@ def engine() -> Engine:
 def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     """Pass or fail, the suite must leave none of its containers or networks behind."""
     yield
-    if not any(item.get_closest_marker("container") or item.get_closest_marker("e2e")
-               for item in request.session.items):
+    if not any(
+        item.get_closest_marker("container") or item.get_closest_marker("e2e") for item in request.session.items
+    ):
         return  # a unit-only run needs no Docker
     engine = Engine.connect()
     ours = [c.short_id for c in engine.containers({OWNER_LABEL: OWNER}) if c.scope.startswith(SESSION)]
@@ -84,15 +85,16 @@ def images(settings: Settings, engine: Engine) -> dict[ImageKind, str]:
     return {image.kind: image.tag for image in built}
 
 
-@pytest.fixture()
+@pytest.fixture
 def scope(engine: Engine) -> Iterator[Scope]:
     with session_scope(engine) as test_scope:
         yield test_scope
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, engine: Engine,
-            images: dict[ImageKind, str]) -> Path:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, engine: Engine, images: dict[ImageKind, str]
+) -> Path:
     """A finished training job's /opt/ml, with model.tar.gz packed as SageMaker packs it."""
     root = training_root(tmp_path_factory.mktemp("trained"), fixtures_dir)
     with session_scope(engine) as train_scope:
@@ -104,10 +106,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, engine
     return root
 
 
-@pytest.fixture()
+@pytest.fixture
 def local_env(engine: Engine, images: dict[ImageKind, str], tmp_path: Path) -> Iterator[LocalEnvironment]:
     """A local SageMaker (S3, API, session) with its own state folder."""
     settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
-    with LocalEnvironment.open(settings, engine, lambda job, line: None, lambda record: None,
-                               scope_name=SESSION) as env:
+    with LocalEnvironment.open(
+        settings, engine, lambda job, line: None, lambda record: None, scope_name=SESSION
+    ) as env:
         yield env

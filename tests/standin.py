@@ -47,8 +47,11 @@ class _MonitoringShim:
         name = request["MonitoringScheduleName"]
         if target.endswith("CreateMonitoringSchedule"):
             if name in self.schedules:
-                return self._answer(start_response, 400, {"__type": "ResourceInUse",
-                                                          "message": f"Monitoring schedule {name} already exists"})
+                return self._answer(
+                    start_response,
+                    400,
+                    {"__type": "ResourceInUse", "message": f"Monitoring schedule {name} already exists"},
+                )
             self.schedules[name] = request
             return self._answer(start_response, 200, {"MonitoringScheduleArn": f"arn:monitoring-schedule/{name}"})
         if name not in self.schedules:
@@ -57,8 +60,9 @@ class _MonitoringShim:
 
     @staticmethod
     def _answer(start_response: Callable[..., Any], status: int, body: dict[str, Any]) -> Iterable[bytes]:
-        start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}",
-                       [("Content-Type", "application/x-amz-json-1.1")])
+        start_response(
+            f"{status} {'OK' if status == 200 else 'Bad Request'}", [("Content-Type", "application/x-amz-json-1.1")]
+        )
         return [json.dumps(body).encode()]
 
 
@@ -71,7 +75,7 @@ class AwsStandIn:
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "AwsStandIn":
+    def __enter__(self) -> AwsStandIn:
         self._thread.start()
         return self
 
@@ -106,14 +110,17 @@ class LocalRegistry:
         self._folder = Path(tempfile.mkdtemp(prefix="harness-registry-"))
         self._process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> "LocalRegistry":
+    def __enter__(self) -> LocalRegistry:
         if not Path(self.BINARY).is_file():
             raise RuntimeError(f"{self.BINARY} is missing: `harness provision --test-registry` installs it")
         config = self._folder / "config.yml"
-        config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self._folder / 'data'}\n"
-                          f"http:\n  addr: {self.address}\nlog:\n  level: error\n")
-        self._process = subprocess.Popen([self.BINARY, "serve", str(config)], stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)
+        config.write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self._folder / 'data'}\n"
+            f"http:\n  addr: {self.address}\nlog:\n  level: error\n"
+        )
+        self._process = subprocess.Popen(
+            [self.BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -135,6 +142,9 @@ class LocalRegistry:
 
     def config_digest(self, repository: str, tag: str) -> str:
         """The image ID of a pushed image: its manifest's config digest."""
-        manifest = requests.get(f"http://{self.address}/v2/{repository}/manifests/{tag}", timeout=10,
-                                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}).json()
+        manifest = requests.get(
+            f"http://{self.address}/v2/{repository}/manifests/{tag}",
+            timeout=10,
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        ).json()
         return str(manifest["config"]["digest"])

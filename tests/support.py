@@ -24,7 +24,7 @@ def session_scope(engine: Engine) -> Scope:
 def training_root(folder: Path, fixtures_dir: Path, hyperparameters: str = '{"C": "0.5", "max_iter": "500"}') -> Path:
     """A host folder laid out as /opt/ml for a training job, with the seed's paths (harness.paths writes it)."""
     channels = ("train", "validation")
-    write_training_config(folder, TrainingConfig(json.loads(hyperparameters), {c: FILE_CHANNEL for c in channels}))
+    write_training_config(folder, TrainingConfig(json.loads(hyperparameters), dict.fromkeys(channels, FILE_CHANNEL)))
     for channel in channels:
         shutil.copy(fixtures_dir / "data" / channel / f"{channel}_data.csv", on_host(folder).channel_dir(channel))
     return folder
@@ -42,10 +42,16 @@ def extracted_model(trained: Path, into: Path) -> Path:
     return into
 
 
-def start_server(scope: Scope, image: str, model_dir: Path, port: int = 8080,
-                 environment: dict[str, str] | None = None) -> tuple[InferenceClient, float]:
-    spec = ContainerSpec(image=image, command=("serve",), ports=(port,), environment=environment or {},
-                         mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),))
+def start_server(
+    scope: Scope, image: str, model_dir: Path, port: int = 8080, environment: dict[str, str] | None = None
+) -> tuple[InferenceClient, float]:
+    spec = ContainerSpec(
+        image=image,
+        command=("serve",),
+        ports=(port,),
+        environment=environment or {},
+        mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
+    )
     container = scope.start(spec)
     client = InferenceClient(container.host_port(port))
     return client, wait_until_healthy(container, client, port=port)

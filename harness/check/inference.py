@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
 
 from harness.check import rules
-from harness.check.model import CheckOptions, Result, Status, check, failed, hidden, log_lines, passed, skipped
-from harness.check.model import not_applicable
+from harness.check.model import (
+    CheckOptions,
+    Result,
+    Rule,
+    Status,
+    check,
+    failed,
+    hidden,
+    log_lines,
+    not_applicable,
+    passed,
+    skipped,
+)
 from harness.check.workspace import model_folder
 from harness.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
@@ -18,21 +30,34 @@ from harness.serving import HealthProbe, InferenceClient, probe_health
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 ALTERNATE_PORT = 8123
 SIX_MB = 6 * 1024 * 1024
-BAD_PAYLOADS = ((b"\x00\xff\x00 garbage", "text/csv"), (b"", "text/csv"), (b"{not json", "application/json"),
-                (b"\x89PNG\r\n", "application/octet-stream"))
+BAD_PAYLOADS = (
+    (b"\x00\xff\x00 garbage", "text/csv"),
+    (b"", "text/csv"),
+    (b"{not json", "application/json"),
+    (b"\x89PNG\r\n", "application/octet-stream"),
+)
 # Runs inside the container: how long a connection to the server takes to be accepted.
-ACCEPT_PROBE = ("import socket, sys, time\n"
-                "worst = 0.0\n"
-                "for _ in range(5):\n"
-                "    start = time.monotonic()\n"
-                "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
-                "    worst = max(worst, time.monotonic() - start)\n"
-                "print(worst)\n")
+ACCEPT_PROBE = (
+    "import socket, sys, time\n"
+    "worst = 0.0\n"
+    "for _ in range(5):\n"
+    "    start = time.monotonic()\n"
+    "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
+    "    worst = max(worst, time.monotonic() - start)\n"
+    "print(worst)\n"
+)
 
 
 def start_server(scope: Scope, image: str, model_dir: Path, port: int, environment: dict[str, str]) -> Container:
-    return scope.start(ContainerSpec(image=image, command=("serve",), ports=(port,), environment=environment,
-                                     mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),)))
+    return scope.start(
+        ContainerSpec(
+            image=image,
+            command=("serve",),
+            ports=(port,),
+            environment=environment,
+            mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
+        )
+    )
 
 
 def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
@@ -46,36 +71,65 @@ def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path)
     logs = log_lines(container.logs_tail())
     running = container.status() == "running"
     results = [
-        check(rules.SERVE_ARGUMENT, running, "still running after `serve`",
-              "running" if running else f"exited ({container.status()})", () if running else logs),
-        check(rules.PORT_8080, listening is not None, "HTTP answers on port 8080",
-              f"answered after {listening:.2f}s" if listening is not None else silent, logs),
+        check(
+            rules.SERVE_ARGUMENT,
+            running,
+            "still running after `serve`",
+            "running" if running else f"exited ({container.status()})",
+            () if running else logs,
+        ),
+        check(
+            rules.PORT_8080,
+            listening is not None,
+            "HTTP answers on port 8080",
+            f"answered after {listening:.2f}s" if listening is not None else silent,
+            logs,
+        ),
         # No answer at all on 8080 says nothing about /ping's speed or the model: skip, not pass or fail.
         check(rules.PING_2S, slowest < 2.0, "every /ping within 2 s", f"slowest /ping {slowest:.3f}s")
-        if listening is not None else hidden(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)"),
-        check(rules.HEALTHY_IN_WINDOW, healthy is not None, f"/ping 200 within {options.startup_window_s:.0f}s",
-              f"healthy after {healthy:.2f}s" if healthy is not None else _never_healthy(probe),
-              () if healthy else logs),
-        check(rules.MODEL_MOUNT, healthy is not None, "healthy with the model in /opt/ml/model",
-              "healthy" if healthy is not None else "not healthy with the model mounted", () if healthy else logs)
-        if listening is not None else hidden(rules.MODEL_MOUNT, "nothing answered on 8080, so whether the model "
-                                              "loads is unknown (see inference.port-8080)"),
+        if listening is not None
+        else hidden(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)"),
+        check(
+            rules.HEALTHY_IN_WINDOW,
+            healthy is not None,
+            f"/ping 200 within {options.startup_window_s:.0f}s",
+            f"healthy after {healthy:.2f}s" if healthy is not None else _never_healthy(probe),
+            () if healthy else logs,
+        ),
+        check(
+            rules.MODEL_MOUNT,
+            healthy is not None,
+            "healthy with the model in /opt/ml/model",
+            "healthy" if healthy is not None else "not healthy with the model mounted",
+            () if healthy else logs,
+        )
+        if listening is not None
+        else hidden(
+            rules.MODEL_MOUNT,
+            "nothing answered on 8080, so whether the model loads is unknown (see inference.port-8080)",
+        ),
     ]
     if healthy is None:
-        names = ("inference.accept-250ms", "inference.invocations-60s", "inference.payload-6mb",
-                 "inference.survives-bad-payloads")
+        names = (
+            "inference.accept-250ms",
+            "inference.invocations-60s",
+            "inference.payload-6mb",
+            "inference.survives-bad-payloads",
+        )
         results += [hidden(r, "the server never became healthy") for r in rules.ALL if r.name in names]
     else:
         results += [_accept_latency(container), *_invocations(client, options), _bad_payloads(container, client)]
     if results[-1].name == rules.SURVIVES_BAD_INPUT.name and results[-1].status is Status.FAIL:
         # The server may be exiting already: timing SIGTERM on it would pass or skip by chance.
-        results.append(hidden(rules.SIGTERM_30S, "the malformed requests broke the server "
-                               "(see inference.survives-bad-payloads)"))
+        results.append(
+            hidden(rules.SIGTERM_30S, "the malformed requests broke the server (see inference.survives-bad-payloads)")
+        )
     else:
         results.append(_sigterm(container))
     if not running and listening is None:  # `serve` itself fails: a second start on another port says nothing more
-        results.append(hidden(rules.BIND_TO_PORT, "the server does not start with `serve` "
-                               "(see inference.serve-argument)"))
+        results.append(
+            hidden(rules.BIND_TO_PORT, "the server does not start with `serve` (see inference.serve-argument)")
+        )
     else:
         results.append(_bind_to_port(scope, image, model_dir, (info.labels if info else {}), options))
     return results
@@ -91,10 +145,13 @@ def _never_healthy(probe: HealthProbe) -> str:
 def _accept_latency(container: Container) -> Result:
     code, output = container.exec(["python3", "-c", ACCEPT_PROBE, "8080"])
     if code != 0:
-        return skipped(rules.FAST_ACCEPT, "no python3 in the image to time connections from inside",
-                       "no python3 in the image")
+        return skipped(
+            rules.FAST_ACCEPT, "no python3 in the image to time connections from inside", "no python3 in the image"
+        )
     worst = float(output.strip().splitlines()[-1])
-    return check(rules.FAST_ACCEPT, worst < 0.25, "connections accepted within 250 ms", f"slowest {worst * 1000:.0f} ms")
+    return check(
+        rules.FAST_ACCEPT, worst < 0.25, "connections accepted within 250 ms", f"slowest {worst * 1000:.0f} ms"
+    )
 
 
 def _invocations(client: InferenceClient, options: CheckOptions) -> list[Result]:
@@ -104,23 +161,33 @@ def _invocations(client: InferenceClient, options: CheckOptions) -> list[Result]
     body = options.payload.read_bytes()
     results = [invoke_check(rules.INVOKE_60S, client, body, options.content_type)]
     if options.content_type != "text/csv":
-        results.append(skipped(rules.NEAR_6MB, "only CSV payloads are grown to the limit (records are lines)",
-                               "payload is not CSV"))
+        results.append(
+            skipped(
+                rules.NEAR_6MB, "only CSV payloads are grown to the limit (records are lines)", "payload is not CSV"
+            )
+        )
     else:
         record = body.strip() + b"\n"
         results.append(invoke_check(rules.NEAR_6MB, client, record * ((SIX_MB - 64 * 1024) // len(record)), "text/csv"))
     return results
 
 
-def invoke_check(rule: rules.Rule, client: InferenceClient, body: bytes, content_type: str) -> Result:
+def invoke_check(rule: Rule, client: InferenceClient, body: bytes, content_type: str) -> Result:
     started = time.monotonic()
     try:
         reply = client.invoke(body, content_type, timeout_s=60)
     except requests.RequestException as error:
-        return failed(rule, "a 2xx answer within 60 s", f"{type(error).__name__} after {time.monotonic() - started:.1f}s")
+        return failed(
+            rule, "a 2xx answer within 60 s", f"{type(error).__name__} after {time.monotonic() - started:.1f}s"
+        )
     seconds = time.monotonic() - started
-    return check(rule, 200 <= reply.status < 300, f"a 2xx answer to {len(body)} bytes within 60 s",
-                 f"HTTP {reply.status} after {seconds:.2f}s", (reply.text()[:300],) if reply.status >= 300 else ())
+    return check(
+        rule,
+        200 <= reply.status < 300,
+        f"a 2xx answer to {len(body)} bytes within 60 s",
+        f"HTTP {reply.status} after {seconds:.2f}s",
+        (reply.text()[:300],) if reply.status >= 300 else (),
+    )
 
 
 def _bad_payloads(container: Container, client: InferenceClient) -> Result:
@@ -135,10 +202,13 @@ def _bad_payloads(container: Container, client: InferenceClient) -> Result:
     except requests.RequestException:
         ping = 0
     healthy = ping == 200 and container.status() == "running"
-    return check(rules.SURVIVES_BAD_INPUT, healthy and all(a.isdigit() for a in answers),
-                 "an HTTP answer to each malformed request, then /ping 200",
-                 f"answers {', '.join(answers)}; then /ping {ping or 'no answer'}",
-                 () if healthy else log_lines(container.logs_tail()))
+    return check(
+        rules.SURVIVES_BAD_INPUT,
+        healthy and all(a.isdigit() for a in answers),
+        "an HTTP answer to each malformed request, then /ping 200",
+        f"answers {', '.join(answers)}; then /ping {ping or 'no answer'}",
+        () if healthy else log_lines(container.logs_tail()),
+    )
 
 
 def _sigterm(container: Container) -> Result:
@@ -150,11 +220,14 @@ def _sigterm(container: Container) -> Result:
         code = container.wait(timeout_s=30)
     except HarnessError:
         return failed(rules.SIGTERM_30S, "exit within 30 s of SIGTERM", "still running after 30 s")
-    return passed(rules.SIGTERM_30S, "exit within 30 s of SIGTERM",
-                  f"exited {code} after {time.monotonic() - started:.1f}s")
+    return passed(
+        rules.SIGTERM_30S, "exit within 30 s of SIGTERM", f"exited {code} after {time.monotonic() - started:.1f}s"
+    )
 
 
-def _bind_to_port(scope: Scope, image: str, model_dir: Path, labels: dict[str, str], options: CheckOptions) -> Result:
+def _bind_to_port(
+    scope: Scope, image: str, model_dir: Path, labels: Mapping[str, str], options: CheckOptions
+) -> Result:
     if labels.get(BIND_LABEL) != "true":
         return not_applicable(rules.BIND_TO_PORT, f"the image has no {BIND_LABEL}=true label, so SageMaker uses 8080")
     container = start_server(scope, image, model_dir, ALTERNATE_PORT, {"SAGEMAKER_BIND_TO_PORT": str(ALTERNATE_PORT)})

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     INFERENCE = "inference"
     TRAINING = "training"
     PROCESSING = "processing"
     PAIR = "pair"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     SKIPPED = "skipped"  # the check could not run (an input is missing, or an earlier failure hides it): unverified

@@ -24,11 +24,17 @@ def _entrypoint(scope: Scope, image: str, options: CheckOptions) -> list[str]:
 
 def run_processing(scope: Scope, image: str, options: CheckOptions, root: Path) -> tuple[int | None, str, list[str]]:
     """Run the job on `root`'s inputs; (exit code or None if it could not start, logs, paths written outside mounts)."""
-    mounts = [Mount(root / "input" / name, f"/opt/ml/processing/input/{name}", read_only=True)
-              for name in options.inputs]
+    mounts = [
+        Mount(root / "input" / name, f"/opt/ml/processing/input/{name}", read_only=True) for name in options.inputs
+    ]
     mounts += [Mount(root / "output" / name, f"/opt/ml/processing/output/{name}") for name in options.outputs]
-    spec = ContainerSpec(image=image, entrypoint=tuple(options.entrypoint) or None, command=tuple(options.arguments),
-                         mounts=tuple(mounts), hostname="algo-1")
+    spec = ContainerSpec(
+        image=image,
+        entrypoint=tuple(options.entrypoint) or None,
+        command=tuple(options.arguments),
+        mounts=tuple(mounts),
+        hostname="algo-1",
+    )
     try:
         container = scope.start(spec)
     except HarnessError as error:
@@ -50,21 +56,45 @@ def lay_out(root: Path, options: CheckOptions) -> Path:
 def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
     entrypoint = _entrypoint(scope, image, options)
     shell = entrypoint[:2] == SHELL_FORM
-    results = [check(rules.EXEC_FORM, bool(entrypoint) and not shell, "an exec-form entrypoint (a JSON array)",
-                     f"{entrypoint!r}" + (" is shell form" if shell else ""))]
+    results = [
+        check(
+            rules.EXEC_FORM,
+            bool(entrypoint) and not shell,
+            "an exec-form entrypoint (a JSON array)",
+            f"{entrypoint!r}" + (" is shell form" if shell else ""),
+        )
+    ]
     root = lay_out(work / "main", options)
     code, logs, changed = run_processing(scope, image, options, root)
-    results.append(check(rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}",
-                         () if code == 0 else log_lines(logs)))
+    results.append(
+        check(
+            rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}", () if code == 0 else log_lines(logs)
+        )
+    )
     outside = written_outside(changed, ("/opt/ml",))
     empty = [name for name in options.outputs if not any((root / "output" / name).rglob("*"))]
-    observed = "; ".join(filter(None, [f"wrote outside: {', '.join(outside[:5])}" if outside else "",
-                                       f"nothing in output(s): {', '.join(empty)}" if empty else ""]))
-    results.append(check(rules.PROCESSING_PATHS, not outside and not empty,
-                         "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
-                         observed or "all outputs written under /opt/ml/processing"))
-    results.append(_failure(scope, image, options, work) if code == 0 else
-                   hidden(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code"))
+    observed = "; ".join(
+        filter(
+            None,
+            [
+                f"wrote outside: {', '.join(outside[:5])}" if outside else "",
+                f"nothing in output(s): {', '.join(empty)}" if empty else "",
+            ],
+        )
+    )
+    results.append(
+        check(
+            rules.PROCESSING_PATHS,
+            not outside and not empty,
+            "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
+            observed or "all outputs written under /opt/ml/processing",
+        )
+    )
+    results.append(
+        _failure(scope, image, options, work)
+        if code == 0
+        else hidden(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code")
+    )
     return results
 
 
@@ -75,5 +105,10 @@ def _failure(scope: Scope, image: str, options: CheckOptions, work: Path) -> Res
     corrupt(root / "input")
     code, logs, _ = run_processing(scope, image, options, root)
     shutil.rmtree(work / "broken", ignore_errors=True)
-    return check(rules.PROCESSING_FAILURE, code not in (0, None), "non-zero exit on unusable inputs",
-                 f"exit code {code}", log_lines(logs, 6))
+    return check(
+        rules.PROCESSING_FAILURE,
+        code not in (0, None),
+        "non-zero exit on unusable inputs",
+        f"exit code {code}",
+        log_lines(logs, 6),
+    )

@@ -27,8 +27,9 @@ def summary(results: list[Result]) -> str:
     line = f"{counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, {counts[Status.SKIPPED]} skipped"
     reasons = skip_reasons(results)
     if reasons:
-        line += " (" + "; ".join(f"{len(names)}: {why}" if len(names) > 1 else why
-                                 for why, names in reasons.items()) + ")"
+        line += (
+            " (" + "; ".join(f"{len(names)}: {why}" if len(names) > 1 else why for why, names in reasons.items()) + ")"
+        )
     if counts[Status.NOT_APPLICABLE]:
         line += f", {counts[Status.NOT_APPLICABLE]} not applicable"
     return line
@@ -44,17 +45,24 @@ def skip_reasons(results: list[Result]) -> dict[str, list[str]]:
 
 
 def as_json(results: list[Result]) -> str:
-    return json.dumps({"results": [{**asdict(r), "status": r.status.value} for r in results],
-                       "passed": all(r.status is not Status.FAIL for r in results),
-                       # --strict: passed, and nothing left unverified
-                       "complete": all(r.status in (Status.PASS, Status.NOT_APPLICABLE) for r in results),
-                       "skipped": skip_reasons(results)}, indent=2)
+    return json.dumps(
+        {
+            "results": [{**asdict(r), "status": r.status.value} for r in results],
+            "passed": all(r.status is not Status.FAIL for r in results),
+            # --strict: passed, and nothing left unverified
+            "complete": all(r.status in (Status.PASS, Status.NOT_APPLICABLE) for r in results),
+            "skipped": skip_reasons(results),
+        },
+        indent=2,
+    )
 
 
-LEGEND = ("PASS: checked and met.  FAIL: checked and broken.  SKIP: could not be checked (an input is missing, "
-          "the image lacks a tool,\nor an earlier failure hides it); --strict and the pytest plugin fail on it.  "
-          "N/A: SageMaker does not apply the rule to\nthis image (e.g. bind-to-port without the accept-bind-to-port "
-          "label); it never fails a run.")
+LEGEND = (
+    "PASS: checked and met.  FAIL: checked and broken.  SKIP: could not be checked (an input is missing, "
+    "the image lacks a tool,\nor an earlier failure hides it); --strict and the pytest plugin fail on it.  "
+    "N/A: SageMaker does not apply the rule to\nthis image (e.g. bind-to-port without the accept-bind-to-port "
+    "label); it never fails a run."
+)
 
 
 def catalogue(rules: tuple[Rule, ...]) -> str:

@@ -16,14 +16,17 @@ from harness.errors import UserError
 _CHECKERS = {Kind.INFERENCE: check_inference, Kind.TRAINING: check_training, Kind.PROCESSING: check_processing}
 
 
-def run_checks(engine: Engine, kind: Kind, images: list[str], options: CheckOptions,
-               scope_name: str = "check") -> list[Result]:
+def run_checks(
+    engine: Engine, kind: Kind, images: list[str], options: CheckOptions, scope_name: str = "check"
+) -> list[Result]:
     """One result per check; every container started carries the scope `scope_name-…` and is removed."""
     expected = 2 if kind is Kind.PAIR else 1
     if len(images) != expected:
-        raise UserError(f"--kind {kind.value} checks {expected} image(s), got {len(images)}",
-                        fix="harness check IMAGE --kind inference|training|processing, "
-                        "or harness check --pair TRAINING_IMAGE INFERENCE_IMAGE")
+        raise UserError(
+            f"--kind {kind.value} checks {expected} image(s), got {len(images)}",
+            fix="harness check IMAGE --kind inference|training|processing, "
+            "or harness check --pair TRAINING_IMAGE INFERENCE_IMAGE",
+        )
     for image in images:
         if engine.image(image) is None:
             raise UserError(f"image {image} is not present locally", fix=f"build it or `docker pull {image}`")

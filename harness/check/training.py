@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.check import rules
-from harness.check.model import CheckOptions, Result, check, failed, hidden, log_lines, skipped
+from harness.check.model import CheckOptions, Result, Rule, check, failed, hidden, log_lines, skipped
 from harness.check.workspace import corrupt, place, written_outside
 from harness.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
@@ -40,13 +41,18 @@ def lay_out(root: Path, options: CheckOptions, hyperparameters: dict[str, object
     """/opt/ml as SageMaker lays it out for a one-host training job."""
     for channel, source in options.channels.items():
         place(source, Path(on_host(root).channel_dir(channel)))
-    return write_training_config(root, TrainingConfig(hyperparameters, {c: FILE_CHANNEL for c in options.channels}))
+    return write_training_config(root, TrainingConfig(hyperparameters, dict.fromkeys(options.channels, FILE_CHANNEL)))
 
 
 def run_training(scope: Scope, image: str, root: Path, network: bool) -> TrainingRun:
-    spec = ContainerSpec(image=image, command=("train",), mounts=(Mount(root, "/opt/ml"),), hostname="algo-1",
-                         network_disabled=not network,
-                         environment={"TRAINING_JOB_NAME": "harness-check", "TRAINING_JOB_ARN": "arn:harness-check"})
+    spec = ContainerSpec(
+        image=image,
+        command=("train",),
+        mounts=(Mount(root, "/opt/ml"),),
+        hostname="algo-1",
+        network_disabled=not network,
+        environment={"TRAINING_JOB_NAME": "harness-check", "TRAINING_JOB_ARN": "arn:harness-check"},
+    )
     try:
         container = scope.start(spec)
     except HarnessError as error:
@@ -64,44 +70,72 @@ def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) 
     logs = log_lines(main.logs)
     started = main.exit_code is not None and main.exit_code not in MISSING_PROGRAM_CODES
     results = [
-        check(rules.TRAIN_ARGUMENT, started, "`train` starts the training program",
-              "started" if started else f"could not run `train` (exit {main.exit_code})", () if started else logs),
-        check(rules.TRAIN_COMPLETES, main.exit_code == 0, "exit code 0", f"exit code {main.exit_code}",
-              () if main.exit_code == 0 else logs),
-        check(rules.WRITES_MODEL, bool(main.model_files), "files in /opt/ml/model",
-              f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}" if main.model_files
-              else "nothing in /opt/ml/model", tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8]))
-        if main.exit_code == 0 else hidden(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model "
-                                            "(see training.exit-code)"),
-        _differential(rules.NO_NETWORK, main, lambda: run_training(
-            scope, image, lay_out(work / "network", options, dict(options.hyperparameters)), network=True)),
+        check(
+            rules.TRAIN_ARGUMENT,
+            started,
+            "`train` starts the training program",
+            "started" if started else f"could not run `train` (exit {main.exit_code})",
+            () if started else logs,
+        ),
+        check(
+            rules.TRAIN_COMPLETES,
+            main.exit_code == 0,
+            "exit code 0",
+            f"exit code {main.exit_code}",
+            () if main.exit_code == 0 else logs,
+        ),
+        check(
+            rules.WRITES_MODEL,
+            bool(main.model_files),
+            "files in /opt/ml/model",
+            f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}"
+            if main.model_files
+            else "nothing in /opt/ml/model",
+            tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8]),
+        )
+        if main.exit_code == 0
+        else hidden(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model (see training.exit-code)"),
+        _differential(
+            rules.NO_NETWORK,
+            main,
+            lambda: run_training(
+                scope, image, lay_out(work / "network", options, dict(options.hyperparameters)), network=True
+            ),
+        ),
         _string_hyperparameters(scope, image, options, work, main),
     ]
     results += _broken_input(scope, image, options, work, main)
     return results
 
 
-def _differential(rule: rules.Rule, main: TrainingRun, rerun: object) -> Result:
+def _differential(rule: Rule, main: TrainingRun, rerun: Callable[[], TrainingRun]) -> Result:
     """Passes when the main run succeeded; otherwise reruns with one condition changed.
 
     If the rerun succeeds, that condition was the cause: the check fails.
     """
     if main.exit_code == 0:
         return check(rule, True, "succeeds under the rule", "succeeded")
-    other = rerun()  # type: ignore[operator]
+    other = rerun()
     if other.exit_code == 0:
-        return failed(rule, "succeeds under the rule", "fails under the rule, succeeds without it",
-                      log_lines(main.logs, 6))
+        return failed(
+            rule, "succeeds under the rule", "fails under the rule, succeeds without it", log_lines(main.logs, 6)
+        )
     return hidden(rule, "the job fails either way; see training.exit-code")
 
 
 def _string_hyperparameters(scope: Scope, image: str, options: CheckOptions, work: Path, main: TrainingRun) -> Result:
     if not options.hyperparameters:
-        return skipped(rules.STRING_HYPERPARAMETERS, "no hyperparameters given (--hyperparameter NAME=VALUE)",
-                       "no hyperparameters given")
+        return skipped(
+            rules.STRING_HYPERPARAMETERS,
+            "no hyperparameters given (--hyperparameter NAME=VALUE)",
+            "no hyperparameters given",
+        )
     typed = {k: _json_value(v) for k, v in options.hyperparameters.items()}
-    return _differential(rules.STRING_HYPERPARAMETERS, main, lambda: run_training(
-        scope, image, lay_out(work / "typed", options, typed), network=False))
+    return _differential(
+        rules.STRING_HYPERPARAMETERS,
+        main,
+        lambda: run_training(scope, image, lay_out(work / "typed", options, typed), network=False),
+    )
 
 
 def _json_value(text: str) -> object:
@@ -123,11 +157,22 @@ def _broken_input(scope: Scope, image: str, options: CheckOptions, work: Path, m
     shutil.rmtree(work / "broken", ignore_errors=True)
     return [
         # A job that fails on good data too proves nothing by failing on garbage.
-        check(rules.READS_CHANNELS, failed_run, "non-zero exit when the channel data is garbage",
-              f"exit code {broken.exit_code}", () if failed_run else ("the job ignored /opt/ml/input/data",))
-        if main.exit_code == 0 else hidden(rules.READS_CHANNELS, "the job fails on good data too "
-                                            "(see training.exit-code)"),
-        check(rules.FAILURE_FILE, failed_run and bool(text), "non-zero exit and /opt/ml/output/failure written",
-              f"exit code {broken.exit_code}; failure file: {text[:120]!r}" if text
-              else f"exit code {broken.exit_code}; no /opt/ml/output/failure", log_lines(broken.logs, 6)),
+        check(
+            rules.READS_CHANNELS,
+            failed_run,
+            "non-zero exit when the channel data is garbage",
+            f"exit code {broken.exit_code}",
+            () if failed_run else ("the job ignored /opt/ml/input/data",),
+        )
+        if main.exit_code == 0
+        else hidden(rules.READS_CHANNELS, "the job fails on good data too (see training.exit-code)"),
+        check(
+            rules.FAILURE_FILE,
+            failed_run and bool(text),
+            "non-zero exit and /opt/ml/output/failure written",
+            f"exit code {broken.exit_code}; failure file: {text[:120]!r}"
+            if text
+            else f"exit code {broken.exit_code}; no /opt/ml/output/failure",
+            log_lines(broken.logs, 6),
+        ),
     ]

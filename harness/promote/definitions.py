@@ -47,7 +47,7 @@ class Substitutions:
 def build_definition(module: ModuleType, name: str, bucket: str, images: dict[str, str], role: str) -> str:
     """jobs/pipeline.py's definition for these settings, built against a throwaway local S3."""
     with EmbeddedS3() as s3:
-        session = HarnessSession(s3, bucket, client=None, runtime=None)  # type: ignore[arg-type]
+        session = HarnessSession(s3, bucket, client=None, runtime=None)
         settings = module.PipelineSettings(
             bucket=bucket,
             processing_image=images["processing"],

@@ -26,12 +26,12 @@ import pytest
 from docker.errors import ImageNotFound
 from support import SESSION, session_scope
 
+from harness.archives import pack
 from harness.check import rules
 from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
 from harness.check.training import lay_out, run_training
-from harness.archives import pack
 from harness.docker import OWNER, OWNER_LABEL, Engine
 from harness.images import PARITY_LIBRARIES, ImageKind
 
@@ -45,15 +45,20 @@ BROKEN_WINDOW_S = 20.0
 PARALLEL_CHECKS = 3  # most of a broken image's check is waiting (start-up window, SIGTERM grace)
 SLOWEST = ("inference-ignores-sigterm", "inference-ignores-bind-to-port", "inference-wrong-port")
 
-TRAINING = CheckOptions(channels={"train": FIXTURES / "data" / "train" / "train_data.csv",
-                                  "validation": FIXTURES / "data" / "validation"},
-                        hyperparameters={"C": "0.5", "max_iter": "200"})
-PROCESSING_IO = {"inputs": {"raw": FIXTURES / "data" / "raw"}, "outputs": ("train", "validation", "test"),
-                 "arguments": ("--input-dir", "/opt/ml/processing/input/raw")}
+TRAINING = CheckOptions(
+    channels={"train": FIXTURES / "data" / "train" / "train_data.csv", "validation": FIXTURES / "data" / "validation"},
+    hyperparameters={"C": "0.5", "max_iter": "200"},
+)
+PROCESSING_IO = {
+    "inputs": {"raw": FIXTURES / "data" / "raw"},
+    "outputs": ("train", "validation", "test"),
+    "arguments": ("--input-dir", "/opt/ml/processing/input/raw"),
+}
 PROCESSING = CheckOptions(entrypoint=("python3", "/opt/program/preprocess.py"), **PROCESSING_IO)
 BROKEN_PROCESSING = CheckOptions(**PROCESSING_IO)  # the image's own entry point: it is under test
-BYOC_TRAINING = CheckOptions(channels={"training": FIXTURES / "data" / "train" / "train_data.csv"},
-                             hyperparameters={"max_leaf_nodes": "8"})
+BYOC_TRAINING = CheckOptions(
+    channels={"training": FIXTURES / "data" / "train" / "train_data.csv"}, hyperparameters={"max_leaf_nodes": "8"}
+)
 
 
 def expected_failures() -> dict[str, frozenset[str]]:
@@ -91,8 +96,9 @@ def built(engine: Engine, images: dict[ImageKind, str]) -> Iterator[dict[str, st
         for folder, context in contexts.items():
             base = images[ImageKind.TRAINING if folder == "byoc" else ImageKind(kind_of(folder).value)]
             tag = f"harness-check-{folder}:{SESSION}"
-            engine.client.images.build(path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True,
-                                       labels={OWNER_LABEL: OWNER})
+            engine.client.images.build(
+                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True, labels={OWNER_LABEL: OWNER}
+            )
             tags[folder] = tag
         yield tags
     finally:
@@ -113,17 +119,28 @@ def broken_results(engine: Engine, built: dict[str, str], trained: Path) -> dict
     """Every broken image checked once, a few at a time, the slowest first."""
     slowest_first = sorted(EXPECTED, key=lambda folder: (folder not in SLOWEST, folder))
     with ThreadPoolExecutor(max_workers=PARALLEL_CHECKS) as pool:
-        futures = {folder: pool.submit(run_checks, engine, kind_of(folder), [built[folder]],
-                                       broken_options(folder, trained), scope_name=SESSION)
-                   for folder in slowest_first}
+        futures = {
+            folder: pool.submit(
+                run_checks,
+                engine,
+                kind_of(folder),
+                [built[folder]],
+                broken_options(folder, trained),
+                scope_name=SESSION,
+            )
+            for folder in slowest_first
+        }
         return {folder: future.result() for folder, future in futures.items()}
 
 
 def test_project_images_pass_every_check(engine: Engine, images: dict[ImageKind, str], trained: Path) -> None:
     """Runs first and alone, so its time is the checker's own."""
     runs = {
-        "inference": (Kind.INFERENCE, images[ImageKind.INFERENCE],
-                      CheckOptions(model=trained / "model.tar.gz", payload=PAYLOAD)),
+        "inference": (
+            Kind.INFERENCE,
+            images[ImageKind.INFERENCE],
+            CheckOptions(model=trained / "model.tar.gz", payload=PAYLOAD),
+        ),
         "training": (Kind.TRAINING, images[ImageKind.TRAINING], TRAINING),
         "processing": (Kind.PROCESSING, images[ImageKind.PROCESSING], PROCESSING),
     }
@@ -133,9 +150,11 @@ def test_project_images_pass_every_check(engine: Engine, images: dict[ImageKind,
         results = run_checks(engine, kind, [image], options, scope_name=SESSION)
         seconds[label] = time.monotonic() - started
         assert names(results, Status.PASS) == rule_names(kind), as_text(results)  # every check ran and passed
-    print("\nchecker run time on the project's images: "
-          + ", ".join(f"{label} {s:.1f}s" for label, s in seconds.items())
-          + f"; total {sum(seconds.values()):.1f}s")
+    print(
+        "\nchecker run time on the project's images: "
+        + ", ".join(f"{label} {s:.1f}s" for label, s in seconds.items())
+        + f"; total {sum(seconds.values()):.1f}s"
+    )
 
 
 def test_the_readme_table_names_every_broken_image_and_real_checks() -> None:
@@ -152,8 +171,7 @@ def test_broken_image_fails_exactly_its_checks(folder: str, broken_results: dict
     assert names(results, Status.FAIL) == EXPECTED[folder], as_text(results)
 
 
-def test_byoc_image_passes_training_inference_and_pair(engine: Engine, built: dict[str, str],
-                                                       tmp_path: Path) -> None:
+def test_byoc_image_passes_training_inference_and_pair(engine: Engine, built: dict[str, str], tmp_path: Path) -> None:
     image = built["byoc"]
     config = engine.client.images.get(image).attrs["Config"]
     assert not config.get("Entrypoint") and not config.get("Cmd")  # `train` / `serve` resolve on PATH
@@ -162,13 +180,15 @@ def test_byoc_image_passes_training_inference_and_pair(engine: Engine, built: di
     assert names(training, Status.PASS) == rule_names(Kind.TRAINING), as_text(training)
 
     with session_scope(engine) as scope:
-        job = run_training(scope, image, lay_out(tmp_path / "ml", BYOC_TRAINING, dict(BYOC_TRAINING.hyperparameters)),
-                           network=False)
+        job = run_training(
+            scope, image, lay_out(tmp_path / "ml", BYOC_TRAINING, dict(BYOC_TRAINING.hyperparameters)), network=False
+        )
     assert job.exit_code == 0 and job.model_files == ["model.pkl"], job.logs
     model = pack(job.root / "model", tmp_path / "model.tar.gz")
 
-    inference = run_checks(engine, Kind.INFERENCE, [image], CheckOptions(model=model, payload=PAYLOAD),
-                           scope_name=SESSION)
+    inference = run_checks(
+        engine, Kind.INFERENCE, [image], CheckOptions(model=model, payload=PAYLOAD), scope_name=SESSION
+    )
     assert not names(inference, Status.FAIL) and not names(inference, Status.SKIPPED), as_text(inference)
     assert names(inference, Status.NOT_APPLICABLE) == {"inference.bind-to-port"}, as_text(inference)  # no label
 
@@ -193,12 +213,21 @@ def test_wrong_port_is_judged_within_seconds(engine: Engine, built: dict[str, st
 
 def test_cli_strict_fails_on_a_check_that_could_not_run(images: dict[ImageKind, str]) -> None:
     """No --hyperparameter: training.hyperparameters-as-strings cannot run. Exit 0 says so; --strict exits 1."""
-    command = [sys.executable, "-m", "harness.cli", "check", images[ImageKind.TRAINING], "--kind", "training",
-               *(f"--channel={name}={path}" for name, path in TRAINING.channels.items())]
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "check",
+        images[ImageKind.TRAINING],
+        "--kind",
+        "training",
+        *(f"--channel={name}={path}" for name, path in TRAINING.channels.items()),
+    ]
     environment = {**os.environ, "SAGEMAKER_SUPPRESS_V2_WARNING": "1", "AWS_EC2_METADATA_DISABLED": "true"}
     for extra, code in (((), 0), (("--strict",), 1)):
-        done = subprocess.run([*command, *extra], check=False, cwd=ROOT, env=environment, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [*command, *extra], check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == code, done.stdout + done.stderr
         last = done.stdout.strip().splitlines()[-1]
         assert last == "6 passed, 0 failed, 1 skipped (no hyperparameters given)", done.stdout
@@ -206,10 +235,28 @@ def test_cli_strict_fails_on_a_check_that_could_not_run(images: dict[ImageKind, 
 
 def test_cli_json_report_for_a_broken_image(built: dict[str, str]) -> None:
     folder = "processing-shell-entrypoint"
-    command = [sys.executable, "-m", "harness.cli", "check", built[folder], "--kind", "processing",
-               "--input", f"raw={FIXTURES / 'data' / 'raw'}", "--output", "train", "--output", "validation",
-               "--output", "test", "--argument=--input-dir", "--argument", "/opt/ml/processing/input/raw",
-               "--format", "json"]
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "check",
+        built[folder],
+        "--kind",
+        "processing",
+        "--input",
+        f"raw={FIXTURES / 'data' / 'raw'}",
+        "--output",
+        "train",
+        "--output",
+        "validation",
+        "--output",
+        "test",
+        "--argument=--input-dir",
+        "--argument",
+        "/opt/ml/processing/input/raw",
+        "--format",
+        "json",
+    ]
     environment = {**os.environ, "SAGEMAKER_SUPPRESS_V2_WARNING": "1", "AWS_EC2_METADATA_DISABLED": "true"}
     done = subprocess.run(command, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr

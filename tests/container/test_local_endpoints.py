@@ -8,46 +8,57 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from support import SESSION
 
 from harness.config import Settings
 from harness.docker import Engine
 from harness.endpoints import ENDPOINT_LABEL
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
-from support import SESSION
 
 CAPTURE = "data-capture"
 
 
 def deploy(env: LocalEnvironment, name: str, image: str, model_uri: str, capture: bool = False) -> None:
-    env.client.create_model(ModelName=name, ExecutionRoleArn="r",
-                            PrimaryContainer={"Image": image, "ModelDataUrl": model_uri})
-    config = {"EndpointConfigName": name, "ProductionVariants": [
-        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]}
+    env.client.create_model(
+        ModelName=name, ExecutionRoleArn="r", PrimaryContainer={"Image": image, "ModelDataUrl": model_uri}
+    )
+    config = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    }
     if capture:
-        config["DataCaptureConfig"] = {"EnableCapture": True, "InitialSamplingPercentage": 100,
-                                       "DestinationS3Uri": f"s3://{env.bucket}/{CAPTURE}",
-                                       "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+        config["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{env.bucket}/{CAPTURE}",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
     env.client.create_endpoint_config(**config)
     env.client.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
 
-@pytest.fixture()
+@pytest.fixture
 def model_uri(local_env: LocalEnvironment, trained: Path) -> str:
     uri = S3Uri(local_env.bucket, "models/job/output/model.tar.gz")
     local_env.s3.put_file(trained / "model.tar.gz", uri)
     return str(uri)
 
 
-def test_two_endpoints_serve_at_once_on_their_own_ports(local_env: LocalEnvironment, model_uri: str, images: dict,
-                                                        fixtures_dir: Path, engine: Engine) -> None:
+def test_two_endpoints_serve_at_once_on_their_own_ports(
+    local_env: LocalEnvironment, model_uri: str, images: dict, fixtures_dir: Path, engine: Engine
+) -> None:
     for name in ("first", "second"):
         deploy(local_env, name, images["inference"], model_uri)
     ports = {local_env.endpoints.endpoints[n].client.base_url for n in ("first", "second")}
     assert len(ports) == 2 and all(url.startswith("http://127.0.0.1:") for url in ports)
     body = (fixtures_dir / "payloads" / "batch.csv").read_bytes()
-    answers = [local_env.runtime.invoke_endpoint(EndpointName=n, Body=body, ContentType="text/csv")["Body"].read()
-               for n in ("first", "second")]
+    answers = [
+        local_env.runtime.invoke_endpoint(EndpointName=n, Body=body, ContentType="text/csv")["Body"].read()
+        for n in ("first", "second")
+    ]
     assert answers[0] == answers[1] and len(answers[0].split()) == 10
     assert local_env.client.describe_endpoint(EndpointName="first")["EndpointStatus"] == "InService"
     for name in ("first", "second"):
@@ -63,8 +74,9 @@ def _deletion_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("delete-endpoint-")]
 
 
-def test_delete_answers_at_once_then_deleting_then_gone(local_env: LocalEnvironment, model_uri: str, images: dict,
-                                                        fixtures_dir: Path, engine: Engine) -> None:
+def test_delete_answers_at_once_then_deleting_then_gone(
+    local_env: LocalEnvironment, model_uri: str, images: dict, fixtures_dir: Path, engine: Engine
+) -> None:
     deploy(local_env, "quick", images["inference"], model_uri)
     started = time.monotonic()
     local_env.client.delete_endpoint(EndpointName="quick")
@@ -87,11 +99,13 @@ def test_delete_answers_at_once_then_deleting_then_gone(local_env: LocalEnvironm
     assert engine.containers({ENDPOINT_LABEL: "quick"}) == []
 
 
-def test_closing_the_environment_waits_for_every_deletion(engine: Engine, images: dict, trained: Path,
-                                                          tmp_path: Path) -> None:
+def test_closing_the_environment_waits_for_every_deletion(
+    engine: Engine, images: dict, trained: Path, tmp_path: Path
+) -> None:
     settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
-    with LocalEnvironment.open(settings, engine, lambda job, line: None, lambda record: None,
-                               scope_name=SESSION) as env:
+    with LocalEnvironment.open(
+        settings, engine, lambda job, line: None, lambda record: None, scope_name=SESSION
+    ) as env:
         uri = S3Uri(env.bucket, "models/job/output/model.tar.gz")
         env.s3.put_file(trained / "model.tar.gz", uri)
         for name in ("deleted", "kept"):
@@ -104,12 +118,17 @@ def test_closing_the_environment_waits_for_every_deletion(engine: Engine, images
     assert _deletion_threads() == [], "a deletion outlived the environment"
 
 
-def test_data_capture_writes_model_monitor_records(local_env: LocalEnvironment, model_uri: str, images: dict,
-                                                  fixtures_dir: Path) -> None:
+def test_data_capture_writes_model_monitor_records(
+    local_env: LocalEnvironment, model_uri: str, images: dict, fixtures_dir: Path
+) -> None:
     deploy(local_env, "captured", images["inference"], model_uri, capture=True)
     payloads = [(fixtures_dir / "payloads" / n).read_bytes() for n in ("single_row.csv", "batch.csv")]
-    answers = [local_env.runtime.invoke_endpoint(EndpointName="captured", Body=p, ContentType="text/csv")["Body"]
-               .read().decode() for p in payloads]
+    answers = [
+        local_env.runtime.invoke_endpoint(EndpointName="captured", Body=p, ContentType="text/csv")["Body"]
+        .read()
+        .decode()
+        for p in payloads
+    ]
     keys = local_env.s3.keys(S3Uri(local_env.bucket, f"{CAPTURE}/captured/AllTraffic/"))
     assert len(keys) == 2
     for key in keys:  # {endpoint}/{variant}/yyyy/mm/dd/hh/<file>.jsonl
@@ -117,9 +136,10 @@ def test_data_capture_writes_model_monitor_records(local_env: LocalEnvironment, 
         assert len(parts) == 8 and parts[-1].endswith(".jsonl") and len(parts[3]) == 4 and len(parts[6]) == 2
     records = [json.loads(local_env.s3.get_bytes(S3Uri(local_env.bucket, k))) for k in sorted(keys)]
     seen = {(r["captureData"]["endpointInput"]["data"], r["captureData"]["endpointOutput"]["data"]) for r in records}
-    assert seen == {(p.decode(), a) for p, a in zip(payloads, answers)}
-    assert all(r["captureData"]["endpointInput"]["encoding"] == "CSV" and r["eventMetadata"]["eventId"]
-               for r in records)
+    assert seen == {(p.decode(), a) for p, a in zip(payloads, answers, strict=True)}
+    assert all(
+        r["captureData"]["endpointInput"]["encoding"] == "CSV" and r["eventMetadata"]["eventId"] for r in records
+    )
 
 
 def test_container_errors_map_to_model_error(local_env: LocalEnvironment, model_uri: str, images: dict) -> None:
@@ -134,32 +154,46 @@ def test_container_errors_map_to_model_error(local_env: LocalEnvironment, model_
         local_env.runtime.invoke_endpoint(EndpointName="nowhere", Body=b"1", ContentType="text/csv")
 
 
-def test_deploying_before_the_artifact_exists_is_refused(local_env: LocalEnvironment, images: dict,
-                                                         engine: Engine) -> None:
+def test_deploying_before_the_artifact_exists_is_refused(
+    local_env: LocalEnvironment, images: dict, engine: Engine
+) -> None:
     missing = f"s3://{local_env.bucket}/models/not-yet/output/model.tar.gz"
-    with pytest.raises(ClientError, match="Could not find model data at .*has not finished"):
+    with pytest.raises(ClientError, match=r"Could not find model data at .*has not finished"):
         deploy(local_env, "early", images["inference"], missing)
     local_env.s3.put_bytes(b"not a tarball", S3Uri.parse(missing))
-    with pytest.raises(ClientError, match="is not a valid tar.gz"):
+    with pytest.raises(ClientError, match=r"is not a valid tar\.gz"):
         local_env.client.create_endpoint(EndpointName="early2", EndpointConfigName="early")
     assert engine.containers({ENDPOINT_LABEL: "early"}) == []
 
 
-def test_batch_transform_writes_one_output_per_input_object(local_env: LocalEnvironment, model_uri: str,
-                                                           images: dict, fixtures_dir: Path) -> None:
-    local_env.client.create_model(ModelName="batch", PrimaryContainer={"Image": images["inference"],
-                                                                       "ModelDataUrl": model_uri})
+def test_batch_transform_writes_one_output_per_input_object(
+    local_env: LocalEnvironment, model_uri: str, images: dict, fixtures_dir: Path
+) -> None:
+    local_env.client.create_model(
+        ModelName="batch", PrimaryContainer={"Image": images["inference"], "ModelDataUrl": model_uri}
+    )
     batch = (fixtures_dir / "payloads" / "batch.csv").read_bytes()
     local_env.s3.put_bytes(batch, S3Uri(local_env.bucket, "transform/in/part-1.csv"))
     local_env.s3.put_bytes(batch * 3, S3Uri(local_env.bucket, "transform/in/part-2.csv"))
     local_env.client.create_transform_job(
-        TransformJobName="batch-1", ModelName="batch", BatchStrategy="MultiRecord", MaxPayloadInMB=1,
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{local_env.bucket}/transform/in"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": f"s3://{local_env.bucket}/transform/out", "AssembleWith": "Line",
-                         "Accept": "text/csv"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+        TransformJobName="batch-1",
+        ModelName="batch",
+        BatchStrategy="MultiRecord",
+        MaxPayloadInMB=1,
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{local_env.bucket}/transform/in"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={
+            "S3OutputPath": f"s3://{local_env.bucket}/transform/out",
+            "AssembleWith": "Line",
+            "Accept": "text/csv",
+        },
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
     described = local_env.client.describe_transform_job(TransformJobName="batch-1")
     assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
     first = local_env.s3.get_bytes(S3Uri(local_env.bucket, "transform/out/part-1.csv.out")).decode().split()

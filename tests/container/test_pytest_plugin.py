@@ -10,7 +10,7 @@ from docker.errors import ImageNotFound
 
 from harness.docker import OWNER, OWNER_LABEL, Engine
 
-USER_TESTS = '''
+USER_TESTS = """
 import pathlib
 
 MODEL = pathlib.Path({model!r})
@@ -76,15 +76,21 @@ def test_a_server_on_the_wrong_port_is_rejected_within_seconds(sagemaker_inferen
     seconds = time.monotonic() - started
     print(f"PLUGIN-WRONG-PORT {{seconds:.1f}}s")
     assert seconds < 20  # the 240 s start-up window is not waited out
-'''
+"""
 
 
-@pytest.fixture()
+@pytest.fixture
 def wrong_port_image(engine: Engine, images: dict, fixtures_dir: Path) -> Iterator[str]:
     """fixtures/broken-images/inference-wrong-port: serves on 8081 by default; removed afterwards."""
     tag = f"harness-plugin-wrong-port:{uuid.uuid4().hex[:8]}"
-    engine.client.images.build(path=str(fixtures_dir / "broken-images" / "inference-wrong-port"), tag=tag, rm=True,
-                               forcerm=True, buildargs={"BASE": images["inference"]}, labels={OWNER_LABEL: OWNER})
+    engine.client.images.build(
+        path=str(fixtures_dir / "broken-images" / "inference-wrong-port"),
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        buildargs={"BASE": images["inference"]},
+        labels={OWNER_LABEL: OWNER},
+    )
     try:
         yield tag
     finally:
@@ -92,11 +98,19 @@ def wrong_port_image(engine: Engine, images: dict, fixtures_dir: Path) -> Iterat
             engine.client.images.remove(tag, force=True)
 
 
-def test_plugin_fixtures_in_a_user_project(pytester: pytest.Pytester, trained: Path, fixtures_dir: Path,
-                                           images: dict, engine: Engine, wrong_port_image: str) -> None:
-    pytester.makepyfile(test_user=USER_TESTS.format(
-        model=str(trained / "model.tar.gz"), fixtures=str(fixtures_dir), inference=images["inference"],
-        training=images["training"], processing=images["processing"], wrong_port=wrong_port_image))
+def test_plugin_fixtures_in_a_user_project(
+    pytester: pytest.Pytester, trained: Path, fixtures_dir: Path, images: dict, engine: Engine, wrong_port_image: str
+) -> None:
+    pytester.makepyfile(
+        test_user=USER_TESTS.format(
+            model=str(trained / "model.tar.gz"),
+            fixtures=str(fixtures_dir),
+            inference=images["inference"],
+            training=images["training"],
+            processing=images["processing"],
+            wrong_port=wrong_port_image,
+        )
+    )
     result = pytester.runpytest_subprocess("-q", "-s", "-p", "no:cacheprovider")
     print("\n".join(line for line in result.outlines if "PLUGIN-WRONG-PORT" in line))
     result.assert_outcomes(passed=8)

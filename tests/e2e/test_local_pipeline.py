@@ -61,14 +61,15 @@ def work_dirs() -> set[str]:
     return {p.name for p in Path("/tmp").glob("harness-run-*")}
 
 
-@pytest.fixture()
+@pytest.fixture
 def run_settings(tmp_path: Path) -> Settings:
     """The project's settings with a state folder of the test's own (registry, run records)."""
     return replace(Settings.from_env(), state_dir=tmp_path / "state")
 
 
-def test_whole_pipeline_and_endpoint_offline(run_settings: Settings, engine: Engine, images: dict,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_whole_pipeline_and_endpoint_offline(
+    run_settings: Settings, engine: Engine, images: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     dirs_before = work_dirs()
     record = run_local(run_settings, engine, Progress(), RunOptions())
 
@@ -92,7 +93,7 @@ def test_whole_pipeline_and_endpoint_offline(run_settings: Settings, engine: Eng
 
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
     out = capsys.readouterr().out
-    assert "    [Train] {\"train_rows\": 394" in out and "✔ CheckAccuracy" in out
+    assert '    [Train] {"train_rows": 394' in out and "✔ CheckAccuracy" in out
 
 
 def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: Engine, images: dict) -> None:
@@ -111,8 +112,14 @@ def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: E
 def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, engine: Engine, images: dict) -> None:
     dirs_before = work_dirs()
     env = {**os.environ, "HARNESS_STATE_DIR": str(run_settings.state_dir)}
-    with subprocess.Popen([sys.executable, "-m", "harness.cli", "run-local"], cwd=run_settings.project_root,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+    with subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run-local"],
+        cwd=run_settings.project_root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
         seen = []
         deadline = time.monotonic() + 240
         assert process.stdout is not None
@@ -129,12 +136,17 @@ def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, en
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
 
 
-def test_a_local_run_makes_zero_requests_beyond_loopback(run_settings: Settings, images: dict,
-                                                         tmp_path: Path) -> None:
+def test_a_local_run_makes_zero_requests_beyond_loopback(run_settings: Settings, images: dict, tmp_path: Path) -> None:
     events_file = tmp_path / "network.json"
     env = {**sanitized(os.environ), "HARNESS_STATE_DIR": str(run_settings.state_dir)}
-    result = subprocess.run([sys.executable, "-c", AUDITED_CLI, str(events_file), "run-local", "--quiet"],
-                            cwd=run_settings.project_root, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", AUDITED_CLI, str(events_file), "run-local", "--quiet"],
+        cwd=run_settings.project_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     events = json.loads(events_file.read_text())
     escaped = sorted({f"{kind} {target}" for kind, target in events if beyond_loopback(kind, target)})

@@ -17,6 +17,7 @@ from standin import AwsStandIn, LocalRegistry
 
 from harness.config import Settings
 from harness.docker import Engine
+from harness.errors import JobFailed
 from harness.images import ImageKind, build_images
 from harness.progress import Progress
 from harness.promote.definitions import Substitutions
@@ -39,9 +40,14 @@ def project(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Pat
 
 
 @pytest.fixture(scope="module")
-def verified(project: Path, engine: Engine, images: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    settings = replace(Settings.from_env({"HARNESS_PROJECT_ROOT": str(project)}),
-                       state_dir=tmp_path_factory.mktemp("state"), image_tag=TAG)
+def verified(
+    project: Path, engine: Engine, images: dict, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    settings = replace(
+        Settings.from_env({"HARNESS_PROJECT_ROOT": str(project)}),
+        state_dir=tmp_path_factory.mktemp("state"),
+        image_tag=TAG,
+    )
     build_images(settings, engine, list(ImageKind), lambda line: None)  # cached: the same IDs as :local
     record = run_local(settings, engine, Progress(show_logs=False), RunOptions(deploy=False))
     assert record["status"] == "Succeeded"
@@ -62,20 +68,40 @@ def registry() -> Iterator[LocalRegistry]:
         yield local_registry
 
 
-def client(aws: AwsStandIn, service: str):  # noqa: ANN201 (a boto3 client)
-    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+def client(aws: AwsStandIn, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def promote(settings: Settings, aws: AwsStandIn, registry: LocalRegistry, *args: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update({"AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_ACCESS_KEY_ID": "AKIASTANDIN",
-                "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_EC2_METADATA_DISABLED": "true", "HARNESS_PROJECT_ROOT": str(settings.project_root),
-                "HARNESS_STATE_DIR": str(settings.state_dir), "HARNESS_IMAGE_TAG": TAG,
-                "HARNESS_REGISTRY_OVERRIDE": registry.address, "SAGEMAKER_SUPPRESS_V2_WARNING": "1"})
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "promote", *args], env=env,
-                            cwd=settings.project_root, capture_output=True, text=True, timeout=600)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "AKIASTANDIN",
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "HARNESS_PROJECT_ROOT": str(settings.project_root),
+            "HARNESS_STATE_DIR": str(settings.state_dir),
+            "HARNESS_IMAGE_TAG": TAG,
+            "HARNESS_REGISTRY_OVERRIDE": registry.address,
+            "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "promote", *args],
+        env=env,
+        cwd=settings.project_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert SECRET not in result.stdout + result.stderr, "a credential was printed"
     return result
 
@@ -83,13 +109,15 @@ def promote(settings: Settings, aws: AwsStandIn, registry: LocalRegistry, *args:
 def stand_in_state(aws: AwsStandIn, registry: LocalRegistry) -> dict:
     s3 = client(aws, "s3")
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    return {"repositories": [r["repositoryName"] for r in client(aws, "ecr").describe_repositories()["repositories"]],
-            "objects": [o["Key"] for b in buckets for o in s3.list_objects_v2(Bucket=b).get("Contents", [])],
-            "pipelines": [p["PipelineName"] for p in client(aws, "sagemaker").list_pipelines()["PipelineSummaries"]],
-            "registry": registry.repositories()}
+    return {
+        "repositories": [r["repositoryName"] for r in client(aws, "ecr").describe_repositories()["repositories"]],
+        "objects": [o["Key"] for b in buckets for o in s3.list_objects_v2(Bucket=b).get("Contents", [])],
+        "pipelines": [p["PipelineName"] for p in client(aws, "sagemaker").list_pipelines()["PipelineSummaries"]],
+        "registry": registry.repositories(),
+    }
 
 
-@pytest.fixture()
+@pytest.fixture
 def clean_aws(aws: AwsStandIn) -> AwsStandIn:
     aws.reset()
     client(aws, "s3").create_bucket(Bucket=BUCKET)
@@ -99,8 +127,9 @@ def clean_aws(aws: AwsStandIn) -> AwsStandIn:
 EMPTY = {"repositories": [], "objects": [], "pipelines": []}
 
 
-def test_dry_run_prints_the_whole_plan_and_changes_nothing(verified: Settings, clean_aws: AwsStandIn,
-                                                           registry: LocalRegistry) -> None:
+def test_dry_run_prints_the_whole_plan_and_changes_nothing(
+    verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry
+) -> None:
     before = stand_in_state(clean_aws, registry)
     result = promote(verified, clean_aws, registry)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -114,7 +143,8 @@ def test_dry_run_prints_the_whole_plan_and_changes_nothing(verified: Settings, c
 
 
 def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
-        verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, engine: Engine) -> None:
+    verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, engine: Engine
+) -> None:
     result = promote(verified, clean_aws, registry, "--yes", "--start")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     record = json.loads((verified.state_dir / "runs" / "latest.json").read_text())
@@ -125,11 +155,16 @@ def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
         assert registry.config_digest(f"mlops-{kind}", tag) == record["images"][kind]["id"]
     sagemaker = client(clean_aws, "sagemaker")
     deployed = json.loads(sagemaker.describe_pipeline(PipelineName="mlops-pipeline")["PipelineDefinition"])
-    uris = {r["repositoryName"]: r["repositoryUri"]
-            for r in client(clean_aws, "ecr").describe_repositories()["repositories"]}
-    expected = Substitutions(bucket=(record["bucket"], BUCKET), role=(record["role"], ROLE),
-                             pipeline_name=("mlops-pipeline", "mlops-pipeline"),
-                             images={e["tag"]: f"{uris['mlops-' + k]}:{tag}" for k, e in record["images"].items()})
+    uris = {
+        r["repositoryName"]: r["repositoryUri"]
+        for r in client(clean_aws, "ecr").describe_repositories()["repositories"]
+    }
+    expected = Substitutions(
+        bucket=(record["bucket"], BUCKET),
+        role=(record["role"], ROLE),
+        pipeline_name=("mlops-pipeline", "mlops-pipeline"),
+        images={e["tag"]: f"{uris['mlops-' + k]}:{tag}" for k, e in record["images"].items()},
+    )
     assert deployed == expected.apply(json.loads(record["pipeline"]["definition"]))
     assert "data/raw/breast_cancer.csv" in state["objects"]
     assert sum(key.endswith(("preprocess.py", "evaluate.py")) for key in state["objects"]) == 2
@@ -151,14 +186,21 @@ def _approved_package(aws: AwsStandIn, model_url: str) -> None:
     sagemaker = client(aws, "sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="mlops-models")
     sagemaker.create_model_package(
-        ModelPackageGroupName="mlops-models", ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-inference:x",
-                                                "ModelDataUrl": model_url}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})
+        ModelPackageGroupName="mlops-models",
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-inference:x", "ModelDataUrl": model_url}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
 
 
 def test_deploy_waits_for_the_artifact_and_monitor_turns_capture_on(
-        verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, trained: Path) -> None:
+    verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, trained: Path
+) -> None:
     model_url = f"s3://{BUCKET}/models/train-1/output/model.tar.gz"
     _approved_package(clean_aws, model_url)
     early = promote(verified, clean_aws, registry, "--yes", "--deploy", "--monitor")
@@ -178,8 +220,9 @@ def test_deploy_waits_for_the_artifact_and_monitor_turns_capture_on(
     assert inputs[0]["EndpointInput"]["EndpointName"] == "mlops-endpoint"
 
 
-def test_aws_errors_name_the_call_and_the_resource(verified: Settings, aws: AwsStandIn,
-                                                   registry: LocalRegistry) -> None:
+def test_aws_errors_name_the_call_and_the_resource(
+    verified: Settings, aws: AwsStandIn, registry: LocalRegistry
+) -> None:
     aws.reset()  # no bucket: the upsert's HeadBucket fails
     result = promote(verified, aws, registry, "--yes")
     assert result.returncode == 4, result.stderr[-2000:]
@@ -187,8 +230,9 @@ def test_aws_errors_name_the_call_and_the_resource(verified: Settings, aws: AwsS
 
 
 @pytest.mark.parametrize("edit", ["job code", "pipeline definition", "image content"])
-def test_promotion_refuses_what_the_run_did_not_verify(edit: str, verified: Settings, clean_aws: AwsStandIn,
-                                                       registry: LocalRegistry, engine: Engine) -> None:
+def test_promotion_refuses_what_the_run_did_not_verify(
+    edit: str, verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, engine: Engine
+) -> None:
     project = verified.project_root
     restore = _edit(edit, project, verified, engine)
     try:
@@ -197,20 +241,24 @@ def test_promotion_refuses_what_the_run_did_not_verify(edit: str, verified: Sett
         restore()
     assert result.returncode == 2, result.stdout[-1500:] + result.stderr[-1500:]
     assert "error: what would be promoted differs from what run" in result.stderr
-    expected = {"job code": "job code changed: jobs/evaluate.py (edited)",
-                "pipeline definition": "pipeline definition edited since the run: $.Parameters[AccuracyThreshold]",
-                "image content": f"image harness-training:{TAG} (training) has other content"}[edit]
+    expected = {
+        "job code": "job code changed: jobs/evaluate.py (edited)",
+        "pipeline definition": "pipeline definition edited since the run: $.Parameters[AccuracyThreshold]",
+        "image content": f"image harness-training:{TAG} (training) has other content",
+    }[edit]
     assert expected in result.stderr
-    assert {k: v for k, v in stand_in_state(clean_aws, registry).items() if k in EMPTY} == \
-        {**EMPTY, "objects": []}
+    assert {k: v for k, v in stand_in_state(clean_aws, registry).items() if k in EMPTY} == {**EMPTY, "objects": []}
 
 
-def _edit(edit: str, project: Path, settings: Settings, engine: Engine):  # noqa: ANN202 (returns the undo)
+def _edit(edit: str, project: Path, settings: Settings, engine: Engine):
     if edit in ("job code", "pipeline definition"):
         path = project / "jobs" / ("evaluate.py" if edit == "job code" else "pipeline.py")
         original = path.read_text()
-        path.write_text(original + "\n# edited after the run\n" if edit == "job code" else
-                        original.replace('"AccuracyThreshold", default_value=0.9', '"AccuracyThreshold", default_value=0.95'))
+        path.write_text(
+            original + "\n# edited after the run\n"
+            if edit == "job code"
+            else original.replace('"AccuracyThreshold", default_value=0.9', '"AccuracyThreshold", default_value=0.95')
+        )
         return lambda: path.write_text(original)
     tag = settings.image_name("training")
     original_id = engine.image(tag).id
@@ -227,10 +275,11 @@ def _edit(edit: str, project: Path, settings: Settings, engine: Engine):  # noqa
     return restore
 
 
-def test_a_failed_local_run_is_not_promoted(verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry,
-                                            engine: Engine, tmp_path: Path) -> None:
+def test_a_failed_local_run_is_not_promoted(
+    verified: Settings, clean_aws: AwsStandIn, registry: LocalRegistry, engine: Engine, tmp_path: Path
+) -> None:
     failed = replace(verified, state_dir=tmp_path / "failed-state")
-    with pytest.raises(Exception):
+    with pytest.raises(JobFailed, match="pipeline"):
         run_local(failed, engine, Progress(show_logs=False), RunOptions(parameters={"MaxIter": "many"}, deploy=False))
     result = promote(failed, clean_aws, registry, "--yes")
     assert result.returncode == 2

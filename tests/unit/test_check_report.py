@@ -18,8 +18,9 @@ RESULTS = [
 
 def test_last_line_counts_and_groups_the_reasons_for_skipping() -> None:
     lines = as_text(RESULTS).splitlines()
-    assert lines[-1] == ("1 passed, 0 failed, 3 skipped (2: no payload given; no python3 in the image), "
-                         "1 not applicable")
+    assert lines[-1] == (
+        "1 passed, 0 failed, 3 skipped (2: no payload given; no python3 in the image), 1 not applicable"
+    )
     assert any(line.startswith("SKIP  inference.invocations-60s") and NO_PAYLOAD in line for line in lines)
     assert any(line.startswith("N/A   inference.bind-to-port") for line in lines)
 
@@ -32,8 +33,10 @@ def test_a_skip_after_a_failure_says_an_earlier_check_failed() -> None:
 def test_json_tells_passed_from_complete() -> None:
     report = json.loads(as_json(RESULTS))
     assert report["passed"] is True and report["complete"] is False
-    assert report["skipped"] == {"no payload given": ["inference.invocations-60s", "inference.payload-6mb"],
-                                 "no python3 in the image": ["inference.accept-250ms"]}
+    assert report["skipped"] == {
+        "no payload given": ["inference.invocations-60s", "inference.payload-6mb"],
+        "no python3 in the image": ["inference.accept-250ms"],
+    }
     statuses = {r["name"]: r["status"] for r in report["results"]}
     assert statuses["inference.bind-to-port"] == "n/a"
     assert json.loads(as_json(RESULTS[:1] + RESULTS[-1:]))["complete"] is True  # n/a is not a gap

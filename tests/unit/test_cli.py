@@ -14,8 +14,14 @@ NO_DAEMON = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          env=env or dict(os.environ), cwd=Path(__file__).resolve().parents[2], timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

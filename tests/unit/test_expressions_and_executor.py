@@ -8,9 +8,16 @@ from harness.errors import UserError
 from harness.executor import PipelineRun, order, validate
 from harness.expressions import Context, condition_holds, references, resolve, walk
 
-PROPERTIES = {"Preprocess": {"ProcessingOutputConfig": {"Outputs": [
-    {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/run/train"}},
-    {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/run/test"}}]}}}
+PROPERTIES = {
+    "Preprocess": {
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/run/train"}},
+                {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/run/test"}},
+            ]
+        }
+    }
+}
 
 
 def context(read_json=lambda step, name: {"metrics": {"accuracy": {"value": 0.93}}}) -> Context:
@@ -21,13 +28,23 @@ def test_get_join_and_jsonget() -> None:
     tree = {
         "Uri": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
         "Joined": {"Std:Join": {"On": "/", "Values": ["s3:/", "b", {"Get": "Execution.PipelineExecutionId"}]}},
-        "Metric": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"},
-                                   "Path": "metrics.accuracy.value"}},
+        "Metric": {
+            "Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"},
+                "Path": "metrics.accuracy.value",
+            }
+        },
         "List": [{"Get": "Parameters.Name"}, 3],
     }
-    resolved = resolve(tree, Context({"Name": "abc"}, {"PipelineExecutionId": "exec1"},
-                                     {**PROPERTIES, "Evaluate": {}},
-                                     lambda step, name: {"metrics": {"accuracy": {"value": 0.93}}}))
+    resolved = resolve(
+        tree,
+        Context(
+            {"Name": "abc"},
+            {"PipelineExecutionId": "exec1"},
+            {**PROPERTIES, "Evaluate": {}},
+            lambda step, name: {"metrics": {"accuracy": {"value": 0.93}}},
+        ),
+    )
     assert resolved == {"Uri": "s3://b/run/test", "Joined": "s3://b/exec1", "Metric": 0.93, "List": ["abc", 3]}
 
 
@@ -41,24 +58,30 @@ def test_references_and_errors() -> None:
         walk(PROPERTIES["Preprocess"], "ProcessingOutputConfig.Outputs['validation']", "x")
 
 
-@pytest.mark.parametrize(("kind", "left", "right", "expected"), [
-    ("GreaterThanOrEqualTo", 0.93, 0.9, True), ("GreaterThan", 0.9, 0.9, False),
-    ("LessThan", "0.5", 0.9, True), ("Equals", "abc", "abc", True),
-])
+@pytest.mark.parametrize(
+    ("kind", "left", "right", "expected"),
+    [
+        ("GreaterThanOrEqualTo", 0.93, 0.9, True),
+        ("GreaterThan", 0.9, 0.9, False),
+        ("LessThan", "0.5", 0.9, True),
+        ("Equals", "abc", "abc", True),
+    ],
+)
 def test_comparisons(kind: str, left, right, expected: bool) -> None:
     assert condition_holds({"Type": kind, "LeftValue": left, "RightValue": right}, context()) is expected
 
 
 def test_compound_conditions() -> None:
-    assert condition_holds({"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1, "RightValue": 2}},
-                           context())
-    assert condition_holds({"Type": "In", "QueryValue": {"Get": "Parameters.Name"}, "Values": ["x", "abc"]},
-                           context())
+    assert condition_holds({"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1, "RightValue": 2}}, context())
+    assert condition_holds({"Type": "In", "QueryValue": {"Get": "Parameters.Name"}, "Values": ["x", "abc"]}, context())
 
 
 def test_order_follows_references_and_depends_on() -> None:
-    steps = [{"Name": "C", "Arguments": {"x": {"Get": "Steps.B.Y"}}}, {"Name": "A", "Arguments": {}},
-             {"Name": "B", "Arguments": {}, "DependsOn": ["A"]}]
+    steps = [
+        {"Name": "C", "Arguments": {"x": {"Get": "Steps.B.Y"}}},
+        {"Name": "A", "Arguments": {}},
+        {"Name": "B", "Arguments": {}, "DependsOn": ["A"]},
+    ]
     assert [s["Name"] for s in order(steps)] == ["A", "B", "C"]
     with pytest.raises(UserError, match="cycle"):
         order([{"Name": "A", "DependsOn": ["B"]}, {"Name": "B", "DependsOn": ["A"]}])
@@ -73,20 +96,44 @@ def test_unsupported_step_type_is_refused_with_its_name() -> None:
 
 
 def test_unsupported_argument_in_a_nested_step_is_refused() -> None:
-    processing = {"Name": "Prep", "Type": "Processing", "Arguments": {
-        "AppSpecification": {"ImageUri": "img"},
-        "ProcessingInputs": [{"InputName": "in", "S3Input": {"S3Uri": {"Get": "Parameters.X"},
-                                                             "LocalPath": "/opt/ml/processing/in",
-                                                             "S3InputMode": "Pipe"}}]}}
-    definition = {"Steps": [{"Name": "Check", "Type": "Condition",
-                             "Arguments": {"Conditions": [], "IfSteps": [processing], "ElseSteps": []}}]}
+    processing = {
+        "Name": "Prep",
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {"ImageUri": "img"},
+            "ProcessingInputs": [
+                {
+                    "InputName": "in",
+                    "S3Input": {
+                        "S3Uri": {"Get": "Parameters.X"},
+                        "LocalPath": "/opt/ml/processing/in",
+                        "S3InputMode": "Pipe",
+                    },
+                }
+            ],
+        },
+    }
+    definition = {
+        "Steps": [
+            {
+                "Name": "Check",
+                "Type": "Condition",
+                "Arguments": {"Conditions": [], "IfSteps": [processing], "ElseSteps": []},
+            }
+        ]
+    }
     with pytest.raises(UserError, match="S3InputMode Pipe is not supported locally"):
         validate(definition)
 
 
 def test_parameters_are_typed_and_unknown_ones_refused() -> None:
-    definition = {"Parameters": [{"Name": "T", "Type": "Float", "DefaultValue": 0.5},
-                                 {"Name": "N", "Type": "Integer", "DefaultValue": 2}], "Steps": []}
+    definition = {
+        "Parameters": [
+            {"Name": "T", "Type": "Float", "DefaultValue": 0.5},
+            {"Name": "N", "Type": "Integer", "DefaultValue": 2},
+        ],
+        "Steps": [],
+    }
     run = PipelineRun(definition, "p", {"T": "0.75"}, api=None, on_event=lambda r: None)  # type: ignore[arg-type]
     assert run.parameters == {"T": 0.75, "N": 2}
     with pytest.raises(UserError, match="unknown pipeline parameter"):
@@ -94,14 +141,36 @@ def test_parameters_are_typed_and_unknown_ones_refused() -> None:
 
 
 def test_fail_step_fails_the_execution_with_its_message() -> None:
-    definition = {"Parameters": [{"Name": "T", "Type": "Float", "DefaultValue": 0.5}], "Steps": [
-        {"Name": "Check", "Type": "Condition", "Arguments": {
-            "Conditions": [{"Type": "GreaterThan", "LeftValue": 0.1, "RightValue": {"Get": "Parameters.T"}}],
-            "IfSteps": [], "ElseSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": {
-                "Std:Join": {"On": " ", "Values": ["below", {"Get": "Parameters.T"}]}}}}]}}]}
+    definition = {
+        "Parameters": [{"Name": "T", "Type": "Float", "DefaultValue": 0.5}],
+        "Steps": [
+            {
+                "Name": "Check",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [{"Type": "GreaterThan", "LeftValue": 0.1, "RightValue": {"Get": "Parameters.T"}}],
+                    "IfSteps": [],
+                    "ElseSteps": [
+                        {
+                            "Name": "Stop",
+                            "Type": "Fail",
+                            "Arguments": {
+                                "ErrorMessage": {"Std:Join": {"On": " ", "Values": ["below", {"Get": "Parameters.T"}]}}
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+    }
     events = []
-    run = PipelineRun(json.loads(json.dumps(definition)), "p", {}, api=None,  # type: ignore[arg-type]
-                      on_event=lambda r: events.append((r.name, r.status))).run()
+    run = PipelineRun(
+        json.loads(json.dumps(definition)),
+        "p",
+        {},
+        api=None,  # type: ignore[arg-type]
+        on_event=lambda r: events.append((r.name, r.status)),
+    ).run()
     assert run.status == "Failed"
     assert run.failure_reason == "Step failure: Stop: below 0.5"
     assert events == [("Check", "Executing"), ("Check", "Succeeded"), ("Stop", "Executing"), ("Stop", "Failed")]

@@ -9,8 +9,11 @@ from harness.registry import ModelRegistry
 
 
 def package(group: str, status: str = "PendingManualApproval") -> dict:
-    return {"ModelPackageGroupName": group, "ModelApprovalStatus": status,
-            "InferenceSpecification": {"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}]}}
+    return {
+        "ModelPackageGroupName": group,
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}]},
+    }
 
 
 def test_versions_count_per_group_and_persist(tmp_path: Path) -> None:
