@@ -157,7 +157,7 @@ class EndpointHost:
         container = self._scope.start(spec)
         client = InferenceClient(container.host_port(8080))
         try:
-            seconds = wait_until_healthy(container, client, window_s)
+            seconds = wait_until_healthy(container, client, window_s, port=8080)
         except ContractViolation as error:
             container.remove()
             shutil.rmtree(model_dir, ignore_errors=True)

@@ -137,7 +137,7 @@ def test_sigterm_stops_the_server_within_thirty_seconds(trained: Path, tmp_path:
                          mounts=(Mount(extracted_model(trained, tmp_path), "/opt/ml/model", read_only=True),))
     container = scope.start(spec)
     client = InferenceClient(container.host_port(8080))
-    wait_until_healthy(container, client)
+    wait_until_healthy(container, client, port=8080)
     started = time.monotonic()
     container.signal("SIGTERM")
     code = container.wait(timeout_s=30)

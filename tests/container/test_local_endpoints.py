@@ -1,17 +1,20 @@
 """Local endpoints: CreateModel -> CreateEndpointConfig -> CreateEndpoint, invoke, capture, delete."""
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from docker.errors import ImageNotFound
 from support import SESSION
 
 from harness.config import Settings
-from harness.docker import Engine
+from harness.docker import OWNER, OWNER_LABEL, Engine
 from harness.endpoints import ENDPOINT_LABEL
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
@@ -199,3 +202,33 @@ def test_batch_transform_writes_one_output_per_input_object(
     first = local_env.s3.get_bytes(S3Uri(local_env.bucket, "transform/out/part-1.csv.out")).decode().split()
     second = local_env.s3.get_bytes(S3Uri(local_env.bucket, "transform/out/part-2.csv.out")).decode().split()
     assert len(first) == 10 and second == first * 3
+
+
+@pytest.fixture(scope="module")
+def wrong_port_image(engine: Engine, images: dict) -> Iterator[str]:
+    """fixtures/broken-images/inference-wrong-port: the project's server, listening on 8081."""
+    tag = f"harness-endpoints-wrong-port:{SESSION}"
+    folder = Path(__file__).resolve().parents[2] / "fixtures" / "broken-images" / "inference-wrong-port"
+    engine.client.images.build(
+        path=str(folder),
+        tag=tag,
+        buildargs={"BASE": images["inference"]},
+        rm=True,
+        forcerm=True,
+        labels={OWNER_LABEL: OWNER},
+    )
+    yield tag
+    with contextlib.suppress(ImageNotFound):
+        engine.client.images.remove(tag, force=True)
+
+
+def test_an_endpoint_on_the_wrong_port_fails_within_seconds(
+    local_env: LocalEnvironment, model_uri: str, wrong_port_image: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ClientError, match="listens on 8081") as caught:
+        deploy(local_env, "wrong-port", wrong_port_image, model_uri)
+    seconds = time.monotonic() - started
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert seconds < 60, f"judged after {seconds:.1f} s; the start-up window is 240 s"
+    assert local_env.scope.leftovers() == []
