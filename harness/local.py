@@ -12,17 +12,21 @@ refused.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from docker.errors import DockerException
+
 from harness.api import LocalRuntimeClient, LocalSageMakerClient
 from harness.config import Settings
-from harness.docker import Engine, Scope
+from harness.docker import SCOPE_LABEL, Engine, Scope
 from harness.egress import Seal, local_allowance, sealed
 from harness.endpoints import EndpointHost
+from harness.errors import HarnessError, InfrastructureError
 from harness.executor import StepEvent
 from harness.registry import ModelRegistry
 from harness.runner import JobRunner, LogSink
@@ -30,6 +34,7 @@ from harness.session import HarnessSession
 from harness.storage import EmbeddedS3
 
 DEFAULT_BUCKET = "harness-local"
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,40 @@ class LocalEnvironment:
                 runtime = LocalRuntimeClient(endpoints)
                 session = HarnessSession(s3, bucket, client, runtime)
                 yield cls(settings, scope, s3, bucket, work_dir, registry, endpoints, client, runtime, session, seal)
-            finally:
-                # Each step runs even if the one before fails: nothing may be left behind.
-                with contextlib.suppress(Exception):
-                    endpoints.stop_all()
-                scope.close()
-                s3.stop()
-                shutil.rmtree(work_dir, ignore_errors=True)
+            except BaseException:
+                _close(endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins
+                raise
+            else:
+                _close(endpoints, scope, s3, work_dir, raise_failures=True)
+
+
+def _close(endpoints: EndpointHost, scope: Scope, s3: EmbeddedS3, work_dir: Path, raise_failures: bool) -> None:
+    """Every clean-up step runs even if one before it fails: nothing may be left behind.
+
+    A failed step (typically: the Docker daemon went away) is raised after all of
+    them ran, unless another error is already on its way out; then it is logged,
+    so it cannot hide the error that caused it.
+    """
+    steps = (
+        ("stop the endpoints", endpoints.stop_all),
+        ("remove the run's containers and networks", scope.close),
+        ("stop the embedded S3", s3.stop),
+    )
+    failures = []
+    for what, step in steps:
+        try:
+            step()
+        except (HarnessError, DockerException, OSError) as error:  # requests' errors are OSErrors
+            failures.append(f"could not {what}: {type(error).__name__}: {error}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    if not failures:
+        return
+    if not raise_failures:
+        for failure in failures:
+            _LOG.warning("clean-up after a failed run: %s", failure)
+        return
+    raise InfrastructureError(
+        "clean-up after the run failed: " + "; ".join(failures),
+        fix=f"check that the Docker daemon answers (`docker ps`), then remove what is left: "
+        f"`docker rm -f $(docker ps -aq --filter label={SCOPE_LABEL}={scope.id})`",
+    )
