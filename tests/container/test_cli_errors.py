@@ -78,5 +78,5 @@ def test_a_corrupt_version_cache_is_rebuilt(tmp_path: Path, scope: Scope, images
     cache.write_text('{"sha256:abc": {"numpy": ')
     versions = cached_library_versions(scope, images[ImageKind.TRAINING], cache)
     assert versions["scikit-learn"]
-    image_id = scope.engine.image(images[ImageKind.TRAINING]).id  # type: ignore[union-attr]
-    assert json.loads(cache.read_text()) == {image_id: versions}
+    info = scope.engine.image(images[ImageKind.TRAINING])
+    assert info is not None and json.loads(cache.read_text()) == {info.id: versions}

@@ -30,15 +30,15 @@ class RaisingApi:
     """The local API's step surface; every job raises what it was given (a Transform whose model never gets healthy
     raises a ClientError, a broken harness anything at all)."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
         self.models: list[str] = []
 
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
         raise self.error
 
-    def create_model(self, **request: Any) -> dict[str, Any]:
-        self.models.append(request["ModelName"])
+    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
+        self.models.append(ModelName)
         return {"ModelArn": "arn"}
 
     def create_model_package(self, **request: Any) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def test_an_unexpected_exception_fails_the_step_and_the_execution_then_propagate
 
 
 def test_ctrl_c_still_stops_the_step_and_the_execution() -> None:
-    run = PipelineRun(DEFINITION, "p", {}, RaisingApi(KeyboardInterrupt()), lambda r: None)  # type: ignore[arg-type]
+    run = PipelineRun(DEFINITION, "p", {}, RaisingApi(KeyboardInterrupt()), lambda r: None)
     with pytest.raises(KeyboardInterrupt):
         run.run()
     assert _statuses(run)["Score"][0] == "Stopped" and run.status == "Stopped"

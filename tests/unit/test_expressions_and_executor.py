@@ -1,6 +1,8 @@
 """Pipeline definition evaluation: references, functions, conditions, order, refusals."""
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,28 @@ PROPERTIES = {
         }
     }
 }
+
+
+class NoApi:
+    """The executor's API for definitions whose steps call none of it (parameters, Condition, Fail)."""
+
+    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("no step of this definition runs a job")
+
+    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
+        raise AssertionError("no step of this definition creates a model")
+
+    def create_model_package(self, **request: Any) -> dict[str, Any]:
+        raise AssertionError("no step of this definition registers a model")
+
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+        raise AssertionError("no step of this definition registers a model")
+
+    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
+        raise AssertionError("no step of this definition reads a property file")
+
+
+NO_API = NoApi()
 
 
 def context(read_json=lambda step, name: {"metrics": {"accuracy": {"value": 0.93}}}) -> Context:
@@ -134,10 +158,10 @@ def test_parameters_are_typed_and_unknown_ones_refused() -> None:
         ],
         "Steps": [],
     }
-    run = PipelineRun(definition, "p", {"T": "0.75"}, api=None, on_event=lambda r: None)  # type: ignore[arg-type]
+    run = PipelineRun(definition, "p", {"T": "0.75"}, api=NO_API, on_event=lambda r: None)
     assert run.parameters == {"T": 0.75, "N": 2}
     with pytest.raises(UserError, match="unknown pipeline parameter"):
-        PipelineRun(definition, "p", {"Bogus": 1}, api=None, on_event=lambda r: None)  # type: ignore[arg-type]
+        PipelineRun(definition, "p", {"Bogus": 1}, api=NO_API, on_event=lambda r: None)
 
 
 def test_fail_step_fails_the_execution_with_its_message() -> None:
@@ -168,7 +192,7 @@ def test_fail_step_fails_the_execution_with_its_message() -> None:
         json.loads(json.dumps(definition)),
         "p",
         {},
-        api=None,  # type: ignore[arg-type]
+        api=NO_API,
         on_event=lambda r: events.append((r.name, r.status)),
     ).run()
     assert run.status == "Failed"

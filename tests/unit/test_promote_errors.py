@@ -4,6 +4,7 @@ real boto3 clients against the moto stand-in, which can answer one operation wit
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -26,7 +27,10 @@ def stand_in() -> Iterator[AwsStandIn]:
 def clients(stand_in: AwsStandIn) -> AwsClients:
     stand_in.reset()
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    make = lambda service: session.client(service, endpoint_url=stand_in.endpoint_url)  # noqa: E731
+
+    def make(service: str) -> Any:
+        return session.client(service, endpoint_url=stand_in.endpoint_url)
+
     return AwsClients(session, make("s3"), make("ecr"), make("sagemaker"), make("sts"))
 
 

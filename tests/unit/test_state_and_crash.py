@@ -48,7 +48,8 @@ def test_a_corrupt_registry_names_the_file_and_the_fix(tmp_path: Path, text: str
 def test_a_truncated_run_record_names_the_file(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     write_record(settings, {"record_version": 1, "run_id": "r1", "status": "Succeeded", "code": {}})
-    assert read_latest(settings)["run_id"] == "r1"  # type: ignore[index]
+    record = read_latest(settings)
+    assert record is not None and record["run_id"] == "r1"
     latest = settings.state_dir / "runs" / "latest.json"
     latest.write_text(latest.read_text()[:20])
     with pytest.raises(CorruptState, match=r"the run record .*latest.json is corrupt .*not valid JSON"):
