@@ -37,13 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # `python bench/serving.py` puts bench/, not the root, on sys.path
+# Run with the Python of an environment where the harness is installed (the tox env: `.tox/tests/bin/python`).
+from harness.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.images import BASE_LABEL
+from harness.wheels import ensure_wheelhouse
 
-from harness.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings  # noqa: E402
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope  # noqa: E402
-from harness.images import BASE_LABEL  # noqa: E402
-from harness.wheels import ensure_wheelhouse  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REFERENCE_DIR = ROOT / "bench" / "reference"
 REFERENCE_FILES = ("Dockerfile", "predictor.py", "wsgi.py", "serve")
@@ -173,14 +173,16 @@ def build_reference(engine: Engine, settings: Settings, base: str, workdir: Path
     for wheel in wheelhouse.glob("*.whl"):
         link_or_copy(wheel, context / "wheels" / wheel.name)
     lines: list[str] = []  # not printed: Engine.build raises with the tail if the build fails
-    info = engine.build(context, REFERENCE_TAG, "reference", {"BASE_IMAGE": base},
-                        labels={BASE_LABEL: base}, on_line=lines.append)
+    info = engine.build(
+        context, REFERENCE_TAG, "reference", {"BASE_IMAGE": base}, labels={BASE_LABEL: base}, on_line=lines.append
+    )
     return info.id
 
 
 def start_server(scope: Scope, name: str, image: str, model_dir: Path, keep_alive: bool) -> tuple[Container, Server]:
-    spec = ContainerSpec(image=image, command=("serve",), mounts=(Mount(model_dir, MODEL_MOUNT, read_only=True),),
-                         ports=(PORT,))
+    spec = ContainerSpec(
+        image=image, command=("serve",), mounts=(Mount(model_dir, MODEL_MOUNT, read_only=True),), ports=(PORT,)
+    )
     container = scope.start(spec)
     pid = int(scope.engine.client.api.inspect_container(container.id)["State"]["Pid"] or 0)
     return container, Server(name, container.host_port(PORT), keep_alive, pid)
@@ -234,7 +236,7 @@ def process_tree_cpu_s(root: int) -> float | None:
             raw = (entry / "stat").read_text()
         except OSError:
             continue  # exited meanwhile
-        fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces
+        fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
     if root not in stats:
         return None
@@ -255,6 +257,7 @@ def cpu_snapshot(server: Server) -> CpuSnapshot:
 
 def cpu_percents(before: CpuSnapshot, after: CpuSnapshot, wall: float) -> tuple[float, float | None, float | None]:
     """Client, server and other CPU, in percent of one core."""
+
     def percent(seconds: float) -> float:
         return round(100 * seconds / wall, 1)
 
@@ -262,7 +265,11 @@ def cpu_percents(before: CpuSnapshot, after: CpuSnapshot, wall: float) -> tuple[
     server = after.server - before.server if after.server is not None and before.server is not None else None
     system = after.system - before.system if after.system is not None and before.system is not None else None
     other = system - client - server if system is not None and server is not None else None
-    return percent(client), None if server is None else percent(server), None if other is None else percent(max(0.0, other))
+    return (
+        percent(client),
+        None if server is None else percent(server),
+        None if other is None else percent(max(0.0, other)),
+    )
 
 
 # --- client -------------------------------------------------------------------
@@ -282,16 +289,24 @@ def check_parity(ours: Server, reference: Server, payloads: Sequence[Payload]) -
     """Both servers must return the same labels, one line per row, before any timing."""
     for payload in payloads:
         answers = [request_once(s.port, "POST", "/invocations", payload.body, HEADERS) for s in (ours, reference)]
-        for server, (status, body) in zip((ours, reference), answers):
+        for server, (status, body) in zip((ours, reference), answers, strict=True):
             if status != 200 or len(body.splitlines()) != payload.rows:
                 raise SystemExit(f"{server.name} answered {status} with {body[:200]!r} for {payload.name}")
         if answers[0][1] != answers[1][1]:
-            raise SystemExit(f"predictions differ for {payload.name}: {answers[0][1][:200]!r} vs {answers[1][1][:200]!r}")
+            raise SystemExit(
+                f"predictions differ for {payload.name}: {answers[0][1][:200]!r} vs {answers[1][1][:200]!r}"
+            )
         log(f"parity ok for {payload.name}: identical predictions from both servers")
 
 
-def client_loop(server: Server, body: bytes, start: threading.Barrier, deadline_box: list[float],
-                latencies: list[float], errors: list[int]) -> None:
+def client_loop(
+    server: Server,
+    body: bytes,
+    start: threading.Barrier,
+    deadline_box: list[float],
+    latencies: list[float],
+    errors: list[int],
+) -> None:
     """One client thread: requests back to back until the deadline (or the request cap)."""
     conn: http.client.HTTPConnection | None = None
     start.wait()
@@ -334,11 +349,15 @@ def run_load(server: Server, payload: Payload, concurrency: int, seconds: float)
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors: list[list[int]] = [[0] for _ in range(concurrency)]
     deadline_box = [0.0]
-    barrier = threading.Barrier(concurrency + 1,
-                                action=lambda: deadline_box.__setitem__(0, time.perf_counter() + seconds))
-    threads = [threading.Thread(target=client_loop, daemon=True,
-                                args=(server, payload.body, barrier, deadline_box, latencies[i], errors[i]))
-               for i in range(concurrency)]
+    barrier = threading.Barrier(
+        concurrency + 1, action=lambda: deadline_box.__setitem__(0, time.perf_counter() + seconds)
+    )
+    threads = [
+        threading.Thread(
+            target=client_loop, daemon=True, args=(server, payload.body, barrier, deadline_box, latencies[i], errors[i])
+        )
+        for i in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     before = cpu_snapshot(server)
@@ -364,10 +383,19 @@ def measure(server: Server, payload: Payload, concurrency: int, seconds: float, 
     if not result.latencies:
         raise SystemExit(f"{server.name} answered no request for {payload.name} at concurrency {concurrency}")
     n = len(result.latencies)
-    return Cell(server.name, payload.name, concurrency, n, result.errors, round(result.wall, 3),
-                round(n / result.wall, 1), round(percentile(result.latencies, 0.50) * 1000, 2),
-                round(percentile(result.latencies, 0.99) * 1000, 2), *result.cpu,
-                load_average=round(os.getloadavg()[0], 2))
+    return Cell(
+        server.name,
+        payload.name,
+        concurrency,
+        n,
+        result.errors,
+        round(result.wall, 3),
+        round(n / result.wall, 1),
+        round(percentile(result.latencies, 0.50) * 1000, 2),
+        round(percentile(result.latencies, 0.99) * 1000, 2),
+        *result.cpu,
+        load_average=round(os.getloadavg()[0], 2),
+    )
 
 
 # --- report -----------------------------------------------------------------
@@ -381,10 +409,18 @@ def comparisons(cells: Sequence[Cell], payloads: Sequence[Payload]) -> list[dict
     rows: list[dict[str, object]] = []
     for payload in payloads:
         for concurrency in CONCURRENCY:
-            ours, ref = find(cells, "ours", payload.name, concurrency), find(cells, "reference", payload.name, concurrency)
-            rows.append({"payload": payload.name, "concurrency": concurrency,
-                         "throughput_ratio": round(ours.req_per_s / ref.req_per_s, 2),
-                         "ours_p99_over_p50": round(ours.p99_ms / ours.p50_ms, 2)})
+            ours, ref = (
+                find(cells, "ours", payload.name, concurrency),
+                find(cells, "reference", payload.name, concurrency),
+            )
+            rows.append(
+                {
+                    "payload": payload.name,
+                    "concurrency": concurrency,
+                    "throughput_ratio": round(ours.req_per_s / ref.req_per_s, 2),
+                    "ours_p99_over_p50": round(ours.p99_ms / ours.p50_ms, 2),
+                }
+            )
     return rows
 
 
@@ -392,10 +428,11 @@ def goals(cells: Sequence[Cell], ratios: Sequence[dict[str, object]]) -> dict[st
     loaded = " and ".join(str(c) for c in LOADED)
     return {
         f"ours >= {GOAL_THROUGHPUT_RATIO}x reference req/s at concurrency {loaded}": all(
-            r["throughput_ratio"] >= GOAL_THROUGHPUT_RATIO  # type: ignore[operator]
-            for r in ratios if r["concurrency"] in LOADED),
+            r["throughput_ratio"] >= GOAL_THROUGHPUT_RATIO for r in ratios if r["concurrency"] in LOADED
+        ),
         f"ours p99 <= {GOAL_TAIL_RATIO}x p50 (every payload and concurrency)": all(
-            c.p99_ms <= GOAL_TAIL_RATIO * c.p50_ms for c in cells if c.server == "ours"),
+            c.p99_ms <= GOAL_TAIL_RATIO * c.p50_ms for c in cells if c.server == "ours"
+        ),
         "no failed requests": all(c.errors == 0 for c in cells),
     }
 
@@ -405,28 +442,40 @@ def _percent(value: float | None) -> str:
 
 
 def print_report(cells: Sequence[Cell], ratios: Sequence[dict[str, object]], met: dict[str, bool]) -> None:
-    print(f"\n{'server':<10} {'payload':<9} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-          f" {'CPU client':>10} {'server':>7} {'other':>6} {'runs':>4} {'load':>5}")
+    print(
+        f"\n{'server':<10} {'payload':<9} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f" {'CPU client':>10} {'server':>7} {'other':>6} {'runs':>4} {'load':>5}"
+    )
     for c in cells:
-        print(f"{c.server:<10} {c.payload:<9} {c.concurrency:>4} {c.req_per_s:>8.1f} {c.p50_ms:>8.2f} {c.p99_ms:>8.2f}"
-              f" {c.errors:>6} {_percent(c.client_cpu_percent):>10} {_percent(c.server_cpu_percent):>7}"
-              f" {_percent(c.other_cpu_percent):>6} {c.attempts:>4} {c.load_average:>5.1f}")
+        print(
+            f"{c.server:<10} {c.payload:<9} {c.concurrency:>4} {c.req_per_s:>8.1f} {c.p50_ms:>8.2f} {c.p99_ms:>8.2f}"
+            f" {c.errors:>6} {_percent(c.client_cpu_percent):>10} {_percent(c.server_cpu_percent):>7}"
+            f" {_percent(c.other_cpu_percent):>6} {c.attempts:>4} {c.load_average:>5.1f}"
+        )
     print(f"\n{'payload':<9} {'conc':>4} {'ours/ref req/s':>15} {'ours p99/p50':>13}")
     for r in ratios:
-        print(f"{r['payload']:<9} {r['concurrency']:>4} {r['throughput_ratio']:>14.2f}x {r['ours_p99_over_p50']:>12.2f}x")
+        print(
+            f"{r['payload']:<9} {r['concurrency']:>4} {r['throughput_ratio']:>14.2f}x {r['ours_p99_over_p50']:>12.2f}x"
+        )
     print()
     for goal, ok in met.items():
         print(f"  [{'MET' if ok else 'NOT MET'}] {goal}")
-    print(f"\nnote: the Python client runs on the same {os.cpu_count()} CPU core(s) as the server under test; "
-          "CPU columns are percent of one core; load is the 1-minute load average after the run.")
+    print(
+        f"\nnote: the Python client runs on the same {os.cpu_count()} CPU core(s) as the server under test; "
+        "CPU columns are percent of one core; load is the 1-minute load average after the run."
+    )
     loads = [c.load_average for c in cells]
     cores = os.cpu_count() or 1
-    print(f"load average after the runs: {min(loads):.1f}-{max(loads):.1f} on {cores} cores"
-          + (": the machine was busy, latency tails are inflated" if max(loads) > cores else ""))
+    print(
+        f"load average after the runs: {min(loads):.1f}-{max(loads):.1f} on {cores} cores"
+        + (": the machine was busy, latency tails are inflated" if max(loads) > cores else "")
+    )
     busy = [c for c in cells if disturbed(c)]
     if busy:
-        print(f"warning: {len(busy)} run(s) saw more than {BACKGROUND_WARNING_PERCENT:.0f}% of a core used outside "
-              "the client and the server: other programs competed for the CPU; re-run on a quiet machine.")
+        print(
+            f"warning: {len(busy)} run(s) saw more than {BACKGROUND_WARNING_PERCENT:.0f}% of a core used outside "
+            "the client and the server: other programs competed for the CPU; re-run on a quiet machine."
+        )
 
 
 def write_results(path: Path, document: dict[str, object]) -> None:
@@ -444,8 +493,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each run (default 2)")
-    parser.add_argument("--budget", type=float, default=240.0,
-                        help="seconds in all; disturbed runs are re-run only within it (default 240)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=240.0,
+        help="seconds in all; disturbed runs are re-run only within it (default 240)",
+    )
     args = parser.parse_args(argv)
     if not (0 < args.seconds <= 60 and 0 <= args.warmup <= 30 and 0 < args.budget <= 1800):
         parser.error("--seconds must be in (0, 60], --warmup in [0, 30] and --budget in (0, 1800]")
@@ -460,8 +513,9 @@ def disturbed(cell: Cell) -> bool:
     return (cell.other_cpu_percent or 0.0) > BACKGROUND_WARNING_PERCENT
 
 
-def measure_quietly(server: Server, payload: Payload, concurrency: int, args: argparse.Namespace,
-                    retry_until: float) -> Cell:
+def measure_quietly(
+    server: Server, payload: Payload, concurrency: int, args: argparse.Namespace, retry_until: float
+) -> Cell:
     """Measure; while other programs disturbed the run and time allows, run again
     and keep the least disturbed run (chosen by CPU use, never by result)."""
     best = measure(server, payload, concurrency, args.seconds, args.warmup)
@@ -473,11 +527,21 @@ def measure_quietly(server: Server, payload: Payload, concurrency: int, args: ar
     return replace(best, attempts=attempts)
 
 
-def run_matrix(ours: Server, reference: Server, payloads: Sequence[Payload], args: argparse.Namespace,
-               budget_end: float, on_cell: Callable[[Cell], None]) -> list[Cell]:
+def run_matrix(
+    ours: Server,
+    reference: Server,
+    payloads: Sequence[Payload],
+    args: argparse.Namespace,
+    budget_end: float,
+    on_cell: Callable[[Cell], None],
+) -> list[Cell]:
     """Each workload on both servers back to back, so background noise hits both alike."""
-    plan = [(payload, concurrency, server) for payload in payloads for concurrency in CONCURRENCY
-            for server in (ours, reference)]
+    plan = [
+        (payload, concurrency, server)
+        for payload in payloads
+        for concurrency in CONCURRENCY
+        for server in (ours, reference)
+    ]
     cells = []
     for index, (payload, concurrency, server) in enumerate(plan):
         reserved = (len(plan) - index - 1) * (args.seconds + args.warmup)  # the runs still to come
@@ -487,21 +551,25 @@ def run_matrix(ours: Server, reference: Server, payloads: Sequence[Payload], arg
     return sorted(cells, key=lambda c: order[c.server])  # stable: keeps payload and concurrency order
 
 
-def benchmark(args: argparse.Namespace, settings: Settings, engine: Engine, budget_end: float,
-              on_cell: Callable[[Cell], None]) -> dict[str, object]:
+def benchmark(
+    args: argparse.Namespace, settings: Settings, engine: Engine, budget_end: float, on_cell: Callable[[Cell], None]
+) -> dict[str, object]:
     ours_image, training_image = settings.image_name("inference"), settings.image_name("training")
     require_images(engine, (ours_image, training_image))
     payloads = load_payloads(settings.fixtures_dir)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-serving-", dir=settings.state_dir) as scratch, \
-            Scope(engine, "bench") as scope:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-serving-", dir=settings.state_dir) as scratch,
+        Scope(engine, "bench") as scope,
+    ):
         workdir = Path(scratch)
         base = base_image(engine, ours_image)
         log(f"building {REFERENCE_TAG} from {base} with the locked wheels")
         reference_id = build_reference(engine, settings, base, workdir)
         log(f"training a model with {training_image}")
-        model_dir = train_model(scope, training_image, settings.fixtures_dir / "data" / "train" / "train_data.csv",
-                                workdir / "opt-ml")
+        model_dir = train_model(
+            scope, training_image, settings.fixtures_dir / "data" / "train" / "train_data.csv", workdir / "opt-ml"
+        )
         ours_c, ours = start_server(scope, "ours", ours_image, model_dir, keep_alive=True)
         ref_c, reference = start_server(scope, "reference", REFERENCE_TAG, model_dir, keep_alive=False)
         wait_ready(ours_c, ours.port)
@@ -516,10 +584,15 @@ def benchmark(args: argparse.Namespace, settings: Settings, engine: Engine, budg
         "seconds_per_run": args.seconds,
         "warmup_seconds": args.warmup,
         "rerun_when_other_cpu_percent_above": BACKGROUND_WARNING_PERCENT,
-        "images": {"ours": ours_image, "ours_id": engine.image(ours_image).id,  # type: ignore[union-attr]
-                   "reference": REFERENCE_TAG, "reference_id": reference_id, "base": base},
+        "images": {
+            "ours": ours_image,
+            "ours_id": engine.image(ours_image).id,
+            "reference": REFERENCE_TAG,
+            "reference_id": reference_id,
+            "base": base,
+        },
         "client": "Python threads with http.client, on the same CPU cores as the server; ours: one keep-alive "
-                  "connection per thread; reference: a new connection per request",
+        "connection per thread; reference: a new connection per request",
         "cells": [asdict(c) for c in cells],
         "ratios": ratios,
         "goals": goals(cells, ratios),
@@ -532,15 +605,22 @@ def main(argv: Sequence[str]) -> int:
     settings, engine = Settings.from_env(), Engine.connect()
     started = time.monotonic()
     try:
-        document = benchmark(args, settings, engine, started + args.budget, lambda c: log(
-            f"{c.server} {c.payload} x{c.concurrency}: {c.req_per_s} req/s, p50 {c.p50_ms} ms, p99 {c.p99_ms} ms"
-            + (f" (best of {c.attempts} runs: other programs used the CPU)" if c.attempts > 1 else "")))
+        document = benchmark(
+            args,
+            settings,
+            engine,
+            started + args.budget,
+            lambda c: log(
+                f"{c.server} {c.payload} x{c.concurrency}: {c.req_per_s} req/s, p50 {c.p50_ms} ms, p99 {c.p99_ms} ms"
+                + (f" (best of {c.attempts} runs: other programs used the CPU)" if c.attempts > 1 else "")
+            ),
+        )
     except KeyboardInterrupt:
         log("interrupted; the benchmark's containers were removed")
         return 130
-    cells = [Cell(**c) for c in document["cells"]]  # type: ignore[attr-defined]
-    met: dict[str, bool] = document["goals"]  # type: ignore[assignment]
-    print_report(cells, document["ratios"], met)  # type: ignore[arg-type]
+    cells = [Cell(**c) for c in document["cells"]]
+    met: dict[str, bool] = document["goals"]
+    print_report(cells, document["ratios"], met)
     write_results(RESULTS_FILE, document)
     log(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({time.monotonic() - started:.0f} s in all)")
     return 0 if all(met.values()) else EXIT_GOALS_NOT_MET

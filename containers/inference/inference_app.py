@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
-
 import payloads
+from flask import Flask, Response, request
 from model_artifact import load_model
+from werkzeug.exceptions import HTTPException
 
 LOG = logging.getLogger("inference")
 
@@ -38,7 +37,7 @@ class LoadedModel:
 def load(model_dir: Path) -> LoadedModel:
     try:
         model, meta = load_model(model_dir)
-    except Exception as error:  # any load problem keeps the server up but unhealthy
+    except Exception as error:  # noqa: BLE001 (any load problem keeps the server up but unhealthy: /ping says why)
         reason = f"model in {model_dir} not loaded: {type(error).__name__}: {error}"
         LOG.error(reason)
         return LoadedModel(None, 0, reason)
@@ -58,8 +57,9 @@ def predict(model: Any, rows: np.ndarray, with_probabilities: bool) -> tuple[np.
     except ValueError as error:  # scikit-learn's input validation, e.g. infinity after scaling
         raise payloads.PayloadError(400, f"the model cannot score these features: {error}") from None
     if probabilities is not None and not np.isfinite(probabilities).all():
-        raise payloads.PayloadError(400, "the model's probability for these features is not a number: "
-                                         "their magnitude overflows its arithmetic")
+        raise payloads.PayloadError(
+            400, "the model's probability for these features is not a number: their magnitude overflows its arithmetic"
+        )
     return labels, probabilities
 
 
@@ -83,7 +83,7 @@ def create_app(loaded: LoadedModel, max_payload_bytes: int, execution_parameters
 
     @app.get("/execution-parameters")
     def parameters() -> Response:
-            return _json(200, json.dumps(execution_parameters))
+        return _json(200, json.dumps(execution_parameters))
 
     @app.post("/invocations")
     def invocations() -> Response:

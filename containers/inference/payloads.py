@@ -112,8 +112,11 @@ def _parse_json(body: bytes) -> object:
     text = _text(body)
     depth = json_depth(body)
     if depth > MAX_JSON_DEPTH:
-        raise PayloadError(400, f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted "
-                                "(a list of rows needs 2, an instances object 3)")
+        raise PayloadError(
+            400,
+            f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted "
+            "(a list of rows needs 2, an instances object 3)",
+        )
     try:
         # Integers as floats: a huge one becomes infinity (refused below), instead of
         # an OverflowError in numpy or a ValueError past Python's 4,300-digit limit.
@@ -156,6 +159,6 @@ def encode(labels: np.ndarray, probabilities: np.ndarray | None, kind: str) -> s
     if probabilities is None:
         raise ValueError("JSON answers need the probabilities")
     predictions = [
-        {"label": int(label), "probability": round(float(p), 6)} for label, p in zip(labels, probabilities)
+        {"label": int(label), "probability": round(float(p), 6)} for label, p in zip(labels, probabilities, strict=True)
     ]
     return json.dumps({"predictions": predictions})

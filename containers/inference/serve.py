@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-
 from inference_app import create_app, load
 
 REALTIME_LIMIT_MB = 6
@@ -43,7 +42,7 @@ class ServerSettings:
     keepalive_requests: int = KEEPALIVE_REQUESTS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ServerSettings":
+    def from_env(cls, env: Mapping[str, str]) -> ServerSettings:
         batch = env.get("SAGEMAKER_BATCH", "false").lower() == "true"
         limit = int(env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", str(REALTIME_LIMIT_MB))) if batch else REALTIME_LIMIT_MB
         return cls(
@@ -110,7 +109,9 @@ class _Gunicorn(BaseApplication):
 
 def main(argv: list[str]) -> int:
     if argv not in ([], ["serve"]):
-        print(f"usage: serve.py serve (SageMaker starts inference containers with 'serve'); got {argv}", file=sys.stderr)
+        print(
+            f"usage: serve.py serve (SageMaker starts inference containers with 'serve'); got {argv}", file=sys.stderr
+        )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = ServerSettings.from_env(os.environ)

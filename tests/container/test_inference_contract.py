@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import session_scope
-from support import extracted_model, start_server
+from support import extracted_model, session_scope, start_server
 
 from harness.docker import ContainerSpec, Engine, Mount, Scope
 from harness.images import ImageKind
@@ -21,8 +20,9 @@ SIX_MB = 6 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(trained: Path, engine: Engine, images: dict,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceClient]:
+def server(
+    trained: Path, engine: Engine, images: dict, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InferenceClient]:
     model_dir = extracted_model(trained, tmp_path_factory.mktemp("model"))
     with session_scope(engine) as module_scope:
         client, _ = start_server(module_scope, images[ImageKind.INFERENCE], model_dir)
@@ -50,8 +50,9 @@ def test_every_fixture_payload(server: InferenceClient, fixtures_dir: Path, name
 
 def test_csv_and_json_agree_and_accept_is_honoured(server: InferenceClient, fixtures_dir: Path) -> None:
     as_csv = server.invoke((fixtures_dir / "payloads" / "batch.csv").read_bytes(), "text/csv").text().split()
-    reply = server.invoke((fixtures_dir / "payloads" / "batch.json").read_bytes(), "application/json",
-                          accept="text/csv")
+    reply = server.invoke(
+        (fixtures_dir / "payloads" / "batch.json").read_bytes(), "application/json", accept="text/csv"
+    )
     assert reply.content_type.startswith("text/csv")
     assert reply.text().split() == as_csv
 
@@ -70,18 +71,21 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "content_type", "status", "needle"), BAD_INPUTS,
-                         ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_gets_a_named_4xx_and_the_server_stays_healthy(server: InferenceClient, case: str, body: bytes,
-                                                                 content_type: str, status: int, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "body", "content_type", "status", "needle"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
+)
+def test_bad_input_gets_a_named_4xx_and_the_server_stays_healthy(
+    server: InferenceClient, case: str, body: bytes, content_type: str, status: int, needle: str
+) -> None:
     reply = server.invoke(body, content_type)
     assert reply.status == status, reply.text()
     assert needle in json.loads(reply.body)["error"]
     assert server.ping().status == 200
 
 
-def test_deep_json_on_every_worker_thread_leaves_the_server_serving(server: InferenceClient,
-                                                                   fixtures_dir: Path) -> None:
+def test_deep_json_on_every_worker_thread_leaves_the_server_serving(
+    server: InferenceClient, fixtures_dir: Path
+) -> None:
     """Each worker thread parses a 6 MB-limit-sized nested document, then every one still predicts."""
     nested = b"[" * 1_000_000 + b"]" * 1_000_000
     valid = (fixtures_dir / "payloads" / "single_row.json").read_bytes()
@@ -92,8 +96,9 @@ def test_deep_json_on_every_worker_thread_leaves_the_server_serving(server: Infe
     assert all(server.invoke(valid, "application/json").status == 200 for _ in range(8))
 
 
-def test_kept_alive_connections_are_closed_now_and_then_to_rebalance_workers(server: InferenceClient,
-                                                                            fixtures_dir: Path) -> None:
+def test_kept_alive_connections_are_closed_now_and_then_to_rebalance_workers(
+    server: InferenceClient, fixtures_dir: Path
+) -> None:
     """Every 32nd request a worker serves answers `Connection: close`; a client reconnecting loses nothing."""
     body = (fixtures_dir / "payloads" / "single_row.csv").read_bytes()
     port = int(server.base_url.rsplit(":", 1)[1])
@@ -126,15 +131,25 @@ def test_image_declares_bind_to_port(engine: Engine, images: dict) -> None:
 
 
 def test_listens_on_sagemaker_bind_to_port(trained: Path, tmp_path: Path, scope: Scope, images: dict) -> None:
-    client, _ = start_server(scope, images[ImageKind.INFERENCE], extracted_model(trained, tmp_path),
-                             port=9123, environment={"SAGEMAKER_BIND_TO_PORT": "9123"})
+    client, _ = start_server(
+        scope,
+        images[ImageKind.INFERENCE],
+        extracted_model(trained, tmp_path),
+        port=9123,
+        environment={"SAGEMAKER_BIND_TO_PORT": "9123"},
+    )
     assert client.ping().status == 200
 
 
-def test_sigterm_stops_the_server_within_thirty_seconds(trained: Path, tmp_path: Path, scope: Scope,
-                                                       images: dict) -> None:
-    spec = ContainerSpec(image=images[ImageKind.INFERENCE], command=("serve",), ports=(8080,),
-                         mounts=(Mount(extracted_model(trained, tmp_path), "/opt/ml/model", read_only=True),))
+def test_sigterm_stops_the_server_within_thirty_seconds(
+    trained: Path, tmp_path: Path, scope: Scope, images: dict
+) -> None:
+    spec = ContainerSpec(
+        image=images[ImageKind.INFERENCE],
+        command=("serve",),
+        ports=(8080,),
+        mounts=(Mount(extracted_model(trained, tmp_path), "/opt/ml/model", read_only=True),),
+    )
     container = scope.start(spec)
     client = InferenceClient(container.host_port(8080))
     wait_until_healthy(container, client, port=8080)
@@ -147,14 +162,19 @@ def test_sigterm_stops_the_server_within_thirty_seconds(trained: Path, tmp_path:
         client.ping(timeout_s=1)
 
 
-def test_model_from_other_library_versions_is_refused(trained: Path, tmp_path: Path, scope: Scope,
-                                                      images: dict) -> None:
+def test_model_from_other_library_versions_is_refused(
+    trained: Path, tmp_path: Path, scope: Scope, images: dict
+) -> None:
     model_dir = extracted_model(trained, tmp_path)
     meta = json.loads((model_dir / "metadata.json").read_text())
     meta["libraries"]["scikit-learn"] = "1.2.2"
     (model_dir / "metadata.json").write_text(json.dumps(meta))
-    spec = ContainerSpec(image=images[ImageKind.INFERENCE], command=("serve",), ports=(8080,),
-                         mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),))
+    spec = ContainerSpec(
+        image=images[ImageKind.INFERENCE],
+        command=("serve",),
+        ports=(8080,),
+        mounts=(Mount(model_dir, "/opt/ml/model", read_only=True),),
+    )
     container = scope.start(spec)
     client = InferenceClient(container.host_port(8080))
     reply = None

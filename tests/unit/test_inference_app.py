@@ -4,11 +4,10 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-from flask.testing import FlaskClient
-
 import inference_app
+import pytest
 import train
+from flask.testing import FlaskClient
 from serve import ServerSettings
 
 LIMIT = 6 * 1024 * 1024
@@ -48,8 +47,9 @@ def test_every_fixture_payload_is_answered(model_dir: Path, fixtures_dir: Path, 
 
 def test_accept_header_is_honoured(model_dir: Path, fixtures_dir: Path) -> None:
     body = (fixtures_dir / "payloads" / "batch.csv").read_bytes()
-    reply = client_for(model_dir).post("/invocations", data=body, content_type="text/csv",
-                                       headers={"Accept": "application/json"})
+    reply = client_for(model_dir).post(
+        "/invocations", data=body, content_type="text/csv", headers={"Accept": "application/json"}
+    )
     assert reply.mimetype == "application/json"
     assert {p["label"] for p in reply.get_json()["predictions"]} <= {0, 1}
 
@@ -63,8 +63,9 @@ def test_accept_header_is_honoured(model_dir: Path, fixtures_dir: Path) -> None:
         (b"0," * (LIMIT // 2 + 1), "text/csv", 413),
     ],
 )
-def test_bad_input_gets_a_json_4xx_and_the_server_stays_healthy(model_dir: Path, body: bytes,
-                                                                content_type: str, status: int) -> None:
+def test_bad_input_gets_a_json_4xx_and_the_server_stays_healthy(
+    model_dir: Path, body: bytes, content_type: str, status: int
+) -> None:
     client = client_for(model_dir)
     reply = client.post("/invocations", data=body, content_type=content_type)
     assert reply.status_code == status
@@ -144,8 +145,9 @@ PROBES = [
 
 @pytest.mark.parametrize(("name", "body", "content_type", "status"), PROBES, ids=[p[0] for p in PROBES])
 @pytest.mark.parametrize("accept", ["application/json", "text/csv"])
-def test_client_input_never_answers_500(model_dir: Path, name: str, body: bytes, content_type: str, status: int,
-                                        accept: str) -> None:
+def test_client_input_never_answers_500(
+    model_dir: Path, name: str, body: bytes, content_type: str, status: int, accept: str
+) -> None:
     client = client_for(model_dir)
     reply = client.post("/invocations", data=body, content_type=content_type, headers={"Accept": accept})
     assert reply.status_code == status, reply.get_data(as_text=True)

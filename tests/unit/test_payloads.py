@@ -1,9 +1,8 @@
 import json
 
 import numpy as np
-import pytest
-
 import payloads
+import pytest
 from payloads import CSV, JSON, PayloadError
 
 
@@ -36,7 +35,7 @@ def test_json_shapes() -> None:
         (b"\xff\xfe1,2,3", CSV, "not UTF-8"),
         (b"[1, 2", JSON, "malformed JSON"),
         (b'{"rows": []}', JSON, '"instances"'),
-        (b"[1, \"a\", 3]", JSON, "must be a number"),
+        (b'[1, "a", 3]', JSON, "must be a number"),
         (b"[true, 1, 3]", JSON, "must be a number"),
         (b"[[1, 2, 3], 4]", JSON, "must be a list of numbers"),
         (b"[1, 2]", JSON, "JSON row 1 has 2 features; the model expects 3"),
