@@ -5,7 +5,10 @@ The guard is a `sys.addaudithook` hook. Audit hooks cannot be removed, so it is
 installed once per process (the first time a seal opens) and consults the
 seals open at that moment; with none open it returns at once. It refuses before
 the operating system is asked: a refused name lookup sends no DNS query and a
-refused connect opens nothing. The refusal is an `EgressRefused`, a
+refused connect opens nothing. One gap it cannot close: `sock.connect((name, port))`
+resolves the name inside CPython before the audit event fires, so that lookup is
+sent and only the connect is refused (HTTP clients and `socket.create_connection`
+call the audited `getaddrinfo` first, so they send nothing). The refusal is an `EgressRefused`, a
 `ConnectionRefusedError`, so libraries' own connection-error paths still run
 (botocore turns it into `EndpointConnectionError` naming the URL), and its
 message names the host:port and the line of code that tried.
@@ -48,7 +51,9 @@ WATCHED = frozenset(
 )
 _ADDRESSED = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
 _INET = (socket.AF_INET, socket.AF_INET6)
-LOCAL_NAMES = frozenset({"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+# Names the system answers without DNS: glibc finds "localhost" in every /etc/hosts (Docker writes it too). Not
+# *.localhost, "localhost." or ip6-localhost: with "hosts: files dns" and no nss-myhostname they go to DNS (measured).
+LOCAL_NAMES = frozenset({"", "localhost"})
 # Frames of these packages are the plumbing between the caller and the socket, not the caller.
 _PLUMBING = frozenset(
     {
@@ -97,8 +102,8 @@ class Allowance:
     names: frozenset[str] = frozenset()
 
     def admits(self, host: str) -> bool:
-        host = host.strip("[]").split("%")[0].rstrip(".").lower()
-        if host in LOCAL_NAMES or host.endswith(".localhost") or host in self.names:
+        host = host.strip("[]").split("%")[0].lower()
+        if host in LOCAL_NAMES or host in self.names:
             return True
         try:
             address = ipaddress.ip_address(host)
@@ -144,21 +149,24 @@ class Guard:
         if not seals or event not in WATCHED:
             return  # the hook sees every audit event of the process: the common case must be cheap
         target = _target(event, args)
-        if target is None or all(seal.allowance.admits(target[0]) for seal in seals):
+        if target is None:
             return
-        self._refuse(seals, event, target)
+        refusing = tuple(seal for seal in seals if not seal.allowance.admits(target[0]))
+        if refusing:
+            self._refuse(refusing, event, target)
 
-    def _refuse(self, seals: tuple[Seal, ...], event: str, target: tuple[str, Any]) -> None:
+    def _refuse(self, refusing: tuple[Seal, ...], event: str, target: tuple[str, Any]) -> None:
+        """Record on, and describe, only the refusing seals: an enclosing seal admitting the target is not to blame."""
         host, port = target
         operation = "connect" if event == "socket.connect" else "send" if event in _ADDRESSED else "lookup"
         shown = host if port is None else f"{host}:{port}"
         refusal = Refusal(operation, shown, _caller(sys._getframe()))
-        for seal in seals:
+        for seal in refusing:
             seal._refusals.append(refusal)
         LOG.warning("refused %s", refusal)
         raise EgressRefused(
-            f"refused to {operation} {shown} (from {refusal.caller}): a local environment is open and only "
-            f"{seals[0].allowance.describe()} may be reached",
+            f"refused to {operation} {shown} (from {refusal.caller}): a local environment is open and "
+            f"{_allowed(refusing)}",
             fix="point the code at the local services (env.session, env.s3.endpoint_url, the fixtures' servers); "
             "make real AWS calls outside the local environment",
         )
@@ -220,6 +228,14 @@ def _daemon_host(docker_host: str) -> tuple[frozenset[str], tuple[Network, ...]]
     except OSError:
         infos = []
     return frozenset({host.lower()}), tuple(ipaddress.ip_network(info[4][0]) for info in infos)
+
+
+def _allowed(refusing: tuple[Seal, ...]) -> str:
+    """What the refusing seals allow; nested seals with the same allowance are one description."""
+    described = list(dict.fromkeys(seal.allowance.describe() for seal in refusing))
+    if len(described) == 1:
+        return f"only {described[0]} may be reached"
+    return "the target is outside every open seal (" + "; ".join(f"one admits only {d}" for d in described) + ")"
 
 
 def _target(event: str, args: tuple[Any, ...]) -> tuple[str, Any] | None:

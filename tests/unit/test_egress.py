@@ -38,8 +38,7 @@ def listener() -> Iterator[int]:
         "[::1]",
         "::ffff:127.0.0.1",
         "localhost",
-        "LOCALHOST.",
-        "api.localhost",
+        "LOCALHOST",
         "172.17.0.2",
         "0.0.0.0",
         "",
@@ -60,6 +59,11 @@ def test_loopback_and_the_bridge_are_admitted(host: str) -> None:
         "s3.amazonaws.com",
         "sts.us-east-1.amazonaws.com",
         "localhost.evil.com",
+        # Resolved over DNS unless /etc/hosts or nss-myhostname has them, so looking them up is traffic.
+        "api.localhost",
+        "localhost.",
+        "ip6-localhost",
+        "localhost.localdomain",
     ],
 )
 def test_everything_else_is_refused(host: str) -> None:
@@ -120,13 +124,31 @@ def test_other_threads_are_guarded_too() -> None:
 
 def test_seals_nest_and_the_guard_is_inert_once_all_are_closed() -> None:
     with sealed(BRIDGE) as outer:
-        with sealed(Allowance()) as inner, pytest.raises(EgressRefused):
+        with sealed(Allowance()) as inner, pytest.raises(EgressRefused) as caught:
             socket.getaddrinfo("172.17.0.2", 80)  # the outer allows the bridge; the inner does not
         socket.getaddrinfo("172.17.0.2", 80)  # the inner is closed
         with pytest.raises(EgressRefused):
             socket.getaddrinfo(UNROUTED, 80)
-    assert len(inner.refusals) == 1 and len(outer.refusals) == 2
+    # Each refusal is on the seal that refused it, and the message names that seal's allowance, not the outer's.
+    assert [r.target for r in inner.refusals] == ["172.17.0.2:80"]
+    assert [r.target for r in outer.refusals] == [f"{UNROUTED}:80"]
+    assert "only loopback, Unix sockets may be reached" in caught.value.problem
+    assert "172.17.0.0/16" not in caught.value.problem
     assert socket.getaddrinfo(UNROUTED, 80)  # numeric: no DNS; allowed again outside any seal
+
+
+def test_a_target_outside_two_different_seals_names_both_allowances() -> None:
+    other = Allowance(networks=(ipaddress.ip_network("10.1.0.0/16"),))
+    with sealed(BRIDGE) as outer, sealed(other) as inner, pytest.raises(EgressRefused) as caught:
+        socket.getaddrinfo(UNROUTED, 80)
+    assert len(outer.refusals) == len(inner.refusals) == 1
+    assert "172.17.0.0/16" in caught.value.problem and "10.1.0.0/16" in caught.value.problem
+
+
+def test_nested_seals_with_one_allowance_describe_it_once() -> None:
+    with sealed(BRIDGE), sealed(BRIDGE), pytest.raises(EgressRefused) as caught:
+        socket.getaddrinfo(UNROUTED, 80)
+    assert "only loopback, Unix sockets, 172.17.0.0/16 may be reached" in caught.value.problem
 
 
 def test_a_real_boto3_client_fails_naming_the_host() -> None:
