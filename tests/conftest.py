@@ -8,13 +8,16 @@ never a skip (`harness provision`, run by tox first, makes one answer).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tarfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from docker.errors import ImageNotFound
 from support import SESSION, session_scope, training_root, training_spec
 
 from harness.config import Settings
@@ -28,6 +31,7 @@ for folder in (ROOT / "jobs", ROOT / "containers" / "inference"):
         sys.path.insert(0, str(folder))
 
 FIXTURES = ROOT / "fixtures"
+BROKEN = FIXTURES / "broken-images"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,6 +87,48 @@ def images(settings: Settings, engine: Engine) -> dict[ImageKind, str]:
     """The images as the current sources build them (a cached build takes seconds)."""
     built = build_images(settings, engine, list(ImageKind), lambda line: None)
     return {image.kind: image.tag for image in built}
+
+
+class FixtureImages:
+    """Images built from fixtures/broken-images/<name> (or fixtures/byoc), once per session each."""
+
+    def __init__(self, engine: Engine, images: dict[ImageKind, str]) -> None:
+        self._engine = engine
+        self._images = images
+        self._lock = threading.Lock()  # checks run in threads; one build per name
+        self._tags: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        with self._lock:
+            if name not in self._tags:
+                self._tags[name] = self._build(name)
+            return self._tags[name]
+
+    def _build(self, name: str) -> str:
+        """FROM the project's image of the kind the folder name starts with (byoc: training), so offline."""
+        byoc = name == "byoc"
+        context = FIXTURES / name if byoc else BROKEN / name
+        base = self._images[ImageKind.TRAINING if byoc else ImageKind(name.split("-", 1)[0])]
+        tag = f"harness-test-{name}:{SESSION}"
+        self._engine.client.images.build(
+            path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True, labels={OWNER_LABEL: OWNER}
+        )
+        return tag
+
+    def remove_all(self) -> None:
+        for tag in self._tags.values():
+            with contextlib.suppress(ImageNotFound):
+                self._engine.client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="session")
+def broken_image(engine: Engine, images: dict[ImageKind, str]) -> Iterator[Callable[[str], str]]:
+    """broken_image("inference-wrong-port") -> its tag; each image built once, all removed when the session ends."""
+    built = FixtureImages(engine, images)
+    try:
+        yield built
+    finally:
+        built.remove_all()
 
 
 @pytest.fixture

@@ -3,27 +3,25 @@ bring-your-own-container image this project did not write.
 
 The broken images' build contexts are in fixtures/broken-images/. The checks each one must
 fail are read from the table in fixtures/broken-images/README.md, so the documentation and the
-test cannot drift apart. Every image is built once for this module, FROM the project's images
-(offline), and removed afterwards. Every container the checker starts carries this test
-session's scope, so the session's leftover check covers them.
+test cannot drift apart. Every image is built once per session (conftest's `broken_image`), FROM
+the project's images (offline), and removed when the session ends. Every container the checker
+starts carries this test session's scope, so the session's leftover check covers them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from docker.errors import ImageNotFound
 from support import SESSION, session_scope
 
 from harness.archives import pack
@@ -32,13 +30,12 @@ from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
 from harness.check.training import lay_out, run_training
-from harness.docker import OWNER, OWNER_LABEL, Engine
+from harness.docker import Engine
 from harness.images import PARITY_LIBRARIES, ImageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 BROKEN = FIXTURES / "broken-images"
-BYOC = FIXTURES / "byoc"
 PAYLOAD = FIXTURES / "payloads" / "single_row.csv"
 # The project's server is healthy in about 2 s; this bounds the wait on images that never answer.
 BROKEN_WINDOW_S = 20.0
@@ -87,24 +84,10 @@ def rule_names(kind: Kind) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def built(engine: Engine, images: dict[ImageKind, str]) -> Iterator[dict[str, str]]:
-    """Folder -> tag for every broken image and `byoc`; all removed when the module ends."""
-    contexts = {path.name: path for path in sorted(BROKEN.iterdir()) if (path / "Dockerfile").is_file()}
-    contexts["byoc"] = BYOC
-    tags: dict[str, str] = {}
-    try:
-        for folder, context in contexts.items():
-            base = images[ImageKind.TRAINING if folder == "byoc" else ImageKind(kind_of(folder).value)]
-            tag = f"harness-check-{folder}:{SESSION}"
-            engine.client.images.build(
-                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True, labels={OWNER_LABEL: OWNER}
-            )
-            tags[folder] = tag
-        yield tags
-    finally:
-        for tag in tags.values():
-            with contextlib.suppress(ImageNotFound):
-                engine.client.images.remove(tag, force=True)
+def built(broken_image: Callable[[str], str]) -> dict[str, str]:
+    """Folder -> tag for every broken image and `byoc` (the session's fixture builds and removes them)."""
+    folders = [path.name for path in sorted(BROKEN.iterdir()) if (path / "Dockerfile").is_file()]
+    return {folder: broken_image(folder) for folder in [*folders, "byoc"]}
 
 
 def broken_options(folder: str, trained: Path) -> CheckOptions:

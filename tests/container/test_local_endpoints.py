@@ -1,20 +1,18 @@
 """Local endpoints: CreateModel -> CreateEndpointConfig -> CreateEndpoint, invoke, capture, delete."""
 
-import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from docker.errors import ImageNotFound
 from support import SESSION
 
 from harness.config import Settings
-from harness.docker import OWNER, OWNER_LABEL, Engine
+from harness.docker import Engine
 from harness.endpoints import ENDPOINT_LABEL
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
@@ -204,22 +202,10 @@ def test_batch_transform_writes_one_output_per_input_object(
     assert len(first) == 10 and second == first * 3
 
 
-@pytest.fixture(scope="module")
-def wrong_port_image(engine: Engine, images: dict) -> Iterator[str]:
+@pytest.fixture
+def wrong_port_image(broken_image: Callable[[str], str]) -> str:
     """fixtures/broken-images/inference-wrong-port: the project's server, listening on 8081."""
-    tag = f"harness-endpoints-wrong-port:{SESSION}"
-    folder = Path(__file__).resolve().parents[2] / "fixtures" / "broken-images" / "inference-wrong-port"
-    engine.client.images.build(
-        path=str(folder),
-        tag=tag,
-        buildargs={"BASE": images["inference"]},
-        rm=True,
-        forcerm=True,
-        labels={OWNER_LABEL: OWNER},
-    )
-    yield tag
-    with contextlib.suppress(ImageNotFound):
-        engine.client.images.remove(tag, force=True)
+    return broken_image("inference-wrong-port")
 
 
 def test_an_endpoint_on_the_wrong_port_fails_within_seconds(

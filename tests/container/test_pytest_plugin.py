@@ -1,12 +1,9 @@
 """The pytest plugin, used from a separate test project as a user would."""
 
-import contextlib
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from docker.errors import ImageNotFound
 
 from harness.docker import OWNER, OWNER_LABEL, Engine
 
@@ -80,22 +77,9 @@ def test_a_server_on_the_wrong_port_is_rejected_within_seconds(sagemaker_inferen
 
 
 @pytest.fixture
-def wrong_port_image(engine: Engine, images: dict, fixtures_dir: Path) -> Iterator[str]:
-    """fixtures/broken-images/inference-wrong-port: serves on 8081 by default; removed afterwards."""
-    tag = f"harness-plugin-wrong-port:{uuid.uuid4().hex[:8]}"
-    engine.client.images.build(
-        path=str(fixtures_dir / "broken-images" / "inference-wrong-port"),
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        buildargs={"BASE": images["inference"]},
-        labels={OWNER_LABEL: OWNER},
-    )
-    try:
-        yield tag
-    finally:
-        with contextlib.suppress(ImageNotFound):
-            engine.client.images.remove(tag, force=True)
+def wrong_port_image(broken_image: Callable[[str], str]) -> str:
+    """fixtures/broken-images/inference-wrong-port: serves on 8081 by default."""
+    return broken_image("inference-wrong-port")
 
 
 def test_plugin_fixtures_in_a_user_project(

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from docker.errors import ImageNotFound
-from support import SESSION
 
-from harness.docker import OWNER, OWNER_LABEL, Engine
 from harness.executor import PipelineRun, job_name
-from harness.images import ImageKind
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
 
-NO_SERVE = Path(__file__).resolve().parents[2] / "fixtures" / "broken-images" / "inference-no-serve"
 
-
-@pytest.fixture(scope="module")
-def no_serve(engine: Engine, images: dict[ImageKind, str]) -> Iterator[str]:
-    tag = f"harness-step-failures-no-serve:{SESSION}"
-    engine.client.images.build(
-        path=str(NO_SERVE),
-        tag=tag,
-        buildargs={"BASE": images[ImageKind.INFERENCE]},
-        rm=True,
-        forcerm=True,
-        labels={OWNER_LABEL: OWNER},
-    )
-    yield tag
-    with contextlib.suppress(ImageNotFound):
-        engine.client.images.remove(tag, force=True)
+@pytest.fixture
+def no_serve(broken_image: Callable[[str], str]) -> str:
+    """fixtures/broken-images/inference-no-serve: never answers /ping."""
+    return broken_image("inference-no-serve")
 
 
 def _definition(env: LocalEnvironment, image: str) -> dict:
