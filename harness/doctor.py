@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
 from harness.docker import Engine, Scope
-from harness.errors import HarnessError, InfrastructureError
+from harness.errors import CorruptState, HarnessError, InfrastructureError
 from harness.images import ImageKind, library_versions, stale_images, version_differences
+from harness.record import read_record, record_files
+from harness.registry import ModelRegistry
 from harness.statefiles import corrupt, move_aside
 
 
@@ -27,19 +31,35 @@ class Finding:
     fix: str = ""
 
 
-def state_files(settings: Settings) -> dict[Path, tuple[str, ...]]:
-    """The JSON files the harness reads back, with the keys each must hold."""
-    runs = settings.state_dir / "runs"
-    files = {
-        settings.state_dir / "registry.json": ("groups",),
-        settings.state_dir / "image-versions.json": (),
-        runs / "latest.json": ("run_id", "status"),
-    }
-    return {**files, **dict.fromkeys(sorted(runs.glob("*.json")), ("run_id", "status"))}
+def state_checks(settings: Settings) -> dict[Path, Callable[[], object]]:
+    """Each JSON file the harness reads back, with the reader that reads it (so "valid" means what it means there)."""
+    registry = ModelRegistry(settings.state_dir / "registry.json")
+    cache = settings.state_dir / "image-versions.json"
+    checks: dict[Path, Callable[[], object]] = {registry.state_file.path: registry.check}
+    checks[cache] = partial(_check_cache, cache)
+    checks.update({state.path: partial(read_record, state) for state in record_files(settings)})
+    return checks
+
+
+def _check_cache(path: Path) -> None:
+    """The version cache's reader rebuilds what does not read back, but a folder in its place still stops a run."""
+    problem = corrupt(path)
+    if problem:
+        raise CorruptState(path, "image version cache", problem)
+
+
+def _broken(settings: Settings) -> dict[Path, str]:
+    broken = {}
+    for path, check in state_checks(settings).items():
+        try:
+            check()
+        except CorruptState as error:
+            broken[path] = error.reason
+    return broken
 
 
 def _state(settings: Settings, fix: bool) -> Finding:
-    broken = {path: problem for path, keys in state_files(settings).items() if (problem := corrupt(path, keys))}
+    broken = _broken(settings)
     if not broken:
         return Finding("state files", Status.OK, f"everything under {settings.state_dir} reads back")
     if fix:

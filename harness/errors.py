@@ -60,6 +60,7 @@ class CorruptState(UserError):
             + (f"; that forgets {loses}" if loses else ""),
         )
         self.path = path
+        self.reason = reason
 
 
 class ContainerTimeout(InfrastructureError):

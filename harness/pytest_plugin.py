@@ -102,8 +102,10 @@ class ContractChecker:
         return self._assert("pair", [training_image, inference_image], options)
 
 
-def _allowed(name: str, allowed: bool | Iterable[str]) -> bool:
-    return allowed if isinstance(allowed, bool) else name in set(allowed)
+def _allowed(name: str, allowed: bool | str | Iterable[str]) -> bool:
+    if isinstance(allowed, bool):
+        return allowed
+    return name == allowed if isinstance(allowed, str) else name in set(allowed)  # a str is one name, not letters
 
 
 def _options(options: dict[str, Any]) -> CheckOptions:

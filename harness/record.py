@@ -58,7 +58,22 @@ def latest_file(settings: Settings) -> StateFile:
 
 
 def read_latest(settings: Settings) -> dict[str, Any] | None:
-    return read_object(latest_file(settings), required=_REQUIRED)
+    return read_record(latest_file(settings))
+
+
+def read_record(state: StateFile) -> dict[str, Any] | None:
+    """Any run record, checked as promotion checks runs/latest.json (`doctor` applies this to every one)."""
+    return read_object(state, required=_REQUIRED)
+
+
+def record_files(settings: Settings) -> list[StateFile]:
+    """runs/latest.json and every runs/<run id>.json."""
+    others = [
+        StateFile(path, "run record", "that run's record")
+        for path in sorted(runs_dir(settings).glob("*.json"))
+        if path.name != "latest.json"
+    ]
+    return [latest_file(settings), *others]
 
 
 def new_run_id() -> str:

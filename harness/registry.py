@@ -42,6 +42,10 @@ class ModelRegistry:
     def state_file(self) -> StateFile:
         return StateFile(self._path, "model registry", "every registered model package version and approval")
 
+    def check(self) -> None:
+        """CorruptState when the file does not read back as a registry: the one definition `doctor` applies too."""
+        self._load()
+
     # -- storage -------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
         state = read_object(self.state_file, required=("groups",))

@@ -27,18 +27,20 @@ class StateFile:
 
 def read_object(state: StateFile, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """The file's JSON object, None when it does not exist; CorruptState when unreadable."""
-    if not state.path.is_file():
-        return None
-    problem = _problem(state.path, required)
-    if problem:
-        raise CorruptState(state.path, state.what, problem, state.loses)
-    return dict(json.loads(state.path.read_text()))
+    document = _parse(state.path, required)
+    if isinstance(document, str):
+        raise CorruptState(state.path, state.what, document, state.loses)
+    return document
 
 
-def _problem(path: Path, required: tuple[str, ...]) -> str:
-    """Why `path` is not a JSON object holding `required`; '' when it is."""
+def _parse(path: Path, required: tuple[str, ...]) -> dict[str, Any] | str | None:
+    """The JSON object in `path` holding `required`, None when there is no file, or why it cannot be read."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_bytes().decode())
+    except (FileNotFoundError, NotADirectoryError):  # no such file (yet)
+        return None
+    except OSError as error:  # a folder where the file belongs, no permission, an I/O error: not a bug of ours
+        return f"unreadable: {error.strerror or error}"
     except UnicodeDecodeError:
         return "not UTF-8 text"
     except json.JSONDecodeError as error:
@@ -46,12 +48,13 @@ def _problem(path: Path, required: tuple[str, ...]) -> str:
     if not isinstance(document, dict):
         return f"a JSON {type(document).__name__} where an object belongs"
     missing = [key for key in required if key not in document]
-    return f"missing {', '.join(missing)}" if missing else ""
+    return f"missing {', '.join(missing)}" if missing else document
 
 
 def corrupt(path: Path, required: tuple[str, ...] = ()) -> str:
-    """The problem with an existing state file, '' when it reads back fine (for `doctor`)."""
-    return _problem(path, required) if path.is_file() else ""
+    """The problem with an existing state file, '' when it reads back fine or does not exist."""
+    problem = _parse(path, required)
+    return problem if isinstance(problem, str) else ""
 
 
 def move_aside(path: Path) -> Path:

@@ -17,6 +17,7 @@ from harness.crash import report_bug
 from harness.errors import BUG_EXIT_CODE, CorruptState
 from harness.record import read_latest, write_record
 from harness.registry import ModelRegistry
+from harness.statefiles import StateFile, corrupt, read_object
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_DAEMON = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
@@ -123,3 +124,48 @@ def test_the_command_shows_the_name_it_was_invoked_as(tmp_path: Path, name: str)
 def test_both_console_scripts_are_declared() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["sagemaker-harness"] == scripts["harness"] == "harness.cli:main"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        (
+            "registry.json",
+            '{"groups": {"g": {"packages": 3}}}',
+            "`groups` is not a map of groups with `packages` lists",
+        ),
+        ("runs/latest.json", '{"run_id": "r1", "status": "Succeeded"}', "missing record_version, code"),
+        ("runs/r0.json", '{"run_id": "r0", "status": "Failed", "code": {}}', "missing record_version"),
+    ],
+)
+def test_doctor_calls_what_the_readers_call_corrupt_and_fix_ends_the_loop(
+    tmp_path: Path, name: str, text: str, reason: str
+) -> None:
+    state = tmp_path / "state"
+    path = state / name
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    env = {**NO_DAEMON, "HARNESS_STATE_DIR": str(state)}
+    found = run_cli("doctor", env=env)
+    assert f" failed  state files        {path}: {reason}" in found.stdout, found.stdout
+    run_cli("doctor", "--fix", env=env)
+    assert not path.exists() and len(list(path.parent.glob(f"{path.name}.corrupt-*"))) == 1
+    settings = Settings(project_root=ROOT, state_dir=state)
+    assert ModelRegistry(state / "registry.json").list_packages("g") == [] and read_latest(settings) is None
+    assert " ok  state files        everything under" in run_cli("doctor", env=env).stdout
+
+
+def test_a_folder_where_a_state_file_belongs_is_corrupt_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.mkdir()
+    with pytest.raises(CorruptState, match=r"\(unreadable: Is a directory\)") as caught:
+        ModelRegistry(path).list_packages("g")
+    assert caught.value.exit_code == 2
+
+
+def test_an_unreadable_state_file_is_corrupt_not_a_crash() -> None:
+    # /proc/self/mem is a regular file whose read fails with EIO, as root too (chmod 000 does not stop root).
+    with pytest.raises(CorruptState, match=r"\(unreadable: Input/output error\)"):
+        read_object(StateFile(Path("/proc/self/mem"), "model registry"))
+    assert corrupt(Path("/proc/self/mem")) == "unreadable: Input/output error"
+    assert corrupt(Path("/nonexistent/registry.json")) == ""
