@@ -149,37 +149,17 @@ class Container:
         code, output = self._c.exec_run(command, demux=False)
         return int(code), (output or b"").decode("utf-8", "replace")
 
-    def listening_ports(self) -> frozenset[int]:
-        """TCP ports with a LISTEN socket in the container's network namespace; empty when unreadable.
-
-        Read from the host's /proc/<pid>/net (no tools needed in the image) when the daemon runs on this
-        machine, else with `cat` inside the container.
-        """
-        return frozenset(_listen_ports(self._host_proc_net() or self._exec_proc_net()))
-
-    def ip_address(self) -> str:
-        """The container's address on its first network ('' without one)."""
+    def inspect(self) -> Mapping[str, Any]:
+        """The daemon's current view of the container (`docker inspect`)."""
         self._c.reload()
-        settings = self._c.attrs.get("NetworkSettings") or {}
-        addresses = [n.get("IPAddress") for n in (settings.get("Networks") or {}).values()]
-        return next((a for a in addresses if a), "") or str(settings.get("IPAddress") or "")
+        return dict(self._c.attrs)
 
-    def _host_proc_net(self) -> str:
-        self._c.reload()
-        proc = Path("/proc") / str((self._c.attrs.get("State") or {}).get("Pid") or 0)
-        try:  # the PID is the daemon's: trust it only if that process is in this container's cgroup
-            if self.id not in (proc / "cgroup").read_text():
-                return ""
-            return "".join((proc / "net" / name).read_text() for name in ("tcp", "tcp6"))
-        except OSError:
-            return ""
-
-    def _exec_proc_net(self) -> str:
-        try:  # tcp6 may be missing (IPv6 off): cat then exits 1 but has printed tcp
-            _, output = self.exec(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+    def try_exec(self, command: list[str]) -> tuple[int, str] | None:
+        """Like exec, but None when the daemon cannot run it (the container stopped or is gone)."""
+        try:
+            return self.exec(command)
         except DockerException:
-            return ""
-        return output if "local_address" in output else ""
+            return None
 
     def changed_paths(self) -> list[str]:
         """Paths added to the container's own file system (mounts excluded)."""
@@ -188,16 +168,6 @@ class Container:
     def remove(self) -> None:
         with contextlib.suppress(NotFound):
             self._c.remove(force=True, v=True)
-
-
-def _listen_ports(proc_net_tcp: str) -> set[int]:
-    """Local ports of the LISTEN (state 0A) rows of /proc/net/tcp and tcp6."""
-    ports = set()
-    for line in proc_net_tcp.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
-            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def _timed_out(error: BaseException) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import requests
 
+from harness import netprobe
 from harness.docker import Container
 from harness.errors import ContractViolation
 
@@ -112,10 +113,10 @@ def serving_elsewhere(container: Container, port: int) -> tuple[int, ...]:
     A listening socket alone could be a metrics port opened before the server binds `port`; an HTTP
     answer to /ping on the container's address shows the server itself is there.
     """
-    listening = container.listening_ports()
+    listening = netprobe.listening_ports(container)
     if not listening or port in listening:
         return ()
-    address = container.ip_address()
+    address = netprobe.ip_address(container)
     return tuple(p for p in sorted(listening) if address and _answers_http(address, p))
 
 
