@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import WaiterError
 from botocore.response import StreamingBody
 
+from harness.arns import sagemaker_arn
 from harness.awserrors import client_error, not_found, validation_error
-from harness.endpoints import EndpointHost, ModelDefinition
+from harness.endpoints import EndpointHost, ModelDefinition, not_found_endpoint
 from harness.errors import UserError
 from harness.executor import ARN_PREFIX, PipelineRun, StepEvent, validate
 from harness.expressions import walk
@@ -58,6 +60,39 @@ class LocalExecution:
                 "WaiterError",
                 f"pipeline execution {self.arn} failed: {self.run.failure_reason}",
             )
+
+
+ENDPOINT_WAITERS = ("endpoint_in_service", "endpoint_deleted")
+
+
+class EndpointWaiter:
+    """`client.get_waiter("endpoint_deleted" | "endpoint_in_service").wait(EndpointName=...)`, as boto3's."""
+
+    def __init__(self, name: str, endpoints: EndpointHost) -> None:
+        self.name = name
+        self._endpoints = endpoints
+
+    def wait(self, EndpointName: str, WaiterConfig: Mapping[str, Any] | None = None) -> None:
+        config = WaiterConfig or {}
+        timeout_s = float(config.get("Delay", 30)) * float(config.get("MaxAttempts", 60))
+        if self.name == "endpoint_deleted":
+            if not self._endpoints.wait_deleted(EndpointName, timeout_s):
+                self._fail(EndpointName, "Max attempts exceeded")
+            return
+        found = self._endpoints.status(EndpointName)
+        if found is None:  # boto3's endpoint_in_service fails at once on a ValidationException
+            self._fail(
+                EndpointName,
+                "Waiter encountered a terminal failure state: Matched expected service error code: ValidationException",
+            )
+        elif found[1] != "InService":  # Deleting or Failed: it never comes back into service
+            self._fail(EndpointName, f"Waiter encountered a terminal failure state: EndpointStatus {found[1]}")
+
+    def _fail(self, endpoint: str, reason: str) -> None:
+        waiter = "".join(part.title() for part in self.name.split("_"))
+        found = self._endpoints.status(endpoint)
+        last: Any = {"EndpointName": endpoint, "EndpointStatus": found[1]} if found else {}  # the last describe
+        raise WaiterError(name=waiter, reason=reason, last_response=last)
 
 
 class LocalSageMakerClient:
@@ -176,23 +211,25 @@ class LocalSageMakerClient:
 
     def _model(self, name: str, operation: str) -> ModelDefinition:
         if name not in self._models:
-            raise validation_error(operation, f"Could not find model {name}.")
+            raise validation_error(operation, f'Could not find model "{sagemaker_arn("model", name)}".')
         return self._models[name]
 
     def create_endpoint_config(self, EndpointConfigName: str, **request: Any) -> dict[str, str]:
+        arn = sagemaker_arn("endpoint-config", EndpointConfigName)
         if EndpointConfigName in self._endpoint_configs:
             raise validation_error(
-                "CreateEndpointConfig", f"Cannot create already existing endpoint configuration {EndpointConfigName}."
+                "CreateEndpointConfig", f'Cannot create already existing endpoint configuration "{arn}".'
             )
         for variant in request.get("ProductionVariants") or []:
             self._model(variant.get("ModelName", ""), "CreateEndpointConfig")
         self._endpoint_configs[EndpointConfigName] = dict(request)
-        return {"EndpointConfigArn": f"{ARN_PREFIX}:endpoint-config/{EndpointConfigName.lower()}"}
+        return {"EndpointConfigArn": arn}
 
     def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         if EndpointConfigName not in self._endpoint_configs:
             raise validation_error(
-                "DescribeEndpointConfig", f"Could not find endpoint configuration {EndpointConfigName}."
+                "DescribeEndpointConfig",
+                f'Could not find endpoint configuration "{sagemaker_arn("endpoint-config", EndpointConfigName)}".',
             )
         return {"EndpointConfigName": EndpointConfigName, **self._endpoint_configs[EndpointConfigName]}
 
@@ -209,7 +246,7 @@ class LocalSageMakerClient:
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         found = self._endpoints.status(EndpointName)
         if found is None:
-            raise validation_error("DescribeEndpoint", f"Could not find endpoint {EndpointName}.")
+            raise not_found_endpoint("DescribeEndpoint", EndpointName)
         endpoint, status = found
         return {
             "EndpointName": EndpointName,
@@ -224,6 +261,15 @@ class LocalSageMakerClient:
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         self._endpoints.stop(EndpointName)  # answers at once; the endpoint is Deleting until its container is gone
         return {}
+
+    def get_waiter(self, waiter_name: str) -> EndpointWaiter:
+        """boto3's endpoint waiters; they return once the state is reached (nothing here needs polling)."""
+        if waiter_name not in ENDPOINT_WAITERS:
+            raise UserError(
+                f"the SageMaker waiter {waiter_name} is not supported by the local harness",
+                fix=f"supported waiters: {', '.join(ENDPOINT_WAITERS)}; or poll the describe call yourself",
+            )
+        return EndpointWaiter(waiter_name, self._endpoints)
 
     # -- model registry ----------------------------------------------------------
     def create_model_package_group(self, ModelPackageGroupName: str, **request: Any) -> dict[str, str]:

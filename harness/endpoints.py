@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from harness.archives import safe_extract
+from harness.arns import ACCOUNT, sagemaker_arn
 from harness.awserrors import client_error, validation_error
 from harness.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import ContractViolation, InfrastructureError
@@ -82,10 +83,13 @@ class Served:
     seconds_to_healthy: float
 
     def close(self) -> None:
+        """Stop (SIGTERM, grace), then remove the container and the model folder, even when stopping fails."""
         self.client.close()
-        self.container.stop(grace_s=STOP_GRACE_S)
-        self.container.remove()
-        shutil.rmtree(self.model_dir, ignore_errors=True)
+        try:
+            self.container.stop(grace_s=STOP_GRACE_S)
+        finally:
+            self.container.remove()
+            shutil.rmtree(self.model_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -114,14 +118,26 @@ class EndpointHost:
         self._s3 = s3
         self._work_dir = work_dir
         self.endpoints: dict[str, Endpoint] = {}  # InService
-        self._deleting: dict[str, Endpoint] = {}  # their containers are stopping
-        self._pending: list[Future[None]] = []  # deletions drain() has not waited for yet
-        self._lock = threading.Lock()  # deletions finish on their own threads
-        self._deleter = ThreadPoolExecutor(thread_name_prefix="delete-endpoint")
+        self._creating: set[str] = set()  # names reserved while their container starts
+        self._deleting: dict[str, tuple[Endpoint, Future[None]]] = {}  # their containers are stopping
+        self._lock = threading.Lock()  # deletions finish on their own threads; creations may run concurrently
+        self._deleter: ThreadPoolExecutor | None = None  # started with the first deletion, ended by drain()
 
     def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
-        if name in self.endpoints or name in self._deleting:
-            raise validation_error("CreateEndpoint", f"Cannot create already existing endpoint {name}.")
+        with self._lock:
+            if name in self.endpoints or name in self._deleting or name in self._creating:
+                raise validation_error(
+                    "CreateEndpoint", f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", name)}".'
+                )
+            self._creating.add(name)
+        try:
+            endpoint = self._start(name, config_name, config, model)
+        finally:
+            with self._lock:
+                self._creating.discard(name)
+        return endpoint
+
+    def _start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
         variants = config.get("ProductionVariants") or []
         if len(variants) != 1:
             raise validation_error(
@@ -140,7 +156,8 @@ class EndpointHost:
             CaptureSettings.from_config(config.get("DataCaptureConfig")),
             datetime.now(UTC),
         )
-        self.endpoints[name] = endpoint
+        with self._lock:
+            self.endpoints[name] = endpoint
         return endpoint
 
     def serve(self, name: str, model: ModelDefinition, environment: dict[str, str], window_s: float) -> Served:
@@ -196,7 +213,8 @@ class EndpointHost:
     ) -> dict[str, Any]:
         endpoint = self.endpoints.get(name)
         if endpoint is None:
-            raise validation_error("InvokeEndpoint", f"Endpoint {name} of account 000000000000 not found.")
+            # sagemaker-runtime's code for this is ValidationError, not the control plane's ValidationException.
+            raise client_error("InvokeEndpoint", "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         if len(body) > REALTIME_PAYLOAD_LIMIT:
             raise validation_error(
                 "InvokeEndpoint",
@@ -248,12 +266,15 @@ class EndpointHost:
         self._s3.put_bytes((json.dumps(record) + "\n").encode(), key)
 
     def status(self, name: str) -> tuple[Endpoint, str] | None:
-        """The endpoint and its EndpointStatus, or None once it is gone."""
+        """The endpoint and its EndpointStatus (InService, Deleting, or Failed when its deletion failed), or None
+        once it is gone."""
+        self._forget_deleted()
         with self._lock:
             if name in self.endpoints:
                 return self.endpoints[name], "InService"
             if name in self._deleting:
-                return self._deleting[name], "Deleting"
+                endpoint, done = self._deleting[name]
+                return endpoint, "Failed" if done.done() else "Deleting"
         return None
 
     def stop(self, name: str) -> None:
@@ -263,28 +284,46 @@ class EndpointHost:
             if endpoint is None:
                 if name in self._deleting:
                     return  # already being deleted
-                raise validation_error("DeleteEndpoint", f"Could not find endpoint {name}.")
-            self._deleting[name] = endpoint
-            self._pending.append(self._deleter.submit(self._delete, endpoint))
+                raise not_found_endpoint("DeleteEndpoint", name)
+            if self._deleter is None:
+                # Stops mostly wait (SIGTERM grace): enough threads that none queues behind another.
+                self._deleter = ThreadPoolExecutor(max_workers=32, thread_name_prefix="delete-endpoint")
+            self._deleting[name] = (endpoint, self._deleter.submit(endpoint.served.close))
 
-    def _delete(self, endpoint: Endpoint) -> None:
-        try:
-            endpoint.served.close()
-        finally:
-            with self._lock:
-                self._deleting.pop(endpoint.name, None)
+    def wait_deleted(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+        """Block until `name` is gone (True), or the timeout passes while it is still there (False)."""
+        with self._lock:
+            deleting = self._deleting.get(name)
+        if deleting is not None:
+            wait([deleting[1]], timeout=timeout_s)
+        return self.status(name) is None
+
+    def _forget_deleted(self) -> None:
+        """Drop the deletions that finished well; failed ones stay for drain() to report."""
+        with self._lock:
+            for name, (_, done) in list(self._deleting.items()):
+                if done.done() and done.exception() is None:
+                    del self._deleting[name]
 
     def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
-        """Wait until every deleted endpoint's container is stopped and removed."""
+        """Wait until every deleted endpoint's container is stopped and removed; report each one that was not."""
         with self._lock:
-            pending, self._pending = self._pending, []
-        finished, unfinished = wait(pending, timeout=timeout_s)
-        errors = [error for done in finished if (error := done.exception()) is not None]
-        failures = [f"{type(error).__name__}: {error}" for error in errors]
-        failures += [f"still stopping after {timeout_s:.0f} s"] * len(unfinished)
-        if failures:
+            pending = [done for _, done in self._deleting.values()]
+        wait(pending, timeout=timeout_s)
+        self._forget_deleted()
+        with self._lock:
+            problems = [
+                _deletion_problem(name, endpoint, done, timeout_s) for name, (endpoint, done) in self._deleting.items()
+            ]
+            self._deleting = {n: d for n, d in self._deleting.items() if not d[1].done()}  # failed: reported now
+            deleter = self._deleter if not self._deleting else None
+            if deleter is not None:
+                self._deleter = None
+        if deleter is not None:
+            deleter.shutdown(wait=True)  # every deletion finished: no thread outlives the environment
+        if problems:
             raise InfrastructureError(
-                f"{len(failures)} endpoint container(s) could not be removed: " + "; ".join(failures),
+                f"{len(problems)} endpoint container(s) could not be removed: " + "; ".join(problems),
                 fix="check `docker ps -a`; the run's scope removes what is left",
             )
 
@@ -297,6 +336,19 @@ class EndpointHost:
         for name in list(self.endpoints):
             self.stop(name)
         self.drain()
+
+
+def _deletion_problem(name: str, endpoint: Endpoint, done: Future[None], timeout_s: float) -> str:
+    where = f"{name} (container {endpoint.container.short_id})"
+    if not done.done():
+        return f"{where}: still stopping after {timeout_s:.0f} s"
+    error = done.exception()
+    return f"{where}: {type(error).__name__}: {error}"
+
+
+def not_found_endpoint(operation: str, name: str) -> Exception:
+    """SageMaker's answer for an endpoint that does not exist (or no longer does)."""
+    return validation_error(operation, f'Could not find endpoint "{sagemaker_arn("endpoint", name)}".')
 
 
 def _captured(data: bytes, content_type: str, mode: str, capture: CaptureSettings) -> dict[str, str]:

@@ -19,19 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import DockerException
-
 from harness.api import LocalRuntimeClient, LocalSageMakerClient
 from harness.config import Settings
 from harness.docker import SCOPE_LABEL, Engine, Scope
 from harness.egress import Seal, local_allowance, sealed
 from harness.endpoints import EndpointHost
-from harness.errors import HarnessError, InfrastructureError
+from harness.errors import InfrastructureError
 from harness.executor import StepEvent
 from harness.registry import ModelRegistry
 from harness.runner import JobRunner, LogSink
-from harness.session import HarnessSession
-from harness.storage import EmbeddedS3
+from harness.session import HarnessSession, sdk_models
+from harness.storage import EmbeddedS3, boto_session
 
 DEFAULT_BUCKET = "harness-local"
 _LOG = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ class LocalEnvironment:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
         scope = Scope(engine, scope_name)
-        s3 = EmbeddedS3()
+        s3 = EmbeddedS3(boto_session(sdk_models()))  # the SDK's parsed service models, shared
         endpoints = EndpointHost(scope, s3, work_dir)
         with sealed(allowance) as seal:
             try:
@@ -86,24 +84,46 @@ class LocalEnvironment:
 
 
 def _close(endpoints: EndpointHost, scope: Scope, s3: EmbeddedS3, work_dir: Path, raise_failures: bool) -> None:
-    """Every clean-up step runs even if one before it fails: nothing may be left behind.
+    """Every clean-up step runs even if one before it fails, or Ctrl-C arrives: nothing may be left behind.
 
-    A failed step (typically: the Docker daemon went away) is raised after all of
-    them ran, unless another error is already on its way out; then it is logged,
-    so it cannot hide the error that caused it.
+    After a failure (`raise_failures=False`) the scope's containers are force-removed
+    first, so nobody waits out endpoints' SIGTERM grace; after success, endpoints stop
+    gracefully as SageMaker stops them. A failed step (typically: the Docker daemon went
+    away) is raised after all of them ran, unless another error is already on its way
+    out; then it is logged, so it cannot hide the error that caused it. A Ctrl-C during
+    clean-up is raised again once every step ran.
     """
-    steps = (
-        ("stop the endpoints", endpoints.stop_all),
+    graceful = ("stop the endpoints", endpoints.stop_all)
+    steps = [
         ("remove the run's containers and networks", scope.close),
         ("stop the embedded S3", s3.stop),
-    )
-    failures = []
+        ("delete the work folder", lambda: _remove_tree(work_dir)),
+    ]
+    steps.insert(0 if raise_failures else 1, graceful)
+    failures, interrupted = [], False
     for what, step in steps:
         try:
             step()
-        except (HarnessError, DockerException, OSError) as error:  # requests' errors are OSErrors
+        except KeyboardInterrupt:
+            interrupted = True
+        except Exception as error:  # noqa: BLE001 (each step must run; every failure is reported below)
             failures.append(f"could not {what}: {type(error).__name__}: {error}")
-    shutil.rmtree(work_dir, ignore_errors=True)
+    if interrupted:
+        raise KeyboardInterrupt
+    _report(failures, scope, work_dir, raise_failures)
+
+
+def _remove_tree(folder: Path) -> None:
+    """rmtree that says what it could not remove (a container may have written files its user cannot delete)."""
+    if not folder.exists():
+        return
+    problems: list[str] = []
+    shutil.rmtree(folder, onerror=lambda _function, path, error: problems.append(f"{path}: {error[1]}"))
+    if problems:
+        raise OSError(f"{len(problems)} path(s) left, e.g. {problems[0]}")
+
+
+def _report(failures: list[str], scope: Scope, work_dir: Path, raise_failures: bool) -> None:
     if not failures:
         return
     if not raise_failures:
@@ -113,5 +133,5 @@ def _close(endpoints: EndpointHost, scope: Scope, s3: EmbeddedS3, work_dir: Path
     raise InfrastructureError(
         "clean-up after the run failed: " + "; ".join(failures),
         fix=f"check that the Docker daemon answers (`docker ps`), then remove what is left: "
-        f"`docker rm -f $(docker ps -aq --filter label={SCOPE_LABEL}={scope.id})`",
+        f"`docker rm -f $(docker ps -aq --filter label={SCOPE_LABEL}={scope.id})` and {work_dir}",
     )

@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from support import SESSION
 
 from harness.config import Settings
 from harness.docker import Engine
 from harness.endpoints import ENDPOINT_LABEL
+from harness.errors import UserError
 from harness.local import LocalEnvironment
 from harness.storage import S3Uri
 
@@ -67,12 +68,14 @@ def test_two_endpoints_serve_at_once_on_their_own_ports(
     local_env.endpoints.drain()
     for name in ("first", "second"):
         assert engine.containers({ENDPOINT_LABEL: name}) == []
-    with pytest.raises(ClientError, match="Could not find endpoint first"):
+    with pytest.raises(
+        ClientError, match=r'Could not find endpoint "arn:aws:sagemaker:us-east-1:\d{12}:endpoint/first"'
+    ):
         local_env.client.describe_endpoint(EndpointName="first")
 
 
 def _deletion_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("delete-endpoint-")]
+    return [t for t in threading.enumerate() if t.name.startswith("delete-endpoint")]
 
 
 def test_delete_answers_at_once_then_deleting_then_gone(
@@ -87,15 +90,16 @@ def test_delete_answers_at_once_then_deleting_then_gone(
     assert local_env.client.describe_endpoint(EndpointName="quick")["EndpointStatus"] == "Deleting"
     assert engine.containers({ENDPOINT_LABEL: "quick"}), "the container should still be stopping"
     body = (fixtures_dir / "payloads" / "single_row.csv").read_bytes()
-    with pytest.raises(ClientError, match="Endpoint quick of account"):
+    with pytest.raises(ClientError, match="Endpoint quick of account") as invoked:
         local_env.runtime.invoke_endpoint(EndpointName="quick", Body=body, ContentType="text/csv")
-    with pytest.raises(ClientError, match="already existing endpoint quick"):
+    assert invoked.value.response["Error"]["Code"] == "ValidationError"  # sagemaker-runtime's code
+    with pytest.raises(ClientError, match=r'already existing endpoint "arn:aws:sagemaker:.*:endpoint/quick"'):
         local_env.client.create_endpoint(EndpointName="quick", EndpointConfigName="quick")
     local_env.client.delete_endpoint(EndpointName="quick")  # deleting twice is not an error
     deadline = time.monotonic() + 40  # the 30 s SIGTERM grace, plus the removal
     while local_env.endpoints.status("quick") is not None and time.monotonic() < deadline:
         time.sleep(0.05)
-    with pytest.raises(ClientError, match="Could not find endpoint quick"):
+    with pytest.raises(ClientError, match=r'Could not find endpoint "arn:aws:sagemaker:.*:endpoint/quick"'):
         local_env.client.describe_endpoint(EndpointName="quick")
     assert engine.containers({ENDPOINT_LABEL: "quick"}) == []
 
@@ -218,3 +222,19 @@ def test_an_endpoint_on_the_wrong_port_fails_within_seconds(
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert seconds < 60, f"judged after {seconds:.1f} s; the start-up window is 240 s"
     assert local_env.scope.leftovers() == []
+
+
+def test_the_endpoint_waiters_return_once_the_state_is_reached(
+    local_env: LocalEnvironment, model_uri: str, images: dict, engine: Engine
+) -> None:
+    deploy(local_env, "waited", images["inference"], model_uri)
+    local_env.client.get_waiter("endpoint_in_service").wait(EndpointName="waited")
+    local_env.client.delete_endpoint(EndpointName="waited")
+    local_env.client.get_waiter("endpoint_deleted").wait(EndpointName="waited")
+    assert engine.containers({ENDPOINT_LABEL: "waited"}) == []
+    deploy_again = local_env.client.create_endpoint  # the name is free again, as after AWS's waiter
+    assert deploy_again(EndpointName="waited", EndpointConfigName="waited")["EndpointArn"].endswith("/waited")
+    with pytest.raises(WaiterError, match="ValidationException"):
+        local_env.client.get_waiter("endpoint_in_service").wait(EndpointName="never-created")
+    with pytest.raises(UserError, match="waiter endpoint_created is not supported"):
+        local_env.client.get_waiter("endpoint_created")
