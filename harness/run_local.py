@@ -34,6 +34,7 @@ from harness.images import ImageKind, build_images, cached_library_versions, sta
 from harness.local import LocalEnvironment
 from harness.progress import Progress
 from harness.record import code_hashes, new_run_id, sha256_text, write_record
+from harness.session import default_boto_session
 from harness.storage import S3Uri, sha256_file
 
 # Where this project's pipeline keeps what the endpoint check compares against.
@@ -105,7 +106,10 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
         record["images"] = {k: {"tag": tag, "id": _image_id(engine, tag)} for k, tag in images.items()}
         record["libraries"] = check_parity(settings, engine, images)
         module = load_pipeline_module(settings)
-        with LocalEnvironment.open(settings, engine, progress.log, progress.step) as env:
+        with (
+            LocalEnvironment.open(settings, engine, progress.log, progress.step) as env,
+            default_boto_session(env.s3.boto_session),
+        ):
             _run_pipeline(settings, env, module, images, options, record, progress)
     finally:
         record["ended"] = datetime.now(UTC).isoformat()

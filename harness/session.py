@@ -6,21 +6,69 @@ the SDK has no reason to reach AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import boto3
+from botocore.loaders import Loader
 
 from harness.api import LocalRuntimeClient, LocalSageMakerClient
 from harness.sandbox import offline_sdk_import
-from harness.storage import EmbeddedS3
+from harness.storage import EmbeddedS3, boto_session
 
 with offline_sdk_import():  # importing the SDK builds a boto3 session: it must see offline settings
+    import sagemaker.jumpstart.constants as sdk_jumpstart
     import sagemaker.utils as sdk_utils
     from sagemaker.local.local_session import LocalSession
     from sagemaker.workflow.pipeline_context import LocalPipelineSession
 
 # The SDK reads this instead of the user's config files: telemetry off.
 SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+
+
+def sdk_models() -> Loader | None:
+    """The botocore loader of the session the SDK built at import (for JumpStart), if ours can share it.
+
+    botocore caches each service model it parses per loader, and that loader
+    already holds the SageMaker and S3 models (~18 MB parsed): a session that
+    shares it parses neither again. Shared only when it searches the folders
+    a session of our own would (a user's AWS_DATA_PATH may have changed them).
+    """
+    jumpstart: Any = sdk_jumpstart.DEFAULT_JUMPSTART_SAGEMAKER_SESSION  # None when the SDK could not build it
+    if jumpstart is None:
+        return None
+    loader: Loader = jumpstart.boto_session._session.get_component("data_loader")
+    own: Loader = boto_session()._session.get_component("data_loader")  # a loader parses nothing until asked
+    return loader if _unique(loader.search_paths) == _unique(own.search_paths) else None
+
+
+def _unique(paths: list[str]) -> list[str]:
+    """Search paths without repeats: each boto3.Session over a loader appends boto3's own folder again."""
+    return list(dict.fromkeys(paths))
+
+
+@contextlib.contextmanager
+def default_boto_session(session: boto3.Session) -> Iterator[None]:
+    """boto3's default session is `session` for the block, unless some code set one up already.
+
+    The SDK's Estimator creates `boto3.client("sagemaker")` on boto3's default
+    session (for its TensorBoard app link), which would parse the SageMaker
+    model again (~18 MB) on a session of its own; ours shares the models. Only
+    `harness run-local` uses this: its process is the harness's own, so the
+    global is set for the run and put back after; the library door (a user's
+    process) leaves boto3's default session alone.
+    """
+    if boto3.DEFAULT_SESSION is not None:
+        yield
+        return
+    boto3.DEFAULT_SESSION = session
+    try:
+        yield
+    finally:
+        if boto3.DEFAULT_SESSION is session:
+            boto3.DEFAULT_SESSION = None
 
 
 def validate_config_once() -> None:

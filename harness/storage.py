@@ -1,4 +1,4 @@
-"""The embedded local S3: moto's S3-compatible server on a free loopback port.
+"""The embedded local S3: the harness's own S3 server (harness.s3server) on a free loopback port.
 
 The harness starts it for a run and stops it at the end; jobs never talk to it
 from inside containers (as in SageMaker, the platform copies data in and out),
@@ -8,8 +8,6 @@ only the harness and the SageMaker SDK do, through the endpoint URL.
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,10 @@ from urllib.parse import urlparse
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from harness.errors import InfrastructureError, UserError
+from harness.s3server import EmbeddedS3Server
 
 REGION = "us-east-1"
 # Static dummy credentials: they keep boto3 from searching the host's credential
@@ -58,41 +58,41 @@ _ISOLATED = {
 }
 
 
-def boto_session() -> boto3.Session:
-    """A session the host's AWS set-up cannot reach: static dummy keys, and nothing read from AWS_* or ~/.aws."""
+def boto_session(models: Loader | None = None) -> boto3.Session:
+    """A session the host's AWS set-up cannot reach: static dummy keys, and nothing read from AWS_* or ~/.aws.
+
+    `models`: a botocore loader to share (it caches every service model it parsed), else the session's own.
+    """
     core = botocore.session.Session(session_vars=_ISOLATED)
-    return boto3.Session(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
+    if models is None:
+        return boto3.Session(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
+    core.register_component("data_loader", models)
+    paths = list(models.search_paths)
+    session = boto3.Session(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
+    models.search_paths[:] = list(dict.fromkeys([*paths, *models.search_paths]))  # boto3 appends its path again
+    return session
 
 
 class EmbeddedS3:
-    """moto's server in a thread, with the few S3 operations the harness needs."""
+    """The S3 server in a thread, with the few S3 operations the harness needs.
 
-    def __init__(self) -> None:
-        self._server: Any = None
-        self._thread: Any = None
+    Not moto's server: importing moto's S3 pulls in its IAM and STS models (~27 MB
+    of a run's memory, most of it AWS's managed policies); this one is S3's REST
+    protocol for the operations a run uses, with object bodies kept in files.
+    """
+
+    def __init__(self, session: boto3.Session | None = None) -> None:
+        self._server: EmbeddedS3Server | None = None
         self.endpoint_url = ""
         self._client: Any = None
         # One session for every S3 client of the run (ours and the SDK's): botocore parses a service's model
         # once per session, and S3's costs ~13 MB and ~0.1 s each time.
-        self.boto_session = boto_session()
+        self.boto_session = session or boto_session()
 
     def start(self) -> EmbeddedS3:
-        # Slow imports: only when a server is started.
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
-        self._server = make_server(
-            "127.0.0.1",
-            0,
-            DomainDispatcherApplication(create_backend_app),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
-        # A short poll interval: stop() returns within 50 ms instead of 500.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
+        self._server = EmbeddedS3Server()
+        self._server.start()
+        self.endpoint_url = f"http://127.0.0.1:{self._server.port}"
         self._client = self.boto_session.client(
             "s3", endpoint_url=self.endpoint_url, config=Config(retries={"max_attempts": 2})
         )
@@ -100,9 +100,7 @@ class EmbeddedS3:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> EmbeddedS3:

@@ -3,7 +3,11 @@
 import hashlib
 from pathlib import Path
 
+import boto3
+import sagemaker.jumpstart.constants as sdk_jumpstart
+
 from harness.local import LocalEnvironment
+from harness.session import default_boto_session
 from harness.storage import S3Uri
 
 
@@ -23,3 +27,18 @@ def test_objects_are_streamed_to_files_and_hashes(local_env: LocalEnvironment, t
     local_env.s3.get_file(uri, target)
     assert target.read_bytes() == data
     assert local_env.s3.hashes(S3Uri(local_env.bucket, "big/")) == {uri.key: hashlib.sha256(data).hexdigest()}
+
+
+def test_the_run_shares_the_service_models_the_sdk_parsed_at_import(local_env: LocalEnvironment) -> None:
+    # The SDK's import-time JumpStart session already parsed the SageMaker and S3 models (~18 MB).
+    sdk_loader = sdk_jumpstart.DEFAULT_JUMPSTART_SAGEMAKER_SESSION.boto_session._session.get_component("data_loader")
+    assert local_env.s3.boto_session._session.get_component("data_loader") is sdk_loader
+    assert local_env.s3.client._loader is sdk_loader
+
+
+def test_run_local_gives_boto3s_default_session_the_shared_models(local_env: LocalEnvironment) -> None:
+    # The SDK's Estimator calls boto3.client("sagemaker") on boto3's default session (TensorBoardApp).
+    assert boto3.DEFAULT_SESSION is None
+    with default_boto_session(local_env.s3.boto_session):
+        assert boto3.client("sagemaker", region_name="us-east-1")._loader is local_env.s3.client._loader
+    assert boto3.DEFAULT_SESSION is None  # put back: the library door never sees it
