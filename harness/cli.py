@@ -172,8 +172,20 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Local-first SageMaker emulator and test harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_provision(commands.add_parser("provision", help="make Docker answer and build the images (idempotent)"))
+    _add_images(commands.add_parser("images", help="build the project's images"))
+    _add_doctor(commands.add_parser("doctor", help="report what is missing, with the fix for each"))
+    _add_check(commands.add_parser("check", help="run an image under a SageMaker container contract"))
+    _add_promote(
+        commands.add_parser("promote", help="push what the latest local run verified to AWS (dry run unless --yes)")
+    )
+    _add_run_local(
+        commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
+    )
+    return parser
 
-    provision = commands.add_parser("provision", help="make Docker answer and build the images (idempotent)")
+
+def _add_provision(provision: argparse.ArgumentParser) -> None:
     provision.add_argument("--skip-images", action="store_true", help="only make sure a Docker daemon answers")
     provision.add_argument(
         "--test-registry", action="store_true", help="also install the registry binary the promotion tests push to"
@@ -181,19 +193,21 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     provision.add_argument("--verbose", action="store_true", help="show every build line")
     provision.set_defaults(handler=cmd_provision)
 
-    images = commands.add_parser("images", help="build the project's images").add_subparsers(
-        dest="action", required=True
-    )
-    build = images.add_parser("build", help="build the processing, training and inference images")
+
+def _add_images(images: argparse.ArgumentParser) -> None:
+    actions = images.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="build the processing, training and inference images")
     build.add_argument("--kind", action="append", choices=[k.value for k in ImageKind], help="only this image")
     build.add_argument("--verbose", action="store_true", help="show every build line")
     build.set_defaults(handler=cmd_images_build)
 
-    doctor = commands.add_parser("doctor", help="report what is missing, with the fix for each")
+
+def _add_doctor(doctor: argparse.ArgumentParser) -> None:
     doctor.add_argument("--fix", action="store_true", help="move corrupt state files aside")
     doctor.set_defaults(handler=cmd_doctor)
 
-    check = commands.add_parser("check", help="run an image under a SageMaker container contract")
+
+def _add_check(check: argparse.ArgumentParser) -> None:
     check.add_argument("images", nargs="*", metavar="IMAGE", help="the image (two with --pair: training, inference)")
     check.add_argument("--kind", choices=["inference", "training", "processing"], help="the contract to check")
     check.add_argument("--pair", action="store_true", help="check a TRAINING_IMAGE INFERENCE_IMAGE pair")
@@ -208,6 +222,19 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="inference: seconds allowed to become healthy (SageMaker default 240, 60-3600)",
     )
+    _add_check_job_options(check)
+    check.add_argument("--library", action="append", default=[], help="pair: another library that must match")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any check was skipped (could not run), not only when one failed",
+    )
+    check.set_defaults(handler=cmd_check)
+
+
+def _add_check_job_options(check: argparse.ArgumentParser) -> None:
+    """The training and processing jobs' data, hyperparameters, outputs and entry point."""
     check.add_argument(
         "--channel",
         type=_key_value,
@@ -234,18 +261,9 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     )
     check.add_argument("--entrypoint", help='processing: ContainerEntrypoint as JSON, e.g. \'["python3", "/x.py"]\'')
     check.add_argument("--argument", action="append", default=[], help="processing: a ContainerArgument")
-    check.add_argument("--library", action="append", default=[], help="pair: another library that must match")
-    check.add_argument("--format", choices=["text", "json"], default="text")
-    check.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit 1 when any check was skipped (could not run), not only when one failed",
-    )
-    check.set_defaults(handler=cmd_check)
 
-    promote = commands.add_parser(
-        "promote", help="push what the latest local run verified to AWS (dry run unless --yes)"
-    )
+
+def _add_promote(promote: argparse.ArgumentParser) -> None:
     promote.add_argument("--yes", action="store_true", help="carry out the plan (default: print it, change nothing)")
     promote.add_argument("--start", action="store_true", help="start a pipeline execution after the upsert")
     promote.add_argument("--wait", action="store_true", help="with --start: follow the execution")
@@ -260,7 +278,8 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         promote.add_argument(f"--{option}", help="overrides [tool.harness.promote] in pyproject.toml")
     promote.set_defaults(handler=cmd_promote)
 
-    run = commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
+
+def _add_run_local(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--param",
         action="append",
@@ -271,7 +290,6 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     run.add_argument("--no-deploy", action="store_true", help="stop after the pipeline")
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run_local)
-    return parser
 
 
 def _quiet_sdk_logging() -> None:

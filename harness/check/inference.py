@@ -36,6 +36,8 @@ BAD_PAYLOADS = (
     (b"{not json", "application/json"),
     (b"\x89PNG\r\n", "application/octet-stream"),
 )
+# Hidden, in this order, when the server never became healthy.
+AFTER_HEALTH = (rules.FAST_ACCEPT, rules.INVOKE_60S, rules.NEAR_6MB, rules.SURVIVES_BAD_INPUT)
 # Runs inside the container: how long a connection to the server takes to be accepted.
 ACCEPT_PROBE = (
     "import socket, sys, time\n"
@@ -66,11 +68,22 @@ def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path)
     container = start_server(scope, image, model_dir, 8080, {})
     client = InferenceClient(container.host_port(8080))
     probe = probe_health(container, client, options.startup_window_s, port=8080)
-    listening, healthy, slowest = probe.listening_s, probe.healthy_s, probe.slowest_s
-    silent = f"nothing answered on 8080: {probe.last}" if probe.elsewhere else "nothing answered on 8080"
-    logs = log_lines(container.logs_tail())
     running = container.status() == "running"
-    results = [
+    results = [*_startup_results(container, probe, running, options), *_after_health(container, client, probe, options)]
+    if not running and probe.listening_s is None:  # `serve` itself fails: a second start on another port says nothing
+        results.append(
+            hidden(rules.BIND_TO_PORT, "the server does not start with `serve` (see inference.serve-argument)")
+        )
+    else:
+        results.append(_bind_to_port(scope, image, model_dir, (info.labels if info else {}), options))
+    return results
+
+
+def _startup_results(container: Container, probe: HealthProbe, running: bool, options: CheckOptions) -> list[Result]:
+    """What the start-up probe shows: `serve` runs, 8080 answers, /ping is fast, healthy in the window."""
+    logs = log_lines(container.logs_tail())
+    healthy = probe.healthy_s
+    return [
         check(
             rules.SERVE_ARGUMENT,
             running,
@@ -78,17 +91,8 @@ def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path)
             "running" if running else f"exited ({container.status()})",
             () if running else logs,
         ),
-        check(
-            rules.PORT_8080,
-            listening is not None,
-            "HTTP answers on port 8080",
-            f"answered after {listening:.2f}s" if listening is not None else silent,
-            logs,
-        ),
-        # No answer at all on 8080 says nothing about /ping's speed or the model: skip, not pass or fail.
-        check(rules.PING_2S, slowest < 2.0, "every /ping within 2 s", f"slowest /ping {slowest:.3f}s")
-        if listening is not None
-        else hidden(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)"),
+        _port_8080(probe, logs),
+        _ping_2s(probe),
         check(
             rules.HEALTHY_IN_WINDOW,
             healthy is not None,
@@ -96,43 +100,50 @@ def check_inference(scope: Scope, image: str, options: CheckOptions, work: Path)
             f"healthy after {healthy:.2f}s" if healthy is not None else _never_healthy(probe),
             () if healthy else logs,
         ),
-        check(
-            rules.MODEL_MOUNT,
-            healthy is not None,
-            "healthy with the model in /opt/ml/model",
-            "healthy" if healthy is not None else "not healthy with the model mounted",
-            () if healthy else logs,
-        )
-        if listening is not None
-        else hidden(
-            rules.MODEL_MOUNT,
-            "nothing answered on 8080, so whether the model loads is unknown (see inference.port-8080)",
-        ),
+        _model_mount(probe, logs),
     ]
-    if healthy is None:
-        names = (
-            "inference.accept-250ms",
-            "inference.invocations-60s",
-            "inference.payload-6mb",
-            "inference.survives-bad-payloads",
-        )
-        results += [hidden(r, "the server never became healthy") for r in rules.ALL if r.name in names]
+
+
+def _port_8080(probe: HealthProbe, logs: tuple[str, ...]) -> Result:
+    listening = probe.listening_s
+    silent = f"nothing answered on 8080: {probe.last}" if probe.elsewhere else "nothing answered on 8080"
+    observed = f"answered after {listening:.2f}s" if listening is not None else silent
+    return check(rules.PORT_8080, listening is not None, "HTTP answers on port 8080", observed, logs)
+
+
+def _ping_2s(probe: HealthProbe) -> Result:
+    # No answer at all on 8080 says nothing about /ping's speed or the model: skip, not pass or fail.
+    if probe.listening_s is None:
+        return hidden(rules.PING_2S, "no /ping answered on 8080 (see inference.port-8080)")
+    return check(
+        rules.PING_2S, probe.slowest_s < 2.0, "every /ping within 2 s", f"slowest /ping {probe.slowest_s:.3f}s"
+    )
+
+
+def _model_mount(probe: HealthProbe, logs: tuple[str, ...]) -> Result:
+    if probe.listening_s is None:
+        why = "nothing answered on 8080, so whether the model loads is unknown (see inference.port-8080)"
+        return hidden(rules.MODEL_MOUNT, why)
+    healthy = probe.healthy_s is not None
+    observed = "healthy" if healthy else "not healthy with the model mounted"
+    return check(
+        rules.MODEL_MOUNT, healthy, "healthy with the model in /opt/ml/model", observed, () if healthy else logs
+    )
+
+
+def _after_health(
+    container: Container, client: InferenceClient, probe: HealthProbe, options: CheckOptions
+) -> list[Result]:
+    """The checks that need a healthy server (hidden without one), then SIGTERM."""
+    if probe.healthy_s is None:
+        results = [hidden(rule, "the server never became healthy") for rule in AFTER_HEALTH]
     else:
-        results += [_accept_latency(container), *_invocations(client, options), _bad_payloads(container, client)]
+        results = [_accept_latency(container), *_invocations(client, options), _bad_payloads(container, client)]
     if results[-1].name == rules.SURVIVES_BAD_INPUT.name and results[-1].status is Status.FAIL:
         # The server may be exiting already: timing SIGTERM on it would pass or skip by chance.
-        results.append(
-            hidden(rules.SIGTERM_30S, "the malformed requests broke the server (see inference.survives-bad-payloads)")
-        )
-    else:
-        results.append(_sigterm(container))
-    if not running and listening is None:  # `serve` itself fails: a second start on another port says nothing more
-        results.append(
-            hidden(rules.BIND_TO_PORT, "the server does not start with `serve` (see inference.serve-argument)")
-        )
-    else:
-        results.append(_bind_to_port(scope, image, model_dir, (info.labels if info else {}), options))
-    return results
+        why = "the malformed requests broke the server (see inference.survives-bad-payloads)"
+        return [*results, hidden(rules.SIGTERM_30S, why)]
+    return [*results, _sigterm(container)]
 
 
 def _never_healthy(probe: HealthProbe) -> str:

@@ -54,48 +54,38 @@ def lay_out(root: Path, options: CheckOptions) -> Path:
 
 
 def check_processing(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
-    entrypoint = _entrypoint(scope, image, options)
-    shell = entrypoint[:2] == SHELL_FORM
-    results = [
-        check(
-            rules.EXEC_FORM,
-            bool(entrypoint) and not shell,
-            "an exec-form entrypoint (a JSON array)",
-            f"{entrypoint!r}" + (" is shell form" if shell else ""),
-        )
-    ]
+    results = [_exec_form(_entrypoint(scope, image, options))]
     root = lay_out(work / "main", options)
     code, logs, changed = run_processing(scope, image, options, root)
-    results.append(
-        check(
-            rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}", () if code == 0 else log_lines(logs)
-        )
-    )
+    exit_logs = () if code == 0 else log_lines(logs)
+    results.append(check(rules.PROCESSING_EXIT, code == 0, "exit code 0", f"exit code {code}", exit_logs))
+    results.append(_paths(root, changed, options))
+    if code == 0:
+        results.append(_failure(scope, image, options, work))
+    else:
+        results.append(hidden(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code"))
+    return results
+
+
+def _exec_form(entrypoint: list[str]) -> Result:
+    shell = entrypoint[:2] == SHELL_FORM
+    observed = f"{entrypoint!r}" + (" is shell form" if shell else "")
+    return check(rules.EXEC_FORM, bool(entrypoint) and not shell, "an exec-form entrypoint (a JSON array)", observed)
+
+
+def _paths(root: Path, changed: list[str], options: CheckOptions) -> Result:
     outside = written_outside(changed, ("/opt/ml",))
     empty = [name for name in options.outputs if not any((root / "output" / name).rglob("*"))]
-    observed = "; ".join(
-        filter(
-            None,
-            [
-                f"wrote outside: {', '.join(outside[:5])}" if outside else "",
-                f"nothing in output(s): {', '.join(empty)}" if empty else "",
-            ],
-        )
+    problems = [
+        f"wrote outside: {', '.join(outside[:5])}" if outside else "",
+        f"nothing in output(s): {', '.join(empty)}" if empty else "",
+    ]
+    return check(
+        rules.PROCESSING_PATHS,
+        not outside and not empty,
+        "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
+        "; ".join(p for p in problems if p) or "all outputs written under /opt/ml/processing",
     )
-    results.append(
-        check(
-            rules.PROCESSING_PATHS,
-            not outside and not empty,
-            "outputs under /opt/ml/processing/output/<name>, nothing written elsewhere",
-            observed or "all outputs written under /opt/ml/processing",
-        )
-    )
-    results.append(
-        _failure(scope, image, options, work)
-        if code == 0
-        else hidden(rules.PROCESSING_FAILURE, "the job fails on good inputs too; see processing.exit-code")
-    )
-    return results
 
 
 def _failure(scope: Scope, image: str, options: CheckOptions, work: Path) -> Result:

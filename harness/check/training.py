@@ -67,34 +67,8 @@ def run_training(scope: Scope, image: str, root: Path, network: bool) -> Trainin
 
 def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) -> list[Result]:
     main = run_training(scope, image, lay_out(work / "main", options, dict(options.hyperparameters)), network=False)
-    logs = log_lines(main.logs)
-    started = main.exit_code is not None and main.exit_code not in MISSING_PROGRAM_CODES
-    results = [
-        check(
-            rules.TRAIN_ARGUMENT,
-            started,
-            "`train` starts the training program",
-            "started" if started else f"could not run `train` (exit {main.exit_code})",
-            () if started else logs,
-        ),
-        check(
-            rules.TRAIN_COMPLETES,
-            main.exit_code == 0,
-            "exit code 0",
-            f"exit code {main.exit_code}",
-            () if main.exit_code == 0 else logs,
-        ),
-        check(
-            rules.WRITES_MODEL,
-            bool(main.model_files),
-            "files in /opt/ml/model",
-            f"{len(main.model_files)} file(s): {', '.join(main.model_files[:5])}"
-            if main.model_files
-            else "nothing in /opt/ml/model",
-            tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8]),
-        )
-        if main.exit_code == 0
-        else hidden(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model (see training.exit-code)"),
+    return [
+        *_main_results(main),
         _differential(
             rules.NO_NETWORK,
             main,
@@ -103,9 +77,37 @@ def check_training(scope: Scope, image: str, options: CheckOptions, work: Path) 
             ),
         ),
         _string_hyperparameters(scope, image, options, work, main),
+        *_broken_input(scope, image, options, work, main),
     ]
-    results += _broken_input(scope, image, options, work, main)
-    return results
+
+
+def _main_results(main: TrainingRun) -> list[Result]:
+    """What the run on the user's channels shows: `train` starts, exits 0, writes a model."""
+    logs = log_lines(main.logs)
+    started = main.exit_code is not None and main.exit_code not in MISSING_PROGRAM_CODES
+    completed = main.exit_code == 0
+    return [
+        check(
+            rules.TRAIN_ARGUMENT,
+            started,
+            "`train` starts the training program",
+            "started" if started else f"could not run `train` (exit {main.exit_code})",
+            () if started else logs,
+        ),
+        check(
+            rules.TRAIN_COMPLETES, completed, "exit code 0", f"exit code {main.exit_code}", () if completed else logs
+        ),
+        _writes_model(main)
+        if completed
+        else hidden(rules.WRITES_MODEL, "the job failed, so SageMaker keeps no model (see training.exit-code)"),
+    ]
+
+
+def _writes_model(main: TrainingRun) -> Result:
+    files = main.model_files
+    observed = f"{len(files)} file(s): {', '.join(files[:5])}" if files else "nothing in /opt/ml/model"
+    outside = tuple(f"written outside /opt/ml: {p}" for p in main.outside_writes[:8])
+    return check(rules.WRITES_MODEL, bool(files), "files in /opt/ml/model", observed, outside)
 
 
 def _differential(rule: Rule, main: TrainingRun, rerun: Callable[[], TrainingRun]) -> Result:
