@@ -21,6 +21,7 @@ from harness.baseimage import resolve_base_image
 from harness.config import Settings
 from harness.docker import ContainerSpec, Engine, ImageInfo, Scope
 from harness.errors import ContractViolation, UserError
+from harness.lines import prefixed
 from harness.statefiles import corrupt
 from harness.wheels import ensure_wheelhouse, lock_digest
 
@@ -100,11 +101,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _tagged(on_line: Callable[[str], None], prefix: str) -> Callable[[str], None]:
-    """`on_line` with every line prefixed (the build's target, the job's host)."""
-    return lambda line: on_line(prefix + line)
-
-
 def build_images(
     settings: Settings, engine: Engine, kinds: Iterable[ImageKind], on_line: Callable[[str], None]
 ) -> list[BuiltImage]:
@@ -122,7 +118,7 @@ def build_images(
         for kind in kinds:
             tag = settings.image_name(kind.value)
             started = time.monotonic()
-            info = engine.build(context, tag, kind.value, build_args, labels, _tagged(on_line, f"[{kind.value}] "))
+            info = engine.build(context, tag, kind.value, build_args, labels, prefixed(on_line, f"[{kind.value}] "))
             built.append(BuiltImage(kind, tag, info, time.monotonic() - started))
     return built
 

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from harness.archives import pack
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.errors import ContainerTimeout, InfrastructureError
+from harness.lines import prefixed
 from harness.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.storage import EmbeddedS3, S3Uri
@@ -194,7 +195,7 @@ class JobRunner:
         for host, container in containers.items():  # all created first: the hosts come up together
             container.start()
             prefix = f"{host} " if len(names) > 1 else ""
-            container.stream_logs(partial(self._on_log_line, job, prefix))
+            container.stream_logs(prefixed(partial(self._on_log, job), prefix))
         deadline = time.monotonic() + max_runtime_s
         codes: dict[str, int] = {}
         for host, container in containers.items():
@@ -216,9 +217,6 @@ class JobRunner:
         for container in containers.values():
             container.remove()
         return tuple(codes[h] for h in names), _failure_reason(names, roots, codes, last_lines)
-
-    def _on_log_line(self, job: str, prefix: str, line: str) -> None:
-        self._on_log(job, prefix + line)
 
     def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
         archive = pack(folder, self._work_dir / job / uri.key.rsplit("/", 1)[-1])
