@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from harness.awserrors import cap_reason, failure_reason
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 from harness.expressions import Context, condition_holds, is_expression, references, resolve
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
@@ -33,18 +34,12 @@ class StepFailed(Exception):
     def __init__(self, step: str, reason: str) -> None:
         super().__init__(f"{step}: {reason}")
         self.step = step
-        self.reason = reason
+        self.reason = cap_reason(reason)
 
 
 # What SageMaker itself reports as a failed step (a rejected request, a job or container that failed).
 # Anything else (Docker gone, a bug in the harness) also fails the step, then propagates to the caller.
 _STEP_LEVEL = (ClientError, UserError, JobFailed, ContractViolation)
-
-
-def failure_reason(error: BaseException) -> str:
-    """A step's FailureReason for an exception: its type and message, as SageMaker prefixes ClientError."""
-    message = getattr(error, "problem", None) if isinstance(error, UserError) else None
-    return message or f"{type(error).__name__}: {error}"
 
 
 class SageMakerApi(Protocol):
@@ -244,7 +239,7 @@ class PipelineRun:
             self._run_steps(branch)
 
     def _finish(self, record: StepRecord, status: str, reason: str = "") -> None:
-        record.status, record.failure_reason, record.ended = status, reason, datetime.now(UTC)
+        record.status, record.failure_reason, record.ended = status, cap_reason(reason), datetime.now(UTC)
         self._on_event(record)
 
     def _execute(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from botocore.exceptions import ClientError
 
+from harness.awserrors import cap_reason, failure_reason
 from harness.endpoints import EndpointHost, ModelDefinition
 from harness.errors import UserError
 from harness.runner import JobOutcome, JobStatus
@@ -104,7 +105,7 @@ def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: Endpoint
     try:
         served = host.serve(spec.name, model, spec.container_environment(), window_s=600)
     except ClientError as error:  # no model data, or the container never got healthy: the job fails, as in AWS
-        reason = f"ClientError: {error.response.get('Error', {}).get('Message', error)}"[:1024]
+        reason = failure_reason(error)
         return JobOutcome(
             spec.name, JobStatus.FAILED, reason, started, datetime.now(UTC), (), host.image_id(model.image), {}
         )
@@ -121,7 +122,7 @@ def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: Endpoint
                 S3Uri.parse(spec.output_uri).join(f"{relative}.out"),
             )
     except _TransformError as error:
-        reason = f"ClientError: {error}"
+        reason = cap_reason(f"ClientError: {error}")
     finally:
         served.close()
     status = JobStatus.FAILED if reason else JobStatus.COMPLETED
@@ -145,7 +146,10 @@ def _invoke(base_url: str, batch: bytes, spec: TransformJobSpec) -> bytes:
     headers = {"Content-Type": spec.content_type}
     if spec.accept:
         headers["Accept"] = spec.accept
-    response = requests.post(f"{base_url}/invocations", data=batch, headers=headers, timeout=600)
+    try:
+        response = requests.post(f"{base_url}/invocations", data=batch, headers=headers, timeout=600)
+    except requests.RequestException as error:  # the container crashed or hung mid-batch: the job fails, as in AWS
+        raise _TransformError(f"no answer from the container: {error}") from error
     if response.status_code >= 400:
         raise _TransformError(f"the container answered {response.status_code}: {response.text[:500]}")
     return response.content
