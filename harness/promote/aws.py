@@ -42,12 +42,21 @@ _ALREADY_EXISTS = (
     "EntityAlreadyExists",
     "BucketAlreadyOwnedByYou",
 )
+_ACCESS_DENIED = "the credentials lack permission for {operation}: grant it to the role or user (IAM), then re-run"
+_THROTTLED = "AWS throttled {operation}: wait a minute and re-run; completed steps are skipped"
 _FIXES = {
-    "AccessDenied": "the credentials lack permission for {operation}: grant it to the role or user (IAM), then re-run",
-    "Throttling": "AWS throttled {operation}: wait a minute and re-run; completed steps are skipped",
+    "AccessDenied": _ACCESS_DENIED,
+    "403": _ACCESS_DENIED,  # a HEAD request has no body: S3 answers the bare status
+    "Throttling": _THROTTLED,
+    "SlowDown": _THROTTLED,  # S3's throttling
+    "TooManyRequests": _THROTTLED,
     "ExpiredToken": "the credentials have expired: refresh them (e.g. `aws sso login`), then re-run",
+    "NoSuchBucket": "the bucket does not exist: create it or fix --bucket",
+    "404": "the bucket does not exist: create it or fix --bucket",  # HeadBucket; head_object reads 404 as missing
 }
 _DEFAULT_FIX = "check the settings and the credentials' permissions, then re-run: completed steps are skipped"
+# SageMaker answers ValidationException "Could not find ..." (DescribeEndpoint, DescribeModel) for a missing resource.
+_NOT_FOUND_MESSAGES = ("could not find", "does not exist")
 
 
 def aws_call(operation: str, resource: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -67,7 +76,7 @@ def aws_call(operation: str, resource: str, call: Callable[..., T], *args: Any, 
 def _fix(code: str, operation: str) -> str:
     """The fix for AWS's error code; the codes vary by service (AccessDeniedException, ThrottlingException, ...)."""
     for stem, fix in _FIXES.items():
-        if code.startswith(stem) or code.removesuffix("Exception") == stem:
+        if code == stem or (not stem.isdigit() and code.startswith(stem)):
             return fix.format(operation=operation)
     return _DEFAULT_FIX
 
@@ -93,4 +102,15 @@ def already_exists(error: BaseException) -> bool:
         return False
     return error.code in _ALREADY_EXISTS or (
         error.code == "ValidationException" and "already exist" in error.message.lower()
+    )
+
+
+def not_found(error: BaseException) -> bool:
+    """Decided by AWS's error code; SageMaker answers ValidationException "Could not find ..." for a missing endpoint
+    or model, so there the message decides, and any other ValidationException (a bad name, a bad value) is an error."""
+    if not isinstance(error, AwsError):
+        return False
+    message = error.message.lower()
+    return error.code == "ResourceNotFound" or (
+        error.code == "ValidationException" and any(phrase in message for phrase in _NOT_FOUND_MESSAGES)
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.deploy import data_capture, production_variant
 from harness.errors import AwsError, UserError
-from harness.promote.aws import AwsClients, already_exists, aws_call, head_object
+from harness.promote.aws import AwsClients, already_exists, aws_call, head_object, not_found
 from harness.promote.settings import PromoteSettings
 from harness.storage import S3Uri
 
@@ -92,7 +92,7 @@ def _create_or_update_endpoint(promote: PromoteSettings, config: str, clients: A
     try:
         aws_call("DescribeEndpoint", name, clients.sagemaker.describe_endpoint, EndpointName=name)
     except AwsError as error:
-        if error.code not in ("ValidationException", "ResourceNotFound"):  # AWS: ValidationException "Could not find"
+        if not not_found(error):  # AWS: ValidationException "Could not find endpoint ..."
             raise
         aws_call(
             "CreateEndpoint", name, clients.sagemaker.create_endpoint, EndpointName=name, EndpointConfigName=config

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.config import Settings
 from harness.errors import AwsError
-from harness.promote.aws import AwsClients, aws_call
+from harness.promote.aws import AwsClients, aws_call, not_found
 from harness.promote.definitions import Substitutions, build_definition
 from harness.promote.gate import Verified
 from harness.promote.settings import KINDS, PromoteSettings
@@ -149,7 +149,7 @@ def _pipeline_exists(clients: AwsClients, name: str) -> bool:
     try:
         aws_call("DescribePipeline", name, clients.sagemaker.describe_pipeline, PipelineName=name)
     except AwsError as error:
-        if error.code in ("ResourceNotFound", "ValidationException"):  # AWS says the first, moto the second
+        if not_found(error):  # AWS answers ResourceNotFound, moto ValidationException "Could not find pipeline ..."
             return False
         raise
     return True

@@ -3,15 +3,19 @@ real boto3 clients against the moto stand-in, which can answer one operation wit
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from standin import AwsStandIn
 
 from harness.errors import AwsError
-from harness.promote import cloud_deploy, execute, plan
+from harness.promote import aws, cloud_deploy, execute, plan
 from harness.promote.aws import AwsClients
 
 ACCOUNT = "123456789012"
@@ -140,3 +144,124 @@ def test_an_invalid_pyproject_is_a_user_error_naming_the_line(tmp_path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.harness]\npromote = "us-east-1"\n')
     with pytest.raises(UserError, match=r"\[tool.harness.promote\] must be a table"):
         load(tmp_path, {}, {})
+
+
+# -- decided by code, not by message (each case would pass the old message-substring logic the wrong way) -----------
+def test_a_limit_error_that_mentions_already_exists_is_raised(stand_in: AwsStandIn, clients: AwsClients) -> None:
+    stand_in.fail(
+        "SageMaker.CreateModel", "ResourceLimitExceeded", "The account-level limit is reached; m already exists"
+    )
+    with pytest.raises(AwsError) as caught:
+        cloud_deploy._create_if_missing("CreateModel", "m", clients.sagemaker.create_model, **_model_request())
+    assert caught.value.code == "ResourceLimitExceeded"
+
+
+def test_resource_in_use_is_existing_whatever_its_message(stand_in: AwsStandIn, clients: AwsClients) -> None:
+    stand_in.fail("SageMaker.CreateMonitoringSchedule", "ResourceInUse", "Schedule s is in use by endpoint e")
+    cloud_deploy._create_if_missing(
+        "CreateMonitoringSchedule",
+        "s",
+        clients.sagemaker.create_monitoring_schedule,
+        MonitoringScheduleName="s",
+        MonitoringScheduleConfig={},
+    )  # no error: it is there already
+
+
+def _model_request() -> dict[str, Any]:
+    return {"ModelName": "m", "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "Containers": [{"Image": "i"}]}
+
+
+# -- "missing" is ResourceNotFound or SageMaker's "Could not find"; other ValidationExceptions are errors
+def test_a_missing_pipeline_is_missing_and_a_bad_request_is_an_error(stand_in: AwsStandIn, clients: AwsClients) -> None:
+    assert plan._pipeline_exists(clients, "nope") is False  # moto: ValidationException "Could not find pipeline ..."
+    stand_in.fail("SageMaker.DescribePipeline", "ResourceNotFound", "Pipeline nope not found")
+    assert plan._pipeline_exists(clients, "nope") is False
+    stand_in.fail(
+        "SageMaker.DescribePipeline",
+        "ValidationException",
+        "1 validation error detected: Value 'no pe' at 'pipelineName' failed to satisfy constraint",
+    )
+    with pytest.raises(AwsError, match="DescribePipeline on no pe failed: ValidationException: 1 validation error"):
+        plan._pipeline_exists(clients, "no pe")
+
+
+def test_only_a_missing_endpoint_is_created(stand_in: AwsStandIn, clients: AwsClients) -> None:
+    promote = _settings()
+    with pytest.raises(AwsError) as missing:  # moto's DescribeEndpoint says "Could not find endpoint": so create it
+        cloud_deploy._create_or_update_endpoint(promote, "no-such-config", clients)
+    assert missing.value.operation == "CreateEndpoint"  # it went on to create (and moto lacks the config)
+    stand_in.fail("SageMaker.DescribeEndpoint", "ValidationException", "Endpoint name mlops-endpoint is reserved")
+    with pytest.raises(AwsError) as refused:
+        cloud_deploy._create_or_update_endpoint(promote, "no-such-config", clients)
+    assert (refused.value.operation, refused.value.code) == ("DescribeEndpoint", "ValidationException")
+
+
+# -- fix texts for the codes S3 answers HEAD requests with, and for throttling by any name ---------------------------
+def test_a_missing_bucket_names_the_bucket_fix(clients: AwsClients) -> None:
+    with pytest.raises(AwsError) as caught:
+        execute.require_bucket(replace(_settings(), bucket="no-such-bucket"), clients)
+    assert caught.value.code == "404"  # HeadBucket: no body, the bare status
+    assert caught.value.fix == "the bucket does not exist: create it or fix --bucket"
+
+
+class _S3Refusing(BaseHTTPRequestHandler):
+    """S3's REST protocol as a refusing account sees it: HEAD gets a bare 403, PUT a 503 SlowDown."""
+
+    def do_HEAD(self) -> None:
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest's output clean
+        return
+
+
+@pytest.fixture
+def refusing_s3() -> Iterator[Any]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _S3Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    yield session.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{server.server_port}",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_refused_head_object_says_access_denied(refusing_s3: Any) -> None:
+    clients = AwsClients(None, refusing_s3, None, None, None)
+    with pytest.raises(AwsError) as caught:
+        aws.head_object(clients, "b", "model.tar.gz")
+    assert caught.value.code == "403"
+    assert caught.value.fix.startswith("the credentials lack permission for HeadObject")
+
+
+def test_s3_slow_down_is_throttling(refusing_s3: Any) -> None:
+    with pytest.raises(AwsError) as caught:
+        aws.aws_call("PutObject", "s3://b/k", refusing_s3.put_object, Bucket="b", Key="k", Body=b"x")
+    assert caught.value.code == "SlowDown" and caught.value.fix.startswith("AWS throttled PutObject")
+
+
+def test_too_many_requests_is_throttling(stand_in: AwsStandIn) -> None:
+    stand_in.reset()
+    stand_in.fail("SageMaker.CreateModel", "TooManyRequestsException", "Too many requests")
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    sagemaker = session.client(
+        "sagemaker", endpoint_url=stand_in.endpoint_url, config=Config(retries={"max_attempts": 1})
+    )
+    with pytest.raises(AwsError) as caught:
+        aws.aws_call("CreateModel", "m", sagemaker.create_model, **_model_request())
+    assert caught.value.code == "TooManyRequestsException" and caught.value.fix.startswith("AWS throttled CreateModel")
