@@ -50,3 +50,10 @@ def test_build_without_a_daemon_is_an_infrastructure_error() -> None:
     assert result.returncode == 4
     assert result.stderr.startswith("error: no Docker daemon answers")
     assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_param_is_a_usage_error_not_a_bug(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["run-local", "--param", "RegularizationC"])
+    assert caught.value.code == 2
+    assert "expected KEY=VALUE, got 'RegularizationC'" in capsys.readouterr().err
