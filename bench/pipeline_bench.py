@@ -743,7 +743,7 @@ def docker_run(scope: Scope, spec: ContainerSpec, run_id: str) -> dict[str, floa
     marks.append(time.perf_counter())
     parts = {
         f"{op}_s": round(b - a, 3)
-        for op, a, b in zip(("create", "start", "wait", "remove"), marks, marks[1:], strict=True)
+        for op, a, b in zip(("create", "start", "wait", "remove"), marks[:-1], marks[1:], strict=True)
     }
     return {"job_s": round(marks[-1] - marks[0], 3), **parts}
 
