@@ -20,6 +20,7 @@ from harness.storage import EmbeddedS3, boto_session
 
 with offline_sdk_import():  # importing the SDK builds a boto3 session: it must see offline settings
     import sagemaker.jumpstart.constants as sdk_jumpstart
+    import sagemaker.local.local_session as sdk_local_session
     import sagemaker.utils as sdk_utils
     from sagemaker.local.local_session import LocalSession
     from sagemaker.workflow.pipeline_context import LocalPipelineSession
@@ -79,10 +80,13 @@ def validate_config_once() -> None:
     a non-empty config (ours turns telemetry off) makes every lookup pay it.
     A config that passed once passes again: the result is cached by content.
     """
-    # The SDK's modules look the function up in sagemaker.utils at call time, so the wrapper goes there.
-    namespace = vars(sdk_utils)
-    if not isinstance(namespace["validate_sagemaker_config"], _ValidatesOnce):
-        namespace["validate_sagemaker_config"] = _ValidatesOnce(namespace["validate_sagemaker_config"])
+    # The SDK's modules call the function by its name in sagemaker.utils, and LocalSession.__init__ by its
+    # own imported name (twice): one wrapper in both namespaces, so they share what passed.
+    namespaces = (vars(sdk_utils), vars(sdk_local_session))
+    current = namespaces[0]["validate_sagemaker_config"]
+    wrapper = current if isinstance(current, _ValidatesOnce) else _ValidatesOnce(current)
+    for namespace in namespaces:
+        namespace["validate_sagemaker_config"] = wrapper
 
 
 class _ValidatesOnce:
