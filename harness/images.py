@@ -12,7 +12,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -155,13 +156,30 @@ def stale_images(settings: Settings, engine: Engine) -> list[ImageKind]:
 
 def cached_library_versions(scope: Scope, image: str, cache_file: Path) -> dict[str, str | None]:
     """library_versions, remembered per image ID (an image's content never changes)."""
-    info = scope.engine.image(image)
-    if info is None:
-        raise UserError(f"image {image} does not exist", fix="run `harness images build`")
+    return cached_library_versions_of(scope, [image], cache_file)[0]
+
+
+def cached_library_versions_of(scope: Scope, images: Sequence[str], cache_file: Path) -> list[dict[str, str | None]]:
+    """cached_library_versions of several images; those not in the cache are probed at the same time."""
+    ids = [_image_id(scope.engine, image) for image in images]
     # A cache that does not read back is rebuilt: what it held is recomputed, nothing is lost.
     cache = {} if corrupt(cache_file) or not cache_file.is_file() else json.loads(cache_file.read_text())
-    if not isinstance(cache.get(info.id), dict):
-        cache[info.id] = library_versions(scope, image)
+    missing = {
+        image_id: image
+        for image_id, image in zip(ids, images, strict=True)
+        if not isinstance(cache.get(image_id), dict)
+    }
+    if missing:
+        with ThreadPoolExecutor(len(missing)) as pool:
+            probed = pool.map(lambda image: library_versions(scope, image), missing.values())
+            cache.update(zip(missing, probed, strict=True))
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache, indent=2))
-    return dict(cache[info.id])
+    return [dict(cache[image_id]) for image_id in ids]
+
+
+def _image_id(engine: Engine, image: str) -> str:
+    info = engine.image(image)
+    if info is None:
+        raise UserError(f"image {image} does not exist", fix="run `harness images build`")
+    return info.id

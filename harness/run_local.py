@@ -30,7 +30,7 @@ from harness.docker import Engine, Scope
 from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
 from harness.executor import PipelineRun, job_name
 from harness.expressions import walk
-from harness.images import ImageKind, build_images, cached_library_versions, stale_images, version_differences
+from harness.images import ImageKind, build_images, cached_library_versions_of, stale_images, version_differences
 from harness.local import LocalEnvironment
 from harness.progress import Progress
 from harness.record import code_hashes, new_run_id, sha256_text, write_record
@@ -81,8 +81,7 @@ def _image_id(engine: Engine, tag: str) -> str:
 def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> dict[str, str | None]:
     cache = settings.state_dir / "image-versions.json"
     with Scope(engine, "parity") as scope:
-        training = cached_library_versions(scope, images["training"], cache)
-        inference = cached_library_versions(scope, images["inference"], cache)
+        training, inference = cached_library_versions_of(scope, [images["training"], images["inference"]], cache)
     differences = version_differences(training, inference)
     if differences:
         raise ContractViolation(
