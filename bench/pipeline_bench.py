@@ -1279,7 +1279,7 @@ def benchmark(
     try:
         with Scope(engine, "bench-pipeline") as scope:
             runs.scopes.append(scope.id)
-            s3.start()  # stock's S3 (and moto's import) is set up outside the timed part
+            s3.start()  # stock's S3 is set up outside the timed part
             context = Bench(
                 settings,
                 engine,
