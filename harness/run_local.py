@@ -17,6 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from harness.config import Settings
 from harness.deploy import (
     Deployment,
@@ -202,6 +204,22 @@ def _step_output(run_properties: dict[str, Any], output_name: str, file_name: st
 
 
 def _deploy_and_check(
+    settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
+) -> dict[str, Any]:
+    try:
+        return _deploy_and_invoke(settings, env, run, pipeline_settings, progress)
+    except ClientError as error:  # the local API answered as AWS would: the endpoint or its container failed
+        details = error.response.get("Error", {})
+        message = str(details.get("Message", error))
+        raise JobFailed(
+            f"the endpoint check failed: {error.operation_name}: {details.get('Code', '?')}: {message.splitlines()[0]}",
+            fix="the inference container's log is below; `harness check IMAGE --kind inference --model ...` "
+            "names the contract it breaks",
+            details="\n".join(message.splitlines()[1:]),
+        ) from error
+
+
+def _deploy_and_invoke(
     settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
 ) -> dict[str, Any]:
     payloads = sorted((settings.fixtures_dir / "payloads").iterdir())

@@ -1,4 +1,4 @@
-"""The embedded local S3: the harness's own S3 server (harness.s3server) on a free loopback port.
+"""The embedded local S3: moto's S3-compatible server on a free loopback port.
 
 The harness starts it for a run and stops it at the end; jobs never talk to it
 from inside containers (as in SageMaker, the platform copies data in and out),
@@ -8,6 +8,8 @@ only the harness and the SageMaker SDK do, through the endpoint URL.
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,6 @@ from botocore.config import Config
 from botocore.loaders import Loader
 
 from harness.errors import InfrastructureError, UserError
-from harness.s3server import EmbeddedS3Server
 
 REGION = "us-east-1"
 # Static dummy credentials: they keep boto3 from searching the host's credential
@@ -74,15 +75,16 @@ def boto_session(models: Loader | None = None) -> boto3.Session:
 
 
 class EmbeddedS3:
-    """The S3 server in a thread, with the few S3 operations the harness needs.
+    """moto's server in a thread, with the few S3 operations the harness needs.
 
-    Not moto's server: importing moto's S3 pulls in its IAM and STS models (~27 MB
-    of a run's memory, most of it AWS's managed policies); this one is S3's REST
-    protocol for the operations a run uses, with object bodies kept in files.
+    moto's server is the well-kept S3 implementation of this field (and the one the
+    local AWS endpoint builds on). Its cost: its first request imports moto's IAM
+    and STS models (AWS's managed policies, ~27 MB of the run's memory).
     """
 
     def __init__(self, session: boto3.Session | None = None) -> None:
-        self._server: EmbeddedS3Server | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
         self._client: Any = None
         # One session for every S3 client of the run (ours and the SDK's): botocore parses a service's model
@@ -90,9 +92,22 @@ class EmbeddedS3:
         self.boto_session = session or boto_session()
 
     def start(self) -> EmbeddedS3:
-        self._server = EmbeddedS3Server()
-        self._server.start()
-        self.endpoint_url = f"http://127.0.0.1:{self._server.port}"
+        # Slow imports: only when a server is started.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
+        self._server = make_server(
+            "127.0.0.1",
+            0,
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        # A short poll interval: stop() returns within 50 ms instead of 500.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
         self._client = self.boto_session.client(
             "s3", endpoint_url=self.endpoint_url, config=Config(retries={"max_attempts": 2})
         )
@@ -100,7 +115,10 @@ class EmbeddedS3:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=10)
             self._server = None
 
     def __enter__(self) -> EmbeddedS3:
