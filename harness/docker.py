@@ -322,7 +322,9 @@ class Engine:
         return [str(n.name) for n in self._client.networks.list(filters=_label_filter(labels))]
 
     def containers(self, labels: Mapping[str, str]) -> list[Container]:
-        return [Container(c) for c in self._client.containers.list(all=True, filters=_label_filter(labels))]
+        # A container removed between the listing and its inspection (another deletion, a scope closing) is skipped.
+        listed = self._client.containers.list(all=True, filters=_label_filter(labels), ignore_removed=True)
+        return [Container(c) for c in listed]
 
     def start(self, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
         container = self.create(spec, scope_labels)
