@@ -179,9 +179,15 @@ def build_reference(engine: Engine, settings: Settings, base: str, workdir: Path
     return info.id
 
 
-def start_server(scope: Scope, name: str, image: str, model_dir: Path, keep_alive: bool) -> tuple[Container, Server]:
+def start_server(
+    scope: Scope, name: str, image: str, model_dir: Path, keep_alive: bool, environment: dict[str, str] | None = None
+) -> tuple[Container, Server]:
     spec = ContainerSpec(
-        image=image, command=("serve",), mounts=(Mount(model_dir, MODEL_MOUNT, read_only=True),), ports=(PORT,)
+        image=image,
+        command=("serve",),
+        mounts=(Mount(model_dir, MODEL_MOUNT, read_only=True),),
+        ports=(PORT,),
+        environment=environment or {},
     )
     container = scope.start(spec)
     pid = int(scope.engine.client.api.inspect_container(container.id)["State"]["Pid"] or 0)
@@ -499,7 +505,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=240.0,
         help="seconds in all; disturbed runs are re-run only within it (default 240)",
     )
+    parser.add_argument(
+        "--ours-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for our server (A/B a setting in the same conditions)",
+    )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.ours_env):
+        parser.error("--ours-env takes NAME=VALUE")
     if not (0 < args.seconds <= 60 and 0 <= args.warmup <= 30 and 0 < args.budget <= 1800):
         parser.error("--seconds must be in (0, 60], --warmup in [0, 30] and --budget in (0, 1800]")
     return args
@@ -570,7 +585,8 @@ def benchmark(
         model_dir = train_model(
             scope, training_image, settings.fixtures_dir / "data" / "train" / "train_data.csv", workdir / "opt-ml"
         )
-        ours_c, ours = start_server(scope, "ours", ours_image, model_dir, keep_alive=True)
+        ours_env = dict(item.split("=", 1) for item in args.ours_env)
+        ours_c, ours = start_server(scope, "ours", ours_image, model_dir, keep_alive=True, environment=ours_env)
         ref_c, reference = start_server(scope, "reference", REFERENCE_TAG, model_dir, keep_alive=False)
         wait_ready(ours_c, ours.port)
         wait_ready(ref_c, reference.port)
@@ -591,6 +607,7 @@ def benchmark(
             "reference_id": reference_id,
             "base": base,
         },
+        "ours_environment": dict(item.split("=", 1) for item in args.ours_env),
         "client": "Python threads with http.client, on the same CPU cores as the server; ours: one keep-alive "
         "connection per thread; reference: a new connection per request",
         "cells": [asdict(c) for c in cells],
