@@ -1313,7 +1313,7 @@ def benchmark(
         "load_average_1min": runs.load,
         "repeat": args.repeat,
         "images": {
-            kind: {"tag": settings.image_name(kind), "id": engine.image(settings.image_name(kind)).id}  # type: ignore[union-attr]
+            kind: {"tag": settings.image_name(kind), "id": getattr(engine.image(settings.image_name(kind)), "id", "")}
             for kind in ("processing", "training", "inference")
         },
         "compose": dataclasses.asdict(compose) if compose else None,
