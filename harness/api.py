@@ -22,7 +22,7 @@ from harness.arns import sagemaker_arn
 from harness.awserrors import client_error, not_found, validation_error
 from harness.endpoints import EndpointHost, ModelDefinition, not_found_endpoint
 from harness.errors import UserError
-from harness.executor import ARN_PREFIX, PipelineRun, StepEvent, validate
+from harness.executor import PipelineRun, StepEvent, validate
 from harness.expressions import walk
 from harness.registry import ModelRegistry
 from harness.runner import JobOutcome, JobRunner
@@ -41,7 +41,7 @@ class LocalExecution:
     def describe(self) -> dict[str, Any]:
         run = self.run
         described = {
-            "PipelineArn": f"{ARN_PREFIX}:pipeline/{run.pipeline_name.lower()}",
+            "PipelineArn": sagemaker_arn("pipeline", run.pipeline_name),
             "PipelineExecutionArn": run.arn,
             "PipelineExecutionStatus": run.status,
             "CreationTime": run.started,
@@ -191,13 +191,13 @@ class LocalSageMakerClient:
         self._models[ModelName] = ModelDefinition(
             ModelName, container["Image"], container["ModelDataUrl"], dict(container.get("Environment") or {})
         )
-        return {"ModelArn": f"{ARN_PREFIX}:model/{ModelName.lower()}"}
+        return {"ModelArn": sagemaker_arn("model", ModelName)}
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         model = self._model(ModelName, "DescribeModel")
         return {
             "ModelName": model.name,
-            "ModelArn": f"{ARN_PREFIX}:model/{model.name.lower()}",
+            "ModelArn": sagemaker_arn("model", model.name),
             "PrimaryContainer": {
                 "Image": model.image,
                 "ModelDataUrl": model.model_data_url,
@@ -241,7 +241,7 @@ class LocalSageMakerClient:
         config = self.describe_endpoint_config(EndpointConfigName)
         model = self._model(config["ProductionVariants"][0]["ModelName"], "CreateEndpoint")
         self._endpoints.start(EndpointName, EndpointConfigName, config, model)
-        return {"EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}"}
+        return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         found = self._endpoints.status(EndpointName)
@@ -250,7 +250,7 @@ class LocalSageMakerClient:
         endpoint, status = found
         return {
             "EndpointName": EndpointName,
-            "EndpointArn": f"{ARN_PREFIX}:endpoint/{EndpointName.lower()}",
+            "EndpointArn": sagemaker_arn("endpoint", EndpointName),
             "EndpointConfigName": endpoint.config_name,
             "EndpointStatus": status,
             "CreationTime": endpoint.created,
@@ -320,7 +320,7 @@ class LocalSageMakerClient:
 
     def _store_pipeline(self, name: str, definition: str, description: str | None) -> dict[str, str]:
         validate(json.loads(definition))  # refuse unsupported steps before anything runs
-        arn = f"{ARN_PREFIX}:pipeline/{name.lower()}"
+        arn = sagemaker_arn("pipeline", name)
         self._pipelines[name] = {
             "PipelineName": name,
             "PipelineArn": arn,
@@ -373,7 +373,7 @@ def _described(kind: str, request: Mapping[str, Any], outcome: JobOutcome, extra
         **request,
         **extra,
         f"{kind}JobName": outcome.name,
-        f"{kind}JobArn": f"{ARN_PREFIX}:{kind.lower()}-job/{outcome.name.lower()}",
+        f"{kind}JobArn": sagemaker_arn(f"{kind.lower()}-job", outcome.name),
         f"{kind}JobStatus": outcome.status,
         "CreationTime": outcome.started,
         f"{kind}StartTime": outcome.started,

@@ -16,13 +16,13 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from harness.arns import sagemaker_arn
 from harness.awserrors import cap_reason, failure_reason
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 from harness.expressions import Context, condition_holds, is_expression, references, resolve
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
-ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"
 
 
 def job_name(execution_id: str, step: str) -> str:
@@ -159,7 +159,7 @@ class PipelineRun:
         self.definition = definition
         self.pipeline_name = pipeline_name
         self.execution_id = uuid.uuid4().hex[:12]
-        self.arn = f"{ARN_PREFIX}:pipeline/{pipeline_name.lower()}/execution/{self.execution_id}"
+        self.arn = sagemaker_arn("pipeline", f"{pipeline_name}/execution/{self.execution_id}")
         self.parameters = _parameters(definition, parameters)
         self.started = datetime.now(UTC)
         self.status = "Executing"
@@ -254,7 +254,7 @@ class PipelineRun:
             model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
             self._api.create_model(ModelName=model_name, **arguments)
             self._properties[name] = {"ModelName": model_name}
-            record.metadata = {"Model": {"Arn": f"{ARN_PREFIX}:model/{model_name.lower()}"}}
+            record.metadata = {"Model": {"Arn": sagemaker_arn("model", model_name)}}
             return []
         if kind == "RegisterModel":
             arn = self._api.create_model_package(**arguments)["ModelPackageArn"]

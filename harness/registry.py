@@ -14,20 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.arns import sagemaker_arn
 from harness.awserrors import not_found, validation_error
 from harness.errors import CorruptState
 from harness.statefiles import StateFile, read_object
 
-ACCOUNT_REGION = "us-east-1:000000000000"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
 
 def group_arn(group: str) -> str:
-    return f"arn:aws:sagemaker:{ACCOUNT_REGION}:model-package-group/{group.lower()}"
+    return sagemaker_arn("model-package-group", group)
 
 
 def package_arn(group: str, version: int) -> str:
-    return f"arn:aws:sagemaker:{ACCOUNT_REGION}:model-package/{group.lower()}/{version}"
+    return sagemaker_arn("model-package", f"{group}/{version}")
 
 
 def _now() -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.arns import sagemaker_arn
 from harness.errors import UserError
 from harness.paths import CONTAINER
 
@@ -184,7 +185,7 @@ class TrainingJobSpec:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{self.name.lower()}"
+        return sagemaker_arn("training-job", self.name)
 
     @classmethod
     def from_request(cls, request: Mapping[str, Any]) -> TrainingJobSpec:
