@@ -12,7 +12,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,19 @@ class ContainerSpec:
     hostname: str | None = None
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def _same_image(image: str) -> str:
+    return image
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the platform gives every container of a scope, as SageMaker gives its own: an environment (the
+    local AWS endpoint, region, dummy credentials) and the local image that stands for a cloud image URI."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    resolve_image: Callable[[str], str] = _same_image
 
 
 @dataclass(frozen=True)
@@ -212,6 +225,15 @@ class Engine:
     def architecture(self) -> str:
         return str(self.info().get("Architecture", "x86_64"))
 
+    def bridge_gateway(self) -> str | None:
+        """The default bridge's IPv4 gateway: the host as containers reach it (None if Docker has no bridge)."""
+        try:
+            configs = self._client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+        except DockerException:
+            return None
+        gateways = [str(c["Gateway"]) for c in configs if c.get("Gateway") and ":" not in str(c["Gateway"])]
+        return gateways[0] if gateways else None
+
     def image(self, name: str) -> ImageInfo | None:
         try:
             image = self._client.images.get(name)
@@ -250,13 +272,15 @@ class Engine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_line: Callable[[str], None],
+        dockerfile: str | None = None,
     ) -> ImageInfo:
         """Build with the classic builder, streaming its output line by line."""
         tail: list[str] = []
         stream = self._client.api.build(
             path=str(context),
             tag=tag,
-            target=target,
+            target=target or None,
+            dockerfile=dockerfile,
             buildargs=dict(build_args),
             rm=True,
             forcerm=True,
@@ -368,16 +392,22 @@ class Engine:
 class Scope:
     """Owns every container started through it and removes them all on close."""
 
-    def __init__(self, engine: Engine, name: str = "run") -> None:
+    def __init__(self, engine: Engine, name: str = "run", platform: Platform | None = None) -> None:
         self.engine = engine
         self.id = f"{name}-{uuid.uuid4().hex[:12]}"
         self.labels = {OWNER_LABEL: OWNER, SCOPE_LABEL: self.id}
+        self.platform = platform or Platform()
 
     def start(self, spec: ContainerSpec) -> Container:
-        return self.engine.start(spec, self.labels)
+        return self.engine.start(self._on_platform(spec), self.labels)
 
     def create(self, spec: ContainerSpec) -> Container:
-        return self.engine.create(spec, self.labels)
+        return self.engine.create(self._on_platform(spec), self.labels)
+
+    def _on_platform(self, spec: ContainerSpec) -> ContainerSpec:
+        """The spec with the local image for its (cloud) image and the platform's environment under its own."""
+        environment = {**self.platform.environment, **spec.environment}
+        return replace(spec, image=self.platform.resolve_image(spec.image), environment=environment)
 
     def network(self, name: str) -> str:
         """A bridge network owned by this scope, so hosts reach each other by name."""

@@ -8,6 +8,7 @@ first container starts.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ class StepFailed(Exception):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = cap_reason(reason)
+
+
+class _Stopped(Exception):
+    """StopPipelineExecution was called: no further step starts."""
 
 
 # What SageMaker itself reports as a failed step (a rejected request, a job or container that failed).
@@ -103,7 +108,7 @@ def validate(definition: Mapping[str, Any]) -> None:
                 f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
                 fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}",
             )
-        arguments = _placeholders(step.get("Arguments", {}))
+        arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
         if kind == "Processing":
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
         elif kind == "Training":
@@ -114,14 +119,32 @@ def validate(definition: Mapping[str, Any]) -> None:
         raise UserError(f"step names must be unique; repeated: {', '.join(sorted(str(d) for d in duplicates))}")
 
 
-def _placeholders(value: Any) -> Any:
+# Members SageMaker types as numbers: an expression standing there validates as a number.
+_NUMERIC_MEMBERS = frozenset(
+    {"InstanceCount", "VolumeSizeInGB", "MaxRuntimeInSeconds", "MaxWaitTimeInSeconds", "MaxPayloadInMB",
+     "MaxConcurrentTransforms", "InitialInstanceCount"}
+)  # fmt: skip
+
+
+def _stand_ins(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Each parameter's value for validation: its default, else a value of its type."""
+    typed = {"Integer": 1, "Float": 1.0, "Boolean": False}
+    return {
+        f"Parameters.{p['Name']}": p.get("DefaultValue", typed.get(p.get("Type", "String"), "s3://placeholder/value"))
+        for p in definition.get("Parameters", [])
+    }
+
+
+def _placeholders(value: Any, stand_ins: Mapping[str, Any], member: str = "") -> Any:
     """Arguments with every expression replaced by a stand-in, for validation."""
     if is_expression(value):
-        return "s3://placeholder/value"
+        if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"] in stand_ins:
+            return stand_ins[value["Get"]]
+        return 1 if member in _NUMERIC_MEMBERS else "s3://placeholder/value"
     if isinstance(value, dict):
-        return {k: _placeholders(v) for k, v in value.items()}
+        return {k: _placeholders(v, stand_ins, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_placeholders(v) for v in value]
+        return [_placeholders(v, stand_ins, member) for v in value]
     return value
 
 
@@ -172,6 +195,11 @@ class PipelineRun:
         }
         self._api = api
         self._on_event = on_event
+        self._stop_requested = threading.Event()
+
+    def request_stop(self) -> None:
+        """StopPipelineExecution: the running step finishes, no further step starts, the execution is Stopped."""
+        self._stop_requested.set()
 
     def properties(self) -> dict[str, dict[str, Any]]:
         """Each finished step's properties (what `Steps.<name>...` references read)."""
@@ -202,6 +230,8 @@ class PipelineRun:
         except KeyboardInterrupt:
             self.status, self.failure_reason = "Stopped", "interrupted (Ctrl-C or SIGTERM)"
             raise
+        except _Stopped:
+            self.status = "Stopped"
         except StepFailed as failure:
             self.status, self.failure_reason = "Failed", f"Step failure: {failure.step}: {failure.reason}"
         except Exception as error:
@@ -215,6 +245,8 @@ class PipelineRun:
 
     def _run_steps(self, steps: list[dict[str, Any]]) -> None:
         for step in order(steps):
+            if self._stop_requested.is_set():
+                raise _Stopped
             self._run_step(step)
 
     def _run_step(self, step: dict[str, Any]) -> None:

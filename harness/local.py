@@ -1,9 +1,11 @@
 """Everything a local run needs, opened together and closed together.
 
-`LocalEnvironment.open()` starts the embedded S3, a container scope, a work
-folder and the local SageMaker API behind a SageMaker SDK session; leaving the
-block (success, failure or Ctrl-C) stops the endpoints, removes every
-container and network of the scope, stops S3 and deletes the work folder.
+`LocalEnvironment.open()` starts the local AWS endpoint (S3 and the rest of
+AWS through moto, SageMaker through our control plane), a container scope
+whose containers reach that endpoint, a work folder, and a SageMaker SDK
+session on the same control plane; leaving the block (success, failure or
+Ctrl-C) stops the endpoints, removes every container and network of the
+scope, stops the server and deletes the work folder.
 While the block runs, the process may connect only to loopback, Unix sockets
 and the Docker bridge (`harness.egress`); `env.egress.refusals` lists what was
 refused.
@@ -15,14 +17,16 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.api import LocalRuntimeClient, LocalSageMakerClient
-from harness.config import Settings
-from harness.docker import SCOPE_LABEL, Engine, Scope
+from harness.docker import SCOPE_LABEL, Engine, Platform, Scope
 from harness.egress import Seal, local_allowance, sealed
+from harness.emulator.controlplane import SageMakerControlPlane
+from harness.emulator.platform import ImageResolver, container_environment
+from harness.emulator.server import Routes
 from harness.endpoints import EndpointHost
 from harness.errors import InfrastructureError
 from harness.executor import StepEvent
@@ -36,54 +40,89 @@ _LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class EnvironmentOptions:
+    """How a local environment is opened beyond its defaults."""
+
+    bucket: str = DEFAULT_BUCKET
+    scope_name: str = "run"
+    images: Mapping[str, str] = field(default_factory=dict)  # cloud image URI or repository -> local image
+    port: int = 0  # the endpoint's port; 0: a free one
+    asynchronous: bool = False  # Create*/Start* return at once, as the service does
+
+
+@dataclass(frozen=True)
 class LocalEnvironment:
-    settings: Settings
+    state_dir: Path
     scope: Scope
     s3: EmbeddedS3
     bucket: str
     work_dir: Path
     registry: ModelRegistry
     endpoints: EndpointHost
+    control: SageMakerControlPlane
+    routes: Routes
     client: LocalSageMakerClient
     runtime: LocalRuntimeClient
     session: HarnessSession
     egress: Seal
 
+    @property
+    def endpoint_url(self) -> str:
+        """The local AWS endpoint, for clients on this host (AWS_ENDPOINT_URL)."""
+        return self.s3.server.url
+
     @classmethod
     @contextlib.contextmanager
     def open(
         cls,
-        settings: Settings,
+        state_dir: Path,
         engine: Engine,
         on_log: LogSink,
         on_event: StepEvent,
-        bucket: str = DEFAULT_BUCKET,
-        scope_name: str = "run",
+        options: EnvironmentOptions | None = None,
     ) -> Iterator[LocalEnvironment]:
+        options = options or EnvironmentOptions()
         allowance = local_allowance(engine)  # the Docker bridge's subnet, read from the engine
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
-        scope = Scope(engine, scope_name)
-        s3 = EmbeddedS3(boto_session(sdk_models()))  # the SDK's parsed service models, shared
+        scope = Scope(engine, options.scope_name)
+        routes = Routes()
+        # The SDK's parsed service models, shared; the bridge gateway, where containers reach the endpoint.
+        s3 = EmbeddedS3(boto_session(sdk_models()), routes, engine.bridge_gateway(), options.port)
         endpoints = EndpointHost(scope, s3, work_dir)
+        control: SageMakerControlPlane | None = None
         with sealed(allowance) as seal:
             try:
                 s3.start()
-                registry = ModelRegistry(settings.state_dir / "registry.json")
-                client = LocalSageMakerClient(
-                    JobRunner(engine, scope, s3, work_dir, on_log), endpoints, registry, s3, on_event
+                scope.platform = Platform(
+                    container_environment(s3.server.container_url), ImageResolver(engine, options.images)
                 )
+                registry = ModelRegistry(state_dir / "registry.json")
+                runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
+                control = SageMakerControlPlane(runner, endpoints, registry, s3, on_event, options.asynchronous)
+                routes.sagemaker, routes.endpoints = control, endpoints
+                client = LocalSageMakerClient(control, endpoints)
                 runtime = LocalRuntimeClient(endpoints)
-                session = HarnessSession(s3, bucket, client, runtime)
-                yield cls(settings, scope, s3, bucket, work_dir, registry, endpoints, client, runtime, session, seal)
+                session = HarnessSession(s3, options.bucket, client, runtime)
+                yield cls(
+                    state_dir, scope, s3, options.bucket, work_dir, registry, endpoints, control, routes, client,
+                    runtime, session, seal,
+                )  # fmt: skip
             except BaseException:
-                _close(endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins
+                _close(control, endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins
                 raise
             else:
-                _close(endpoints, scope, s3, work_dir, raise_failures=True)
+                _close(control, endpoints, scope, s3, work_dir, raise_failures=True)
 
 
-def _close(endpoints: EndpointHost, scope: Scope, s3: EmbeddedS3, work_dir: Path, raise_failures: bool) -> None:
+def _close(
+    control: SageMakerControlPlane | None,
+    endpoints: EndpointHost,
+    scope: Scope,
+    s3: EmbeddedS3,
+    work_dir: Path,
+    raise_failures: bool,
+) -> None:
     """Every clean-up step runs even if one before it fails, or Ctrl-C arrives: nothing may be left behind.
 
     After a failure (`raise_failures=False`) the scope's containers are force-removed
@@ -96,10 +135,12 @@ def _close(endpoints: EndpointHost, scope: Scope, s3: EmbeddedS3, work_dir: Path
     graceful = ("stop the endpoints", endpoints.stop_all)
     steps = [
         ("remove the run's containers and networks", scope.close),
-        ("stop the embedded S3", s3.stop),
+        ("stop the local AWS endpoint", s3.stop),
         ("delete the work folder", lambda: _remove_tree(work_dir)),
     ]
     steps.insert(0 if raise_failures else 1, graceful)
+    if control is not None:  # background jobs and executions first (asynchronous mode): nothing outlives the run
+        steps.insert(0 if raise_failures else 1, ("finish background work", control.close))
     failures, interrupted = [], False
     for what, step in steps:
         try:

@@ -90,6 +90,9 @@ class ModelRegistry:
             "ModelPackageGroupStatus": "Completed",
         }
 
+    def group_names(self) -> list[str]:
+        return list(self._load()["groups"])
+
     # -- packages ------------------------------------------------------------
     def create_package(self, request: dict[str, Any]) -> dict[str, str]:
         name = request.get("ModelPackageGroupName")

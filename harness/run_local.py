@@ -108,7 +108,7 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
         record["libraries"] = check_parity(settings, engine, images)
         module = load_pipeline_module(settings)
         with (
-            LocalEnvironment.open(settings, engine, progress.log, progress.step) as env,
+            LocalEnvironment.open(settings.state_dir, engine, progress.log, progress.step) as env,
             default_boto_session(env.s3.boto_session),
         ):
             _run_pipeline(settings, env, module, images, options, record, progress)

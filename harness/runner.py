@@ -8,6 +8,7 @@ success uploads what SageMaker uploads. No host credentials enter a container.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.archives import pack
 from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
-from harness.errors import ContainerTimeout, InfrastructureError
+from harness.errors import ContainerTimeout, InfrastructureError, UserError
 from harness.lines import prefixed
 from harness.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.specs import ProcessingJobSpec, TrainingJobSpec
@@ -26,7 +27,14 @@ from harness.storage import EmbeddedS3, S3Uri
 FAILURE_REASON_CHARS = 1024  # SageMaker keeps this much of /opt/ml/output/failure
 STOP_GRACE_S = 30  # SIGTERM, then SIGKILL 30 s later
 
+LOG_DRAIN_S = 5.0
 LogSink = Callable[[str, str], None]  # (job name, line)
+# (job kind, job name, host) -> where that container's lines go (the jobs' CloudWatch Logs streams)
+LogStreams = Callable[[str, str, str], Callable[[str], None]]
+
+
+def _no_streams(kind: str, job: str, host: str) -> Callable[[str], None]:
+    return lambda line: None
 
 
 class JobStatus:
@@ -61,16 +69,26 @@ def hosts(count: int) -> list[str]:
 class JobRunner:
     """Runs jobs in containers owned by `scope`; `work_dir` holds their host folders."""
 
-    def __init__(self, engine: Engine, scope: Scope, s3: EmbeddedS3, work_dir: Path, on_log: LogSink) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scope: Scope,
+        s3: EmbeddedS3,
+        work_dir: Path,
+        on_log: LogSink,
+        log_streams: LogStreams = _no_streams,
+    ) -> None:
         self._engine = engine
         self._scope = scope
         self._s3 = s3
         self._work_dir = work_dir
         self._on_log = on_log
+        self._log_streams = log_streams
 
     # -- processing ------------------------------------------------------------
     def run_processing(self, spec: ProcessingJobSpec) -> JobOutcome:
         run = self._execute(
+            "Processing",
             spec.name,
             spec.instance_count,
             spec.max_runtime_s,
@@ -109,6 +127,7 @@ class JobRunner:
     # -- training ----------------------------------------------------------------
     def run_training(self, spec: TrainingJobSpec) -> JobOutcome:
         run = self._execute(
+            "Training",
             spec.name,
             spec.instance_count,
             spec.max_runtime_s,
@@ -156,6 +175,7 @@ class JobRunner:
     # -- shared ------------------------------------------------------------------
     def _execute(
         self,
+        kind: str,
         job: str,
         instance_count: int,
         max_runtime_s: int,
@@ -168,7 +188,7 @@ class JobRunner:
         roots = {host: self._host_root(job, host) for host in names}
         for host, root in roots.items():
             stage(host, names, root)
-        codes, reason = self._run_hosts(job, names, roots, max_runtime_s, make_spec)
+        codes, reason = self._run_hosts(kind, job, names, roots, max_runtime_s, make_spec)
         return _Execution(started, roots, codes, reason)
 
     def _host_root(self, job: str, host: str) -> Path:
@@ -178,6 +198,7 @@ class JobRunner:
 
     def _run_hosts(
         self,
+        kind: str,
         job: str,
         names: list[str],
         roots: dict[str, Path],
@@ -191,11 +212,19 @@ class JobRunner:
             spec = make_spec(host, roots[host])
             if network and not spec.network_disabled:
                 spec = replace(spec, network=network)
-            containers[host] = self._scope.create(spec)
+            try:
+                containers[host] = self._scope.create(spec)
+            except UserError as error:  # the image: as in SageMaker, the job fails and says why
+                for created in containers.values():
+                    created.remove()
+                return (), f"ClientError: {error.problem}" + (f". Fix: {error.fix}" if error.fix else "")
+        followers: list[threading.Thread] = []
         for host, container in containers.items():  # all created first: the hosts come up together
             container.start()
             prefix = f"{host} " if len(names) > 1 else ""
-            container.stream_logs(prefixed(partial(self._on_log, job), prefix))
+            console = prefixed(partial(self._on_log, job), prefix)
+            stream = self._log_streams(kind, job, host)
+            followers.append(container.stream_logs(_both(console, stream)))
         deadline = time.monotonic() + max_runtime_s
         codes: dict[str, int] = {}
         for host, container in containers.items():
@@ -213,6 +242,8 @@ class JobRunner:
                     fix=error.fix,
                     details=error.details,
                 ) from error
+        for follower in followers:  # the last lines reach the log streams before the job is reported done
+            follower.join(timeout=LOG_DRAIN_S)
         last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
         for container in containers.values():
             container.remove()
@@ -250,6 +281,14 @@ def _failure_reason(names: list[str], roots: dict[str, Path], codes: dict[str, i
         detail = text or f"See job logs for more information (last line: {last_lines.get(host, '')!r})"
         return f"AlgorithmError: {detail}, exit code: {codes[host]}"
     return ""
+
+
+def _both(first: Callable[[str], None], second: Callable[[str], None]) -> Callable[[str], None]:
+    def both(line: str) -> None:
+        first(line)
+        second(line)
+
+    return both
 
 
 def _last_line(text: str) -> str:

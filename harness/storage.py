@@ -8,11 +8,9 @@ only the harness and the SageMaker SDK do, through the endpoint URL.
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import boto3
@@ -21,6 +19,9 @@ from botocore.config import Config
 from botocore.loaders import Loader
 
 from harness.errors import InfrastructureError, UserError
+
+if TYPE_CHECKING:
+    from harness.emulator.server import Routes
 
 REGION = "us-east-1"
 # Static dummy credentials: they keep boto3 from searching the host's credential
@@ -75,16 +76,22 @@ def boto_session(models: Loader | None = None) -> boto3.Session:
 
 
 class EmbeddedS3:
-    """moto's server in a thread, with the few S3 operations the harness needs.
+    """The local S3: moto's server behind the local AWS endpoint, with the few S3 operations the harness needs.
 
-    moto's server is the well-kept S3 implementation of this field (and the one the
-    local AWS endpoint builds on). Its cost: its first request imports moto's IAM
-    and STS models (AWS's managed policies, ~27 MB of the run's memory).
+    moto's server is the well-kept S3 implementation of this field. The endpoint
+    (harness.emulator.server) serves it beside the local SageMaker on one port.
     """
 
-    def __init__(self, session: boto3.Session | None = None) -> None:
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        routes: Routes | None = None,
+        bridge_address: str | None = None,
+        port: int = 0,
+    ) -> None:
+        from harness.emulator.server import LocalAwsServer, Routes
+
+        self.server = LocalAwsServer(routes or Routes(), bridge_address, port)
         self.endpoint_url = ""
         self._client: Any = None
         # One session for every S3 client of the run (ours and the SDK's): botocore parses a service's model
@@ -92,34 +99,15 @@ class EmbeddedS3:
         self.boto_session = session or boto_session()
 
     def start(self) -> EmbeddedS3:
-        # Slow imports: only when a server is started.
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
-        self._server = make_server(
-            "127.0.0.1",
-            0,
-            DomainDispatcherApplication(create_backend_app),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
-        # A short poll interval: stop() returns within 50 ms instead of 500.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
+        self.server.start()
+        self.endpoint_url = self.server.url
         self._client = self.boto_session.client(
             "s3", endpoint_url=self.endpoint_url, config=Config(retries={"max_attempts": 2})
         )
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            self._server = None
+        self.server.stop()
 
     def __enter__(self) -> EmbeddedS3:
         return self.start()

@@ -23,7 +23,7 @@ from support import SESSION, session_scope, training_root, training_spec
 from harness.config import Settings
 from harness.docker import OWNER, OWNER_LABEL, Engine, Scope
 from harness.images import ImageKind, build_images
-from harness.local import LocalEnvironment
+from harness.local import EnvironmentOptions, LocalEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in (ROOT / "jobs", ROOT / "containers" / "inference"):
@@ -157,6 +157,26 @@ def local_env(engine: Engine, images: dict[ImageKind, str], tmp_path: Path) -> I
     """A local SageMaker (S3, API, session) with its own state folder."""
     settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
     with LocalEnvironment.open(
-        settings, engine, lambda job, line: None, lambda record: None, scope_name=SESSION
+        settings.state_dir, engine, lambda job, line: None, lambda record: None, EnvironmentOptions(scope_name=SESSION)
     ) as env:
         yield env
+
+
+AWS_CLI_VERSION = "1.46.3"  # the AWS CLI v1 pins its own botocore, so it lives in a venv of its own
+
+
+@pytest.fixture(scope="session")
+def aws_cli(settings: Settings) -> Path:
+    """The AWS CLI (v1, from PyPI), installed once under the state folder, outside the image lock."""
+    import os
+    import subprocess
+    import venv
+
+    home = settings.state_dir / "tools" / f"awscli-{AWS_CLI_VERSION}"
+    executable = home / "bin" / "aws"
+    if not executable.exists():
+        venv.create(home, with_pip=True)
+        environment = {k: v for k, v in os.environ.items() if k != "PIP_CONSTRAINT"}
+        pip = [str(home / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, f"awscli=={AWS_CLI_VERSION}"], env=environment, check=True, timeout=600)
+    return executable

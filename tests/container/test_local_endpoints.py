@@ -15,7 +15,7 @@ from harness.config import Settings
 from harness.docker import Engine
 from harness.endpoints import ENDPOINT_LABEL
 from harness.errors import UserError
-from harness.local import LocalEnvironment
+from harness.local import EnvironmentOptions, LocalEnvironment
 from harness.storage import S3Uri
 
 CAPTURE = "data-capture"
@@ -109,7 +109,7 @@ def test_closing_the_environment_waits_for_every_deletion(
 ) -> None:
     settings = replace(Settings.from_env(), state_dir=tmp_path / "state")
     with LocalEnvironment.open(
-        settings, engine, lambda job, line: None, lambda record: None, scope_name=SESSION
+        settings.state_dir, engine, lambda job, line: None, lambda record: None, EnvironmentOptions(scope_name=SESSION)
     ) as env:
         uri = S3Uri(env.bucket, "models/job/output/model.tar.gz")
         env.s3.put_file(trained / "model.tar.gz", uri)

@@ -108,10 +108,18 @@ def test_each_host_has_its_own_model_dir_config_and_no_host_credentials(
     members = model_members(seeded, described["ModelArtifacts"]["S3ModelArtifacts"])
     assert list(members) == ["algo-1.json"]  # algo-2 wrote into its own /opt/ml/model
     probe = json.loads(members["algo-1.json"])
+    endpoint = seeded.s3.server.container_url  # the local AWS endpoint, on the Docker bridge
     assert probe["env"] == {
         "TRAINING_JOB_NAME": "probe-2",
         "TRAINING_JOB_ARN": "arn:aws:sagemaker:us-east-1:000000000000:training-job/probe-2",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "harness-local",  # the platform's dummies, never the host's
+        "AWS_SECRET_ACCESS_KEY": "harness-local",
     }
+    assert endpoint.startswith("http://172.")
     assert probe["rc"]["current_host"] == "algo-1" and probe["rc"]["hosts"] == ["algo-1", "algo-2"]
     assert probe["rc"]["network_interface_name"] == "eth0"
     assert probe["idc"] == {

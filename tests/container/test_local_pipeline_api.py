@@ -79,7 +79,7 @@ def test_registry_through_the_sessions_client(local_env: LocalEnvironment) -> No
     approved = client.list_model_packages(ModelPackageGroupName="team", ModelApprovalStatus="Approved")
     assert [p["ModelPackageArn"] for p in approved["ModelPackageSummaryList"]] == [arns[1]]
     # Persisted in the environment's state folder: a new registry reads back the same versions and approval.
-    reopened = ModelRegistry(local_env.settings.state_dir / "registry.json")
+    reopened = ModelRegistry(local_env.state_dir / "registry.json")
     assert [(p["ModelPackageVersion"], p["ModelApprovalStatus"]) for p in reopened.list_packages("team")] == [
         (2, "Approved"),
         (1, "PendingManualApproval"),

@@ -48,7 +48,7 @@ import json, os, sys
 before = sorted(k for k in os.environ if k.startswith("AWS_"))
 from harness.config import Settings
 from harness.docker import Engine
-from harness.local import LocalEnvironment
+from harness.local import EnvironmentOptions, LocalEnvironment
 from harness.storage import S3Uri
 from sagemaker.processing import ProcessingOutput, ScriptProcessor
 from sagemaker.workflow.pipeline import Pipeline
@@ -56,8 +56,8 @@ from sagemaker.workflow.steps import ProcessingStep
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 refused = lambda env: [str(r) for r in getattr(getattr(env, "egress", None), "refusals", ())]  # any harness
-with LocalEnvironment.open(Settings.from_env(), Engine.connect(), on_log=lambda job, line: None,
-                           on_event=lambda record: None, scope_name=sys.argv[3]) as env:
+with LocalEnvironment.open(Settings.from_env().state_dir, Engine.connect(), on_log=lambda job, line: None,
+                           on_event=lambda record: None, options=EnvironmentOptions(scope_name=sys.argv[3])) as env:
     processor = ScriptProcessor(image_uri=sys.argv[2], command=["python3"], role=ROLE, instance_count=1,
                                 instance_type="ml.m5.large", sagemaker_session=env.session)
     step = ProcessingStep("Hello", step_args=processor.run(code=sys.argv[4], outputs=[ProcessingOutput(
@@ -85,11 +85,11 @@ import json, sys
 import boto3
 from harness.config import Settings
 from harness.docker import Engine
-from harness.local import LocalEnvironment
+from harness.local import EnvironmentOptions, LocalEnvironment
 
 refused = lambda env: [str(r) for r in getattr(getattr(env, "egress", None), "refusals", ())]  # any harness
-with LocalEnvironment.open(Settings.from_env(), Engine.connect(), on_log=lambda job, line: None,
-                           on_event=lambda record: None, scope_name=sys.argv[2]) as env:
+with LocalEnvironment.open(Settings.from_env().state_dir, Engine.connect(), on_log=lambda job, line: None,
+                           on_event=lambda record: None, options=EnvironmentOptions(scope_name=sys.argv[2])) as env:
     try:
         boto3.client("s3", region_name="us-east-1").list_buckets()
         error = None

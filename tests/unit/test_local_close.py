@@ -65,7 +65,7 @@ def test_a_daemon_gone_at_close_is_an_infrastructure_error_and_later_steps_still
     work_dir = tmp_path / "work"
     work_dir.mkdir()
     with pytest.raises(InfrastructureError, match="could not remove the run's containers and networks") as caught:
-        _close(EndpointHost(scope, s3, work_dir), scope, s3, work_dir, raise_failures=True)
+        _close(None, EndpointHost(scope, s3, work_dir), scope, s3, work_dir, raise_failures=True)
     assert scope.id in caught.value.fix
     assert not _answers(s3), "the embedded S3 was not stopped after the failed step"
     assert not work_dir.exists()
@@ -80,7 +80,7 @@ def test_after_a_failure_containers_go_first_and_errors_are_logged_not_raised(
     work_dir.mkdir()
     endpoints = EndpointHost(scope, s3, work_dir)
     with caplog.at_level(logging.WARNING, logger="harness.local"):
-        _close(endpoints, scope, s3, work_dir, raise_failures=False)
+        _close(None, endpoints, scope, s3, work_dir, raise_failures=False)
     assert calls[0] == "scope"  # force-removed before anything waits on a graceful stop
     assert "could not remove the run's containers" in caplog.text
     assert not _answers(s3) and not work_dir.exists()
@@ -92,6 +92,6 @@ def test_ctrl_c_during_clean_up_finishes_every_step_then_interrupts(tmp_path: Pa
     work_dir = tmp_path / "work"
     work_dir.mkdir()
     with pytest.raises(KeyboardInterrupt):
-        _close(InterruptedEndpoints(scope, s3, work_dir), scope, s3, work_dir, raise_failures=True)
+        _close(None, InterruptedEndpoints(scope, s3, work_dir), scope, s3, work_dir, raise_failures=True)
     assert calls == ["endpoints", "scope"]
     assert not _answers(s3) and not work_dir.exists()

@@ -1,0 +1,148 @@
+"""The commands of the zero-change door: `run -- COMMAND`, `up`, `down`, `status`, `env`, `endpoint`.
+
+They work from any folder: the project is the nearest pyproject.toml (its
+`[tool.harness]` table, if any), the state folder `.harness` beside it (or
+HARNESS_STATE_DIR), else the current folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+ARGUMENT_OPTIONS = "anywhere"  # set on these commands: they need no checkout of this repository
+
+
+def state_dir_for(cwd: Path, explicit: str | None = None) -> Path:
+    from harness.projectconfig import find_pyproject
+
+    if explicit or os.environ.get("HARNESS_STATE_DIR"):
+        return Path(explicit or os.environ["HARNESS_STATE_DIR"]).resolve()
+    pyproject = find_pyproject(cwd.resolve())
+    return (pyproject.parent if pyproject else cwd.resolve()) / ".harness"
+
+
+def _seed(text: str) -> tuple[str, str]:
+    path, sep, uri = text.partition("=")
+    if not sep or not uri.startswith("s3://"):
+        raise argparse.ArgumentTypeError(f"expected PATH=s3://bucket/key, got {text!r}")
+    return path, uri
+
+
+def cmd_run(args: argparse.Namespace, _: Any) -> int:
+    from harness.docker import Engine
+    from harness.progress import Progress
+    from harness.projectconfig import data_seed, load_project
+    from harness.run_command import RunRequest, run_command
+
+    command = [part for part in args.command if part != "--"] if args.command[:1] == ["--"] else args.command
+    cwd = Path.cwd()
+    project = load_project(cwd)
+    seeds = tuple(data_seed(cwd, path, uri, "--data") for path, uri in args.data)
+    request = RunRequest(
+        command=command, cwd=cwd, state_dir=state_dir_for(cwd), project=project, data=seeds, port=args.port,
+        asynchronous=args.asynchronous, build=not args.no_build,
+    )  # fmt: skip
+    progress = Progress(stream=sys.stderr, show_logs=not args.quiet)
+    return run_command(request, Engine.connect(), progress)
+
+
+def cmd_serve(args: argparse.Namespace, _: Any) -> int:
+    import signal
+
+    from harness.background import serve
+    from harness.docker import Engine
+    from harness.progress import Progress
+    from harness.projectconfig import load_project
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # taken by sigwait, on any thread
+    state_dir = Path(args.state_dir)
+    return serve(state_dir, load_project(Path.cwd()), args.port, Engine.connect(), Progress())
+
+
+def cmd_up(args: argparse.Namespace, _: Any) -> int:
+    from harness.background import up
+    from harness.docker import Engine
+
+    Engine.connect()  # fail here, in the foreground, when Docker does not answer
+    state = up(state_dir_for(Path.cwd()), args.port, Path.cwd())
+    print(
+        f"local AWS endpoint {state['url']} is up (pid {state['pid']}); containers reach it at {state['container_url']}"
+    )
+    print(f'point a shell at it: eval "$({Path(sys.argv[0]).name} env)"; stop it: {Path(sys.argv[0]).name} down')
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, _: Any) -> int:
+    from harness.background import down
+
+    stopped = down(state_dir_for(Path.cwd()))
+    print("local AWS endpoint stopped" if stopped else "no local AWS endpoint was running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, _: Any) -> int:
+    from harness.background import files_for
+
+    state = files_for(state_dir_for(Path.cwd())).read()
+    if state is None:
+        print("local AWS endpoint: not running")
+        return 1
+    print(f"local AWS endpoint: running at {state['url']} (pid {state['pid']}; containers: {state['container_url']})")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace, _: Any) -> int:
+    from harness.background import export_lines
+
+    print("\n".join(export_lines(state_dir_for(Path.cwd()))))
+    return 0
+
+
+def cmd_endpoint(args: argparse.Namespace, _: Any) -> int:
+    if not args.operations:
+        raise UserError("nothing to show", fix="pass --operations")
+    from harness.emulator.catalogue import implemented_operations
+
+    for service, operations in implemented_operations().items():
+        print(f"{service} ({len(operations)}):" if operations else service)
+        for operation in operations:
+            print(f"  {operation}")
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    run = commands.add_parser("run", help="run any command against the local AWS endpoint (cloud code unchanged)")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    run.add_argument("--data", type=_seed, action="append", default=[], metavar="PATH=s3://bucket/key",
+                     help="copy a file or folder into the local S3 first (beside [tool.harness] data)")  # fmt: skip
+    run.add_argument("--port", type=int, default=0, help="the endpoint's port (default: a free one)")
+    run.add_argument("--async", dest="asynchronous", action="store_true",
+                     help="Create*/Start* calls return at once, as in AWS (default: once the work ended)")  # fmt: skip
+    run.add_argument("--no-build", action="store_true", help="build configured images only when absent")
+    run.add_argument("--quiet", action="store_true", help="do not stream container logs")
+    run.set_defaults(handler=cmd_run, anywhere=True)
+
+    up = commands.add_parser("up", help="start the local AWS endpoint in the background")
+    up.add_argument("--port", type=int, default=0, help="the endpoint's port (default: a free one)")
+    up.set_defaults(handler=cmd_up, anywhere=True)
+    commands.add_parser("down", help="stop the background endpoint").set_defaults(handler=cmd_down, anywhere=True)
+    commands.add_parser("status", help="is the background endpoint running").set_defaults(
+        handler=cmd_status, anywhere=True
+    )
+    commands.add_parser("env", help="print export lines for the background endpoint").set_defaults(
+        handler=cmd_env, anywhere=True
+    )
+    endpoint = commands.add_parser("endpoint", help="what the local AWS endpoint implements")
+    endpoint.add_argument("--operations", action="store_true", help="list the implemented operations")
+    endpoint.set_defaults(handler=cmd_endpoint, anywhere=True)
+
+    serve = commands.add_parser("serve", help=argparse.SUPPRESS)  # the body of `up`
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--state-dir", required=True)
+    serve.set_defaults(handler=cmd_serve, anywhere=True)

@@ -1,0 +1,180 @@
+"""The SageMaker control plane: every operation the local AWS endpoint serves,
+by its AWS name, over the emulator's jobs, hosting, pipelines and registry.
+
+`call("CreatePipeline", {...})` is what the endpoint does with a request;
+`operations()` lists what is implemented (`sagemaker-harness endpoint --operations`).
+Any other operation answers UnknownOperationException, naming it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore import xform_name
+
+from harness.awserrors import validation_error
+from harness.emulator.hosting_api import HostingApi
+from harness.emulator.jobs_api import JobsApi
+from harness.emulator.paging import page
+from harness.emulator.pipelines_api import PipelinesApi
+from harness.emulator.protocol import unknown_operation
+from harness.endpoints import EndpointHost
+from harness.executor import StepEvent
+from harness.registry import ModelRegistry
+from harness.runner import JobRunner
+from harness.storage import EmbeddedS3
+
+TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
+
+
+class RegistryApi:
+    """Model package groups and versions (the model registry), and their approval."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self._registry = registry
+
+    def create_model_package_group(self, ModelPackageGroupName: str, **request: Any) -> dict[str, str]:
+        return self._registry.create_group(ModelPackageGroupName, request.get("ModelPackageGroupDescription", ""))
+
+    def describe_model_package_group(self, ModelPackageGroupName: str) -> dict[str, Any]:
+        return self._registry.describe_group(ModelPackageGroupName)
+
+    def list_model_package_groups(self, **request: Any) -> dict[str, Any]:
+        groups = [self._registry.describe_group(name) for name in self._registry.group_names()]
+        fields = ("ModelPackageGroupName", "ModelPackageGroupArn", "ModelPackageGroupDescription", "CreationTime",
+                  "ModelPackageGroupStatus")  # fmt: skip
+        summaries = [{k: g[k] for k in fields if k in g} for g in groups]
+        return page(summaries, request, "ModelPackageGroupSummaryList", "ModelPackageGroupName")
+
+    def create_model_package(self, **request: Any) -> dict[str, str]:
+        return self._registry.create_package(request)
+
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+        return self._registry.describe_package(ModelPackageName)
+
+    def list_model_packages(self, **request: Any) -> dict[str, Any]:
+        group = request.get("ModelPackageGroupName")
+        if not group:
+            raise validation_error("ListModelPackages", "ModelPackageGroupName is required locally")
+        summaries = self._registry.list_packages(
+            group, request.get("ModelApprovalStatus"), descending=request.get("SortOrder", "Descending") == "Descending"
+        )
+        size = int(request.get("MaxResults") or 100)
+        start = int(request.get("NextToken") or 0)
+        reply: dict[str, Any] = {"ModelPackageSummaryList": summaries[start : start + size]}
+        if start + size < len(summaries):
+            reply["NextToken"] = str(start + size)
+        return reply
+
+    def update_model_package(
+        self, ModelPackageArn: str, ModelApprovalStatus: str = "", ApprovalDescription: str = "", **_: Any
+    ) -> dict[str, str]:
+        status = ModelApprovalStatus or self._registry.describe_package(ModelPackageArn)["ModelApprovalStatus"]
+        return self._registry.update_package(ModelPackageArn, status, ApprovalDescription)
+
+
+class TagsApi:
+    """AddTags, ListTags and DeleteTags on any ARN (the SDK's `upsert()` lists and adds a pipeline's tags)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tags: dict[str, dict[str, str]] = {}
+
+    def add_tags(self, ResourceArn: str, Tags: list[Mapping[str, str]]) -> dict[str, Any]:
+        with self._lock:
+            tags = self._tags.setdefault(ResourceArn, {})
+            tags.update({t["Key"]: t.get("Value", "") for t in Tags})
+            if len(tags) > TAGS_LIMIT:
+                raise validation_error("AddTags", f"a resource can have at most {TAGS_LIMIT} tags")
+        return {"Tags": [dict(t) for t in Tags]}
+
+    def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self._tags.get(ResourceArn, {}).items()]}
+
+    def delete_tags(self, ResourceArn: str, TagKeys: list[str]) -> dict[str, Any]:
+        with self._lock:
+            for key in TagKeys:
+                self._tags.get(ResourceArn, {}).pop(key, None)
+        return {}
+
+
+class SageMakerControlPlane:
+    """One local SageMaker: what the endpoint serves and what the SDK's local-mode session calls."""
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        endpoints: EndpointHost,
+        registry: ModelRegistry,
+        s3: EmbeddedS3,
+        on_event: StepEvent,
+        asynchronous: bool = False,
+    ) -> None:
+        self.hosting = HostingApi(endpoints, registry)
+        self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
+        self.registry = RegistryApi(registry)
+        self.tags = TagsApi()
+        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous)
+        self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines)
+
+    # What pipeline steps call (harness.executor.SageMakerApi).
+    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        return self.jobs.run_step_job(step_type, job_name, request)
+
+    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
+        return self.hosting.create_model(ModelName, **request)
+
+    def create_model_package(self, **request: Any) -> dict[str, Any]:
+        return self.registry.create_model_package(**request)
+
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+        return self.registry.describe_model_package(ModelPackageName)
+
+    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
+        return self.jobs.read_property_file(step_properties, property_file)
+
+    # What the endpoint calls.
+    def operations(self) -> list[str]:
+        return sorted(self._table)
+
+    def call(self, operation: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        handler = self._table.get(operation)
+        if handler is None:
+            raise unknown_operation("SageMaker", operation)
+        try:
+            answer: Mapping[str, Any] = handler(**request)
+            return answer
+        except TypeError as error:  # a required member missing or an unknown one: AWS's answer is a validation error
+            if "argument" not in str(error):
+                raise
+            raise validation_error(operation, f"invalid request for {operation}: {error}") from None
+
+    def close(self) -> None:
+        self.pipelines.close()
+        self.jobs.close()
+
+
+_NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "read_property_file", "runs", "outcomes"})
+PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi)
+
+
+def operation_names(part: type) -> dict[str, str]:
+    """AWS operation name -> method name, for a part's public methods named as boto3 names operations."""
+    names = {}
+    for attribute in dir(part):
+        if attribute.startswith("_") or attribute in _NOT_OPERATIONS or not callable(getattr(part, attribute)):
+            continue
+        operation = "".join(word.title() for word in attribute.split("_"))
+        if xform_name(operation) == attribute:
+            names[operation] = attribute
+    return names
+
+
+def implemented() -> list[str]:
+    return sorted(name for part in PARTS for name in operation_names(part))
+
+
+def _operation_table(*parts: object) -> dict[str, Callable[..., Any]]:
+    return {op: getattr(part, method) for part in parts for op, method in operation_names(type(part)).items()}

@@ -1,0 +1,217 @@
+"""SageMaker's job operations: Create/Describe/List/Stop for processing, training and transform jobs.
+
+A Create call returns once the job reached its terminal state (so the SDK's
+first Describe already sees it and its waiters never sleep); in the
+asynchronous mode it returns at once and the job runs in the background,
+`InProgress` until it ends, as in the service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.arns import sagemaker_arn
+from harness.awserrors import failure_reason, validation_error
+from harness.emulator.hosting_api import HostingApi
+from harness.emulator.paging import page
+from harness.endpoints import EndpointHost
+from harness.expressions import walk
+from harness.runner import JobOutcome, JobRunner
+from harness.specs import ProcessingJobSpec, TrainingJobSpec
+from harness.storage import EmbeddedS3, S3Uri
+from harness.transform import TransformJobSpec, run_transform
+
+KINDS = ("Processing", "Training", "Transform")
+
+
+class JobsApi:
+    def __init__(
+        self, runner: JobRunner, endpoints: EndpointHost, hosting: HostingApi, s3: EmbeddedS3, asynchronous: bool
+    ) -> None:
+        self._runner = runner
+        self._endpoints = endpoints
+        self._hosting = hosting
+        self._s3 = s3
+        self._lock = threading.Lock()
+        self._jobs: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self.outcomes: dict[str, JobOutcome] = {}  # what a run record needs beyond AWS's shapes
+        self._background = ThreadPoolExecutor(thread_name_prefix="job") if asynchronous else None
+        self._running: list[Future[None]] = []
+
+    # -- processing ----------------------------------------------------------------------
+    def create_processing_job(self, **request: Any) -> dict[str, str]:
+        return self._start("Processing", request)
+
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self._describe("Processing", ProcessingJobName)
+
+    def list_processing_jobs(self, **request: Any) -> dict[str, Any]:
+        return self._list("Processing", request)
+
+    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self._stop("Processing", ProcessingJobName)
+
+    # -- training ------------------------------------------------------------------------
+    def create_training_job(self, **request: Any) -> dict[str, str]:
+        return self._start("Training", request)
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self._describe("Training", TrainingJobName)
+
+    def list_training_jobs(self, **request: Any) -> dict[str, Any]:
+        return self._list("Training", request)
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self._stop("Training", TrainingJobName)
+
+    # -- transform -----------------------------------------------------------------------
+    def create_transform_job(self, **request: Any) -> dict[str, str]:
+        return self._start("Transform", request)
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self._describe("Transform", TransformJobName)
+
+    def list_transform_jobs(self, **request: Any) -> dict[str, Any]:
+        return self._list("Transform", request)
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self._stop("Transform", TransformJobName)
+
+    # -- what pipeline steps use ---------------------------------------------------------
+    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """What a pipeline step does: run the job to its end (whatever the mode), then describe it."""
+        named = {**request, f"{step_type}JobName": job_name}
+        run = self._prepare(step_type, named)
+        self._record_start(step_type, job_name, named)
+        self._finish(step_type, named, run)
+        return self._describe(step_type, job_name)
+
+    def _prepare(self, kind: str, request: Mapping[str, Any]) -> Callable[[], JobOutcome]:
+        """The job's run, once its request is known to be valid (an invalid one is refused before it exists)."""
+        if kind == "Processing":
+            processing = ProcessingJobSpec.from_request(request)
+            return lambda: self._runner.run_processing(processing)
+        if kind == "Training":
+            training = TrainingJobSpec.from_request(request)
+            return lambda: self._runner.run_training(training)
+        transform = TransformJobSpec.from_request(request)
+        model = self._hosting.model(transform.model_name, "CreateTransformJob")
+        return lambda: run_transform(transform, model, self._endpoints, self._s3)
+
+    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
+        output = walk(
+            step_properties, f"ProcessingOutputConfig.Outputs['{property_file['OutputName']}']", "property file"
+        )
+        uri = S3Uri.parse(output["S3Output"]["S3Uri"]).join(property_file["FilePath"])
+        return json.loads(self._s3.get_bytes(uri))
+
+    # -- shared --------------------------------------------------------------------------
+    def _start(self, kind: str, request: dict[str, Any]) -> dict[str, str]:
+        run = self._prepare(kind, request)
+        name = str(request[f"{kind}JobName"])
+        self._record_start(kind, name, request)
+        if self._background is None:
+            self._finish(kind, request, run)
+        else:
+            self._running.append(self._background.submit(self._finish, kind, request, run))
+        return {f"{kind}JobArn": _arn(kind, name)}
+
+    def _record_start(self, kind: str, name: str, request: Mapping[str, Any]) -> None:
+        with self._lock:
+            if name in self._jobs[kind]:
+                raise validation_error(
+                    f"Create{kind}Job",
+                    f"Job name must be unique within an AWS account and region, and a job "
+                    f"with this name already exists ({_arn(kind, name)})",
+                )
+            now = datetime.now(UTC)
+            self._jobs[kind][name] = {
+                **request,
+                f"{kind}JobName": name,
+                f"{kind}JobArn": _arn(kind, name),
+                f"{kind}JobStatus": "InProgress",
+                "CreationTime": now,
+                "LastModifiedTime": now,
+            }
+
+    def _finish(self, kind: str, request: Mapping[str, Any], run: Callable[[], JobOutcome]) -> None:
+        name = request[f"{kind}JobName"]
+        try:
+            outcome = run()
+        except BaseException as error:  # the job is Failed, whatever broke; the error still reaches the caller
+            self._jobs[kind][name] |= {
+                f"{kind}JobStatus": "Failed",
+                "FailureReason": failure_reason(error),
+                "LastModifiedTime": datetime.now(UTC),
+            }
+            raise
+        self.outcomes[name] = outcome
+        self._jobs[kind][name] = _described(kind, self._jobs[kind][name], outcome)
+
+    def _describe(self, kind: str, name: str) -> dict[str, Any]:
+        job = self._jobs[kind].get(name)
+        if job is None:
+            missing = (
+                f"Could not find requested job with name {name}"
+                if kind == "Processing"
+                else f"Could not find job {name}."
+            )
+            raise validation_error(f"Describe{kind}Job", missing)
+        return dict(job)
+
+    def _list(self, kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        summaries = [_summary(kind, job) for job in list(self._jobs[kind].values())]
+        return page(summaries, request, f"{kind}JobSummaries", f"{kind}JobName")
+
+    def _stop(self, kind: str, name: str) -> dict[str, Any]:
+        status = self._describe(kind, name)[f"{kind}JobStatus"]
+        raise validation_error(
+            f"Stop{kind}Job",
+            f"The request was rejected because the {kind.lower()} job is in status {status}."
+            if status != "InProgress"
+            else f"The local harness cannot stop a running {kind.lower()} job; it ends by itself.",
+        )
+
+    def close(self) -> None:
+        """Waits for background jobs (asynchronous mode): none may outlive the environment."""
+        if self._background is not None:
+            self._background.shutdown(wait=True)
+
+
+def _arn(kind: str, name: str) -> str:
+    return sagemaker_arn(f"{kind.lower()}-job", name)
+
+
+def _described(kind: str, started: Mapping[str, Any], outcome: JobOutcome) -> dict[str, Any]:
+    described = {
+        **started,
+        f"{kind}JobStatus": outcome.status,
+        f"{kind}StartTime": outcome.started,
+        f"{kind}EndTime": outcome.ended,
+        "LastModifiedTime": outcome.ended,
+    }
+    if kind == "Training" and outcome.succeeded:
+        described["ModelArtifacts"] = {"S3ModelArtifacts": outcome.artifacts["model"]}
+        described["SecondaryStatus"] = "Completed"
+        described["TrainingTimeInSeconds"] = described["BillableTimeInSeconds"] = max(1, int(outcome.seconds))
+    if outcome.failure_reason:
+        described["FailureReason"] = outcome.failure_reason
+    return described
+
+
+def _summary(kind: str, job: Mapping[str, Any]) -> dict[str, Any]:
+    fields = (
+        f"{kind}JobName",
+        f"{kind}JobArn",
+        f"{kind}JobStatus",
+        "CreationTime",
+        "LastModifiedTime",
+        f"{kind}EndTime",
+        "FailureReason",
+    )
+    return {field: job[field] for field in fields if field in job}

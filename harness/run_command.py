@@ -1,0 +1,160 @@
+"""`sagemaker-harness run -- COMMAND`: any command, its cloud code unchanged, against the local AWS endpoint.
+
+The harness opens a local environment (endpoint, S3, SageMaker, containers),
+builds the images the project maps, seeds the data it names, then runs the
+command with AWS_ENDPOINT_URL, the region, dummy credentials, instance
+metadata off and the SDK's telemetry off. Container logs stream to stderr as
+they come; each pipeline execution's steps are summarised at the end; the
+harness exits with the command's own exit code and leaves nothing behind,
+on Ctrl-C and SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.docker import Engine
+from harness.emulator.platform import command_environment
+from harness.errors import UserError
+from harness.executor import PipelineRun
+from harness.lines import prefixed
+from harness.local import EnvironmentOptions, LocalEnvironment
+from harness.progress import Progress
+from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
+from harness.storage import EmbeddedS3
+
+STOP_GRACE_S = 10.0  # after Ctrl-C or SIGTERM, how long the command may take to exit before it is killed
+USER_SDK_CONFIG = Path("~/.config/sagemaker/config.yaml")
+
+
+class CommandNotFound(UserError):
+    exit_code = 127  # what a shell answers for a command it cannot find
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    command: Sequence[str]
+    cwd: Path
+    state_dir: Path
+    project: ProjectConfig = field(default_factory=ProjectConfig)
+    data: tuple[DataSeed, ...] = ()  # --data, beside the configuration's
+    port: int = 0
+    asynchronous: bool = False
+    build: bool = True
+
+
+def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
+    if not request.command:
+        raise UserError("no command to run", fix="name it after `--`: sagemaker-harness run -- python pipeline.py")
+    build_project_images(request.project.images, engine, progress, request.build)
+    options = EnvironmentOptions(
+        scope_name="cmd", images=request.project.aliases(), port=request.port, asynchronous=request.asynchronous
+    )
+    with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
+        seed(env.s3, (*request.project.data, *request.data), progress)
+        progress.line(f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url})")
+        with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
+            environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
+            code = _run(request.command, request.cwd, environment)
+        summarise(progress, env.control.pipelines.runs)
+    progress.line(f"harness: {_shown(request.command)} exited with {code}")
+    return code
+
+
+def build_project_images(images: Sequence[ImageSource], engine: Engine, progress: Progress, build: bool) -> None:
+    """Build every image the configuration builds, under its URI's name (Docker's cache makes a rebuild of an
+    unchanged context take about a second); `build=False` builds only the absent ones."""
+    for image in images:
+        if image.context is None or (not build and engine.image(image.uri) is not None):
+            continue
+        progress.line(f"harness: building {image.uri} from {image.context / image.dockerfile}")
+        engine.build(
+            image.context, image.uri, image.target, image.build_args, {}, prefixed(progress.line, "    [build] "),
+            image.dockerfile,
+        )  # fmt: skip
+
+
+def seed(s3: EmbeddedS3, seeds: Sequence[DataSeed], progress: Progress) -> None:
+    for item in seeds:
+        s3.ensure_bucket(item.uri.bucket)
+        if item.path.is_dir():
+            count = len(s3.put_tree(item.path, item.uri))
+        else:
+            key = item.uri.join(item.path.name) if item.uri.key.endswith("/") or not item.uri.key else item.uri
+            s3.put_file(item.path, key)
+            count = 1
+        progress.line(f"harness: seeded {item.uri} from {item.path} ({count} object{'s' * (count != 1)})")
+
+
+def _command_environment(inherited: Mapping[str, str], endpoint_url: str, scratch: Path) -> dict[str, str]:
+    empty = scratch / "empty"
+    empty.write_text("")
+    sdk_config = scratch / "sagemaker-config.yaml"
+    sdk_config.write_text(yaml.safe_dump(sdk_config_without_telemetry(inherited)))
+    return command_environment(inherited, endpoint_url, empty, sdk_config)
+
+
+def sdk_config_without_telemetry(inherited: Mapping[str, str]) -> dict[str, Any]:
+    """The user's own SageMaker SDK config (read, never written) with telemetry turned off."""
+    source = Path(inherited.get("SAGEMAKER_USER_CONFIG_OVERRIDE") or USER_SDK_CONFIG).expanduser()
+    config: Any = {}
+    if source.is_file():
+        try:
+            config = yaml.safe_load(source.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UserError(f"the SageMaker SDK config {source} is not valid YAML: {error}", fix="fix it") from None
+    if not isinstance(config, dict):
+        config = {}
+    config.setdefault("SchemaVersion", "1.0")
+    modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
+    modules["TelemetryOptOut"] = True
+    return dict(config)
+
+
+def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
+    try:
+        child = subprocess.Popen(list(command), cwd=cwd, env=environment)
+    except FileNotFoundError:
+        raise CommandNotFound(
+            f"command not found: {command[0]}",
+            fix="check the name and PATH (the command runs in the current folder with your PATH)",
+        ) from None
+    except PermissionError:
+        raise CommandNotFound(f"{command[0]} is not executable", fix=f"chmod +x {command[0]}") from None
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the command too (same terminal); SIGTERM did not: pass it on
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
+def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:
+    for run in runs:
+        progress.line("")
+        progress.line(f"pipeline {run.pipeline_name}: execution {run.execution_id} {run.status}")
+        rows = [
+            (step.name, step.step_type, step.status, f"{step.seconds:.1f}s", step.failure_reason[:100])
+            for step in run.steps
+        ]
+        if rows:
+            progress.table(("step", "type", "status", "duration", "failure"), rows)
+
+
+def _shown(command: Sequence[str]) -> str:
+    text = " ".join(command)
+    return text if len(text) <= 60 else text[:57] + "..."

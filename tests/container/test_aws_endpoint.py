@@ -1,0 +1,183 @@
+"""The local AWS endpoint through plain boto3 and the AWS CLI: what a team's own scripts send.
+
+A pipeline created from a definition JSON, started, listed and described; its
+job reading S3 with its own boto3 inside the container; the container's log
+read back through CloudWatch Logs as the SDK reads it; the errors AWS would
+answer; the asynchronous mode; and `aws s3 ls` / `aws sagemaker` through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.docker import Engine
+from harness.images import ImageKind
+from harness.local import EnvironmentOptions, LocalEnvironment
+
+ROLE = "arn:aws:iam::111122223333:role/TeamRole"
+READS_S3 = (
+    "import boto3, os; body = boto3.client('s3').get_object(Bucket='team-raw', Key='in/hello.txt')['Body'].read();"
+    "print('read from S3:', body.decode(), 'via', os.environ['AWS_ENDPOINT_URL']);"
+    "os.makedirs('/opt/ml/processing/out', exist_ok=True);"
+    "open('/opt/ml/processing/out/copy.txt', 'wb').write(body)"
+)
+
+
+def client(env: LocalEnvironment, service: str) -> Any:
+    return boto3.client(service, endpoint_url=env.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="anything", aws_secret_access_key="anything")  # fmt: skip
+
+
+def definition(image: str) -> str:
+    """A definition as the cloud receives it: an Integer parameter as the instance count, no approval parameter."""
+    return json.dumps({
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Instances", "Type": "Integer", "DefaultValue": 1},
+                       {"Name": "Destination", "Type": "String", "DefaultValue": "s3://team-raw/out"}],
+        "Steps": [{
+            "Name": "CopyRaw", "Type": "Processing",
+            "Arguments": {
+                "ProcessingResources": {"ClusterConfig": {"InstanceCount": {"Get": "Parameters.Instances"},
+                                                          "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}},
+                "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": ["python3", "-c", READS_S3]},
+                "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+                    "S3Uri": {"Get": "Parameters.Destination"}, "LocalPath": "/opt/ml/processing/out",
+                    "S3UploadMode": "EndOfJob"}}]},
+                "RoleArn": ROLE,
+            },
+        }],
+    })  # fmt: skip
+
+
+def seed(env: LocalEnvironment) -> None:
+    s3 = client(env, "s3")
+    s3.create_bucket(Bucket="team-raw")
+    s3.put_object(Bucket="team-raw", Key="in/hello.txt", Body=b"hello team")
+
+
+def test_a_pipeline_from_its_definition_runs_through_plain_boto3(
+    local_env: LocalEnvironment, images: dict[ImageKind, str]
+) -> None:
+    seed(local_env)
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_pipeline(PipelineName="copy-raw", PipelineDefinition=definition(images["processing"]),
+                              RoleArn=ROLE)  # fmt: skip
+    started = time.monotonic()
+    arn = sagemaker.start_pipeline_execution(
+        PipelineName="copy-raw", PipelineParameters=[{"Name": "Instances", "Value": "1"}]
+    )["PipelineExecutionArn"]
+    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert time.monotonic() - started < 30  # the job's own time; no waiter sleep
+
+    steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert [(s["StepName"], s["StepStatus"]) for s in steps] == [("CopyRaw", "Succeeded")]
+    listed = sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
+    assert [j["ProcessingJobArn"] for j in listed] == [steps[0]["Metadata"]["ProcessingJob"]["Arn"]]
+    job = sagemaker.describe_processing_job(ProcessingJobName=listed[0]["ProcessingJobName"])
+    assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1  # typed as the service types it
+    summaries = sagemaker.list_pipeline_executions(PipelineName="copy-raw")["PipelineExecutionSummaries"]
+    assert [s["PipelineExecutionArn"] for s in summaries] == [arn]
+    stored = sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)["PipelineDefinition"]
+    assert json.loads(stored)["Steps"][0]["Name"] == "CopyRaw"
+    parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert {p["Name"]: p["Value"] for p in parameters} == {"Instances": "1", "Destination": "s3://team-raw/out"}
+
+    # The container read the bucket with its own boto3, through the endpoint on the Docker bridge.
+    copied = client(local_env, "s3").get_object(Bucket="team-raw", Key="out/copy.txt")["Body"].read()
+    assert copied == b"hello team"
+
+    # Its log, where the SDK's logs=True reads it.
+    logs = client(local_env, "logs")
+    job_name = job["ProcessingJobName"]
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs",
+                                        logStreamNamePrefix=f"{job_name}/")["logStreams"]  # fmt: skip
+    assert len(streams) == 1 and streams[0]["logStreamName"].startswith(f"{job_name}/algo-1-")
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/ProcessingJobs",
+                                 logStreamName=streams[0]["logStreamName"], startFromHead=True)["events"]  # fmt: skip
+    assert any(e["message"].startswith("read from S3: hello team via http://") for e in events)
+
+
+def test_the_errors_aws_answers(local_env: LocalEnvironment, images: dict[ImageKind, str]) -> None:
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_pipeline(PipelineName="p", PipelineDefinition=definition(images["processing"]), RoleArn=ROLE)
+    cases = {
+        "already exists": lambda: sagemaker.create_pipeline(
+            PipelineName="p", PipelineDefinition=definition(images["processing"]), RoleArn=ROLE
+        ),
+        "not declared": lambda: sagemaker.start_pipeline_execution(
+            PipelineName="p", PipelineParameters=[{"Name": "Undeclared", "Value": "1"}]
+        ),
+        "no pipeline": lambda: sagemaker.describe_pipeline(PipelineName="missing"),
+        "malformed": lambda: sagemaker.create_pipeline(PipelineName="q", PipelineDefinition="{not json", RoleArn=ROLE),
+        "unimplemented": lambda: sagemaker.list_hubs(),
+        "missing job": lambda: sagemaker.describe_training_job(TrainingJobName="nope"),
+    }
+    answers = {}
+    for name, call in cases.items():
+        with pytest.raises(ClientError) as raised:
+            call()
+        answers[name] = (raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"])
+    assert answers["already exists"][0] == "ValidationException" and "already exists" in answers["already exists"][1]
+    assert answers["not declared"][0] == "ValidationException" and "Undeclared" in answers["not declared"][1]
+    assert answers["no pipeline"][0] == "ResourceNotFound"
+    assert answers["malformed"][0] == "ValidationException" and "not valid JSON" in answers["malformed"][1]
+    assert answers["unimplemented"][0] == "UnknownOperationException" and "ListHubs" in answers["unimplemented"][1]
+    assert answers["missing job"] == ("ValidationException", "Could not find job nope.")
+
+
+def test_an_unknown_image_fails_its_job_naming_the_uri_and_both_fixes(local_env: LocalEnvironment) -> None:
+    uri = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/absent:1.0"
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_pipeline(PipelineName="absent", PipelineDefinition=definition(uri), RoleArn=ROLE)
+    arn = sagemaker.start_pipeline_execution(PipelineName="absent")["PipelineExecutionArn"]
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert "CopyRaw" in reason and uri in reason and "docker build -t" in reason and "[tool.harness.images]" in reason
+
+
+def test_the_asynchronous_mode_answers_at_once_and_stops_between_steps(
+    engine: Engine, images: dict[ImageKind, str], tmp_path: Path
+) -> None:
+    two_steps = json.loads(definition(images["processing"]))
+    second = {**two_steps["Steps"][0], "Name": "SecondCopy", "DependsOn": ["CopyRaw"]}
+    two_steps["Steps"].append(second)
+    options = EnvironmentOptions(scope_name="async-test", asynchronous=True)
+    with LocalEnvironment.open(tmp_path, engine, lambda job, line: None, lambda record: None, options) as env:
+        seed(env)
+        sagemaker = client(env, "sagemaker")
+        sagemaker.create_pipeline(PipelineName="a", PipelineDefinition=json.dumps(two_steps), RoleArn=ROLE)
+        arn = sagemaker.start_pipeline_execution(PipelineName="a")["PipelineExecutionArn"]
+        assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing"
+        sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
+        deadline = time.monotonic() + 60
+        while sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopped"
+        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+        assert [s["StepName"] for s in steps] == ["CopyRaw"]  # the running step finished; the next never started
+        with pytest.raises(ClientError, match="cannot be stopped"):
+            sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
+
+
+def test_the_aws_cli_lists_buckets_and_pipelines(local_env: LocalEnvironment, aws_cli: Path) -> None:
+    seed(local_env)
+    env = {"AWS_ENDPOINT_URL": local_env.endpoint_url, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null"}  # fmt: skip
+    listed = subprocess.run([str(aws_cli), "s3", "ls"], env=env, capture_output=True, text=True, check=True)
+    assert "team-raw" in listed.stdout
+    objects = subprocess.run([str(aws_cli), "s3", "ls", "s3://team-raw/in/"], env=env, capture_output=True, text=True)
+    assert "hello.txt" in objects.stdout
+    pipelines = subprocess.run([str(aws_cli), "sagemaker", "list-pipelines"], env=env, capture_output=True, text=True)
+    assert pipelines.returncode == 0 and json.loads(pipelines.stdout)["PipelineSummaries"] == []
+    missing = subprocess.run([str(aws_cli), "sagemaker", "list-hubs"], env=env, capture_output=True, text=True)
+    assert missing.returncode != 0 and "UnknownOperationException" in missing.stderr and "ListHubs" in missing.stderr

@@ -1,0 +1,180 @@
+"""Another team's project, cloud code unchanged: examples/house-prices through `sagemaker-harness run`
+and through `up` / `env` / `down`, from its own folder, audited for every connection of every process.
+
+The example shares nothing with jobs/: its own Dockerfiles (built by the harness from its
+[tool.harness] table), ECR image URIs, a cloud bucket name, a ParameterInteger instance count,
+a preprocessing script that downloads its input with boto3 itself, and a plain PipelineSession().
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from harness.docker import OWNER_LABEL, SCOPE_LABEL, Engine
+from harness.egress import local_allowance
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "house-prices"
+STEPS = ["PrepareFeatures", "FitRegressor", "ScoreModel", "CheckRmse", "RegisterHousePriceModel-RegisterModel"]
+
+# Put first on PYTHONPATH of the harness (and, chained by the harness's own sitecustomize, of the
+# command's Python): records every connection and name lookup of each process into its own file.
+AUDIT_SITE = """
+import atexit, json, os, sys
+_events = []
+def _hook(event, args):
+    if event in ("socket.connect", "socket.sendto"):
+        address = args[1]
+        _events.append(["connect", address if isinstance(address, str) else str(address[0])])
+    elif event == "socket.getaddrinfo":
+        _events.append(["lookup", str(args[0])])
+sys.addaudithook(_hook)
+def _dump():
+    with open(os.path.join(os.environ["AUDIT_DIR"], f"{os.getpid()}.json"), "w") as f:
+        json.dump({"argv": sys.argv, "events": _events}, f)
+atexit.register(_dump)
+"""
+
+
+def audited_environment(tmp_path: Path) -> dict[str, str]:
+    """A user's shell: no AWS settings of tox's, an audit on every Python process, state in tmp_path."""
+    site, audit = tmp_path / "audit-site", tmp_path / "audit"
+    site.mkdir()
+    audit.mkdir()
+    (site / "sitecustomize.py").write_text(AUDIT_SITE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_PROJECT_ROOT"))}
+    return {**env, "PYTHONPATH": str(site), "AUDIT_DIR": str(audit), "HARNESS_STATE_DIR": str(tmp_path / "state")}
+
+
+def escaped(tmp_path: Path, engine: Engine) -> dict[str, list[str]]:
+    """Per audited process: what it reached beyond loopback, Unix sockets and the Docker bridge."""
+    bridge = list(local_allowance(engine).networks)
+    found: dict[str, list[str]] = {}
+    for file in (tmp_path / "audit").glob("*.json"):
+        record = json.loads(file.read_text())
+        beyond = sorted({f"{kind} {target}" for kind, target in record["events"] if _beyond(kind, target, bridge)})
+        found[" ".join(record["argv"])[:80]] = beyond
+    return found
+
+
+def _beyond(kind: str, target: str, bridge: list[Any]) -> bool:
+    if target.startswith("/") or target in ("localhost", ""):
+        return False
+    try:
+        address = ipaddress.ip_address(target)
+    except ValueError:
+        return True  # a name lookup of anything but localhost
+    return not (address.is_loopback or any(address in network for network in bridge))
+
+
+def harness(*args: str) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", *args]
+
+
+def test_the_example_runs_unchanged_through_harness_run(tmp_path: Path, images: dict, engine: Engine) -> None:
+    env = audited_environment(tmp_path)
+    result = subprocess.run(
+        harness("run", "--", sys.executable, "pipeline.py"),
+        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    # The script's own output: every step, as it reads them back from the (local) service.
+    assert [f"{step}: Succeeded" for step in STEPS] == [
+        line for line in result.stdout.splitlines() if line.split(":")[0] in STEPS
+    ]
+    assert "house-prices: Succeeded" in result.stdout
+    # The containers' own log lines, streamed by the harness, prefixed by step.
+    assert "[PrepareFeatures] prepare: 240 train rows, 60 test rows" in result.stderr  # it read S3 with boto3
+    assert "[FitRegressor] train: fitted ridge alpha=1.0" in result.stderr
+    assert "[ScoreModel] evaluate: rmse=" in result.stderr
+    assert "pipeline house-prices: execution" in result.stderr and "harness: " in result.stderr
+    # Zero connections beyond loopback, Unix sockets and the Docker bridge, from the harness and the script.
+    reached = escaped(tmp_path, engine)
+    assert any("pipeline.py" in argv for argv in reached) and any("cli.py run" in argv for argv in reached), reached
+    assert {argv: beyond for argv, beyond in reached.items() if beyond} == {}
+    assert scopes_left(engine, "cmd-") == []
+
+
+def test_a_failing_branch_exits_with_the_scripts_code_and_names_the_step(tmp_path: Path, images: dict) -> None:
+    env = {**audited_environment(tmp_path), "RIDGE_ALPHA": "500"}
+    result = subprocess.run(
+        harness("run", "--no-build", "--quiet", "--", sys.executable, "pipeline.py"),
+        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert "RmseTooHigh: Failed" in result.stdout and "house-prices: Failed" in result.stdout
+    assert "RmseTooHigh" in result.stderr and "above MaxRmse" in result.stderr  # the summary's failure column
+
+
+def test_up_keeps_state_across_two_commands_and_down_removes_everything(
+    tmp_path: Path, images: dict, engine: Engine
+) -> None:
+    env = audited_environment(tmp_path)
+    up = subprocess.run(harness("up"), cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    try:
+        exports = subprocess.run(harness("env"), cwd=EXAMPLE, env=env, capture_output=True, text=True, check=True)
+        shell = {**env, **_exports(exports.stdout)}
+        # Command one: the pipeline script, from another process.
+        first = subprocess.run([sys.executable, "pipeline.py"], cwd=EXAMPLE, env=shell, capture_output=True,
+                               text=True, timeout=900)  # fmt: skip
+        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
+        # Command two, later and separate: the same bucket and registry.
+        url = shell["AWS_ENDPOINT_URL"]
+        kw = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "a", "aws_secret_access_key": "b"}
+        keys = [o["Key"] for o in boto3.client("s3", **kw).list_objects_v2(Bucket="acme-ml-data")["Contents"]]
+        assert "raw/houses.csv" in keys  # seeded from [tool.harness] data
+        assert any(k.startswith("house-prices/") and k.endswith("evaluation.json") for k in keys), keys
+        assert any(k.endswith("model.tar.gz") for k in keys), keys
+        packages = boto3.client("sagemaker", **kw).list_model_packages(ModelPackageGroupName="house-prices")
+        assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["PendingManualApproval"]
+        status = subprocess.run(harness("status"), cwd=EXAMPLE, env=env, capture_output=True, text=True)
+        assert status.returncode == 0 and url in status.stdout
+    finally:
+        down = subprocess.run(harness("down"), cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0 and "stopped" in down.stdout, down.stderr
+    after = subprocess.run(harness("status"), cwd=EXAMPLE, env=env, capture_output=True, text=True)
+    assert after.returncode == 1 and "not running" in after.stdout
+    assert scopes_left(engine, "up-") == []
+    assert not (tmp_path / "state" / "endpoint" / "endpoint.json").exists()
+
+
+def scopes_left(engine: Engine, prefix: str) -> list[str]:
+    """Scopes with that prefix that still own a container or a network."""
+    containers = engine.client.containers.list(all=True, filters={"label": OWNER_LABEL})
+    networks = engine.client.networks.list(filters={"label": OWNER_LABEL})
+    labels = [c.labels for c in containers] + [n.attrs.get("Labels") or {} for n in networks]
+    return sorted({v for lab in labels for v in [lab.get(SCOPE_LABEL, "")] if v.startswith(prefix)})
+
+
+def _exports(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            values[name] = shlex.split(value)[0]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["run", "--", "no-such-command-xyz"], 127, "command not found: no-such-command-xyz"),
+        (["run"], 2, "no command to run"),
+        (["run", "--data", "missing.csv=s3://b/k", "--", "true"], 2, "missing.csv does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path: Path, images: dict, args: list[str], code: int, message: str) -> None:
+    result = subprocess.run(harness(*args), cwd=tmp_path, env=audited_environment(tmp_path), capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr

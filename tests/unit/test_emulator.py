@@ -1,0 +1,189 @@
+"""The local AWS endpoint's parts that need no Docker: protocol, logs, paging, operation names, the
+command environment, the child-process redirect and the project configuration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.emulator.controlplane import implemented
+from harness.emulator.logs import LogStore
+from harness.emulator.paging import page
+from harness.emulator.platform import CHILD_SITE, command_environment, repository
+from harness.emulator.protocol import AwsFault, error_reply, json_reply
+from harness.emulator.server import LocalAwsServer, Routes
+from harness.errors import UserError
+from harness.projectconfig import load_project
+from harness.run_command import sdk_config_without_telemetry
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_implemented_operation_is_a_real_sagemaker_operation() -> None:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    assert set(implemented()) <= set(model.operation_names)
+    needed = {"CreatePipeline", "StartPipelineExecution", "ListPipelineExecutionSteps", "CreateTrainingJob",
+              "DescribePipelineDefinitionForExecution", "UpdateEndpoint", "UpdateModelPackage", "AddTags"}  # fmt: skip
+    assert needed <= set(implemented())
+
+
+def test_replies_are_json_1_1_with_epoch_timestamps_and_aws_shaped_errors() -> None:
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    reply = json_reply({"CreationTime": when, "ResponseMetadata": {"x": 1}})
+    assert json.loads(reply.body) == {"CreationTime": when.timestamp()}
+    assert reply.headers["Content-Type"] == "application/x-amz-json-1.1"
+    error = error_reply("ValidationException", "bad", 400)
+    assert json.loads(error.body)["__type"] == "ValidationException" and error.status == 400
+
+
+def test_log_events_page_until_an_empty_page_as_the_sdk_reads_them() -> None:
+    logs = LogStore()
+    write = logs.job_writer("Training", "job-1", "algo-1")
+    for n in range(3):
+        write(f"line {n}")
+    streams = logs.describe_log_streams(
+        {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamNamePrefix": "job-1/", "orderBy": "LogStreamName"}
+    )["logStreams"]
+    assert len(streams) == 1 and streams[0]["logStreamName"].startswith("job-1/algo-1-")
+    request = {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": streams[0]["logStreamName"],
+               "startFromHead": True}  # fmt: skip
+    first = logs.get_log_events(request)
+    assert [e["message"] for e in first["events"]] == ["line 0", "line 1", "line 2"]
+    second = logs.get_log_events({**request, "nextToken": first["nextForwardToken"]})
+    assert second["events"] == [] and second["nextForwardToken"] == first["nextForwardToken"]
+    with pytest.raises(AwsFault, match="log group does not exist"):
+        logs.describe_log_streams({"logGroupName": "/aws/sagemaker/ProcessingJobs"})
+
+
+def test_list_pages_filter_sort_and_continue() -> None:
+    now = datetime.now(UTC)
+    items = [
+        {"Name": f"job-{i}", "CreationTime": now + timedelta(seconds=i), "JobStatus": "Completed"} for i in range(5)
+    ]
+    items.append({"Name": "other", "CreationTime": now, "JobStatus": "Failed"})
+    first = page(items, {"NameContains": "job", "MaxResults": 2}, "Jobs", "Name")
+    assert [j["Name"] for j in first["Jobs"]] == ["job-4", "job-3"] and first["NextToken"] == "2"
+    rest = page(items, {"NameContains": "job", "MaxResults": 10, "NextToken": "2"}, "Jobs", "Name")
+    assert [j["Name"] for j in rest["Jobs"]] == ["job-2", "job-1", "job-0"] and "NextToken" not in rest
+    assert [j["Name"] for j in page(items, {"StatusEquals": "Failed"}, "Jobs", "Name")["Jobs"]] == ["other"]
+
+
+def test_a_command_gets_the_endpoint_and_none_of_the_hosts_aws_set_up(tmp_path: Path) -> None:
+    host = {"PATH": "/usr/bin", "AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "t", "AWS_ACCESS_KEY_ID": "AKIAREAL",
+            "AWS_ENDPOINT_URL_S3": "https://s3.example", "PYTHONPATH": "/mine"}  # fmt: skip
+    env = command_environment(host, "http://127.0.0.1:9", tmp_path / "empty", tmp_path / "sdk.yaml")
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9" and env["AWS_ACCESS_KEY_ID"] == "harness-local"
+    assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env and "AWS_ENDPOINT_URL_S3" not in env
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == str(tmp_path / "empty")
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["PATH"] == "/usr/bin"
+    assert env["PYTHONPATH"].split(":") == [str(CHILD_SITE), "/mine"]
+
+
+def test_the_sdk_config_turns_telemetry_off_and_keeps_the_users_settings(tmp_path: Path) -> None:
+    own = tmp_path / "config.yaml"
+    own.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      Session:\n        DefaultS3Bucket: b\n"
+    )
+    config = sdk_config_without_telemetry({"SAGEMAKER_USER_CONFIG_OVERRIDE": str(own)})
+    modules = config["SageMaker"]["PythonSDK"]["Modules"]
+    assert modules["TelemetryOptOut"] is True and modules["Session"]["DefaultS3Bucket"] == "b"
+    assert "TelemetryOptOut" not in own.read_text()  # read, never written
+
+
+REDIRECT_PROBE = """
+import boto3, json, sys
+client = boto3.client("sts", region_name="us-east-1", endpoint_url="https://sts.us-east-1.amazonaws.com",
+                      aws_access_key_id="a", aws_secret_access_key="b")
+other = boto3.client("s3", region_name="us-east-1", endpoint_url="http://10.1.2.3:9000",
+                     aws_access_key_id="a", aws_secret_access_key="b")
+print(json.dumps([client.meta.endpoint_url, other.meta.endpoint_url, __import__("user_marker").seen]))
+"""
+
+
+def test_a_client_built_for_an_aws_host_goes_to_the_local_endpoint_and_the_users_sitecustomize_still_runs(
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "sitecustomize.py").write_text("import user_marker\nuser_marker.seen = True\n")
+    (users / "user_marker.py").write_text("seen = False\n")
+    env = command_environment({"PYTHONPATH": str(users)}, "http://127.0.0.1:4566", tmp_path / "e", tmp_path / "s")
+    out = subprocess.run([sys.executable, "-c", REDIRECT_PROBE], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["http://127.0.0.1:4566", "http://10.1.2.3:9000", True]
+
+
+def test_an_unimplemented_operation_and_a_bad_body_answer_aws_errors_through_boto3() -> None:
+    server = LocalAwsServer(Routes()).start()
+    try:
+        client = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
+                              aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
+        with pytest.raises(ClientError) as raised:
+            client.list_pipelines()  # the control plane is not attached: a retryable 503, not a hang
+        assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
+        logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1",
+                            aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
+        with pytest.raises(ClientError) as missing:
+            logs.create_log_group(logGroupName="x")
+        assert missing.value.response["Error"]["Code"] == "UnknownOperationException"
+        assert "CreateLogGroup" in missing.value.response["Error"]["Message"]
+        s3 = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
+        s3.create_bucket(Bucket="any-team-bucket")  # everything else is moto's
+        assert "any-team-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    finally:
+        server.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("Thread") and "serve_forever" in str(t)]
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    first = LocalAwsServer(Routes()).start()
+    try:
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            LocalAwsServer(Routes(), port=first.port).start()
+    finally:
+        first.stop()
+
+
+def test_project_configuration_reads_data_and_images_relative_to_its_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("a\n")
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.harness]\ndata = { "data/x.csv" = "s3://team/raw/x.csv" }\n'
+        '[tool.harness.images]\n"1.dkr.ecr.us-east-1.amazonaws.com/a:1" = "a:dev"\n'
+        '[tool.harness.images."1.dkr.ecr.us-east-1.amazonaws.com/b:1"]\ncontext = "img"\n'
+    )
+    (tmp_path / "sub").mkdir()
+    project = load_project(tmp_path / "sub")
+    assert project.data[0].path == tmp_path / "data" / "x.csv" and str(project.data[0].uri) == "s3://team/raw/x.csv"
+    assert project.aliases() == {
+        "1.dkr.ecr.us-east-1.amazonaws.com/a:1": "a:dev",
+        "1.dkr.ecr.us-east-1.amazonaws.com/b:1": "1.dkr.ecr.us-east-1.amazonaws.com/b:1",
+    }
+    assert repository("1.dkr.ecr.us-east-1.amazonaws.com/team/b:1") == "1.dkr.ecr.us-east-1.amazonaws.com/team/b"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[tool.harness]\ndata = { "nope.csv" = "s3://b/k" }\n', "does not exist"),
+        ('[tool.harness]\ndata = { "pyproject.toml" = "http://b/k" }\n', "is not an s3:// URI"),
+        ('[tool.harness.images."x:1"]\nimage = "y"\n', "with `context`"),
+        ('[tool.harness.images."x:1"]\ncontext = "."\n', "Dockerfile does not exist"),
+        ("[tool.harness\n", "is not valid TOML"),
+    ],
+)
+def test_bad_project_configuration_names_the_problem(tmp_path: Path, table: str, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(table)
+    with pytest.raises(UserError, match=message):
+        load_project(tmp_path)
