@@ -61,7 +61,11 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)
-        progress.line(f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url})")
+        timing = "return at once (--async)" if request.asynchronous else "return once the work ended (--async: at once)"
+        progress.line(
+            f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url}); "
+            f"Create*/Start* calls {timing}"
+        )
         with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
             environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
             code = _run(request.command, request.cwd, environment)

@@ -36,13 +36,10 @@ from harness.images import ImageKind, build_images, cached_library_versions_of, 
 from harness.local import LocalEnvironment
 from harness.progress import Progress
 from harness.record import code_hashes, new_run_id, sha256_text, write_record
+from harness.runlocal_config import RunLocalConfig, load_run_local
 from harness.session import default_boto_session
 from harness.storage import S3Uri, sha256_file
 
-# Where this project's pipeline keeps what the endpoint check compares against.
-TEST_SPLIT = ("Preprocess", "test", "test_data.csv")
-EVALUATION = ("Evaluate", "evaluation", "predictions.csv")
-DEFAULT_PARAMETERS = {"ModelApprovalStatus": "Approved"}
 RECORD_VERSION = 1  # raise when promotion starts to need fields older records lack
 
 
@@ -53,10 +50,13 @@ class RunOptions:
 
 
 def load_pipeline_module(settings: Settings) -> ModuleType:
-    path = settings.jobs_dir / "pipeline.py"
+    path = load_run_local(settings.project_root).pipeline
     spec = importlib.util.spec_from_file_location("harness_user_pipeline", path)
     if spec is None or spec.loader is None or not path.is_file():
-        raise UserError(f"{path} not found", fix="the pipeline is defined by build_pipeline() in jobs/pipeline.py")
+        raise UserError(
+            f"{path} not found",
+            fix="[tool.harness.run-local] pipeline names the file that defines build_pipeline() and PipelineSettings",
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
     spec.loader.exec_module(module)
@@ -134,21 +134,20 @@ def _run_pipeline(
         training_image=images["training"],
         inference_image=images["inference"],
     )
-    raw_data = settings.fixtures_dir / "data" / "raw" / "breast_cancer.csv"
-    env.s3.put_file(raw_data, S3Uri.parse(pipeline_settings.raw_data_uri))
-    # What the run put in S3 itself; promotion uploads the same bytes to the cloud bucket.
-    record["seeded"] = [
-        {
-            "path": raw_data.relative_to(settings.project_root).as_posix(),
-            "uri": pipeline_settings.raw_data_uri,
-            "sha256": sha256_file(raw_data),
-        }
-    ]
+    config = load_run_local(settings.project_root)
+    # What the run puts in S3 itself; promotion uploads the same bytes to the cloud bucket.
+    record["seeded"] = []
+    for path, key in config.data.items():
+        uri = S3Uri(env.bucket, key)
+        env.s3.put_file(path, uri)
+        record["seeded"].append(
+            {"path": path.relative_to(settings.project_root).as_posix(), "uri": str(uri), "sha256": sha256_file(path)}
+        )
     record["bucket"] = env.bucket
     record["role"] = pipeline_settings.role
     pipeline = module.build_pipeline(env.session, pipeline_settings)
     definition = pipeline.definition()
-    parameters = {**DEFAULT_PARAMETERS, **options.parameters}
+    parameters = {**config.parameters, **options.parameters}
     record["pipeline"] = {
         "name": pipeline.name,
         "definition_sha256": sha256_text(definition),
@@ -172,7 +171,7 @@ def _run_pipeline(
             "after the failing step",
         )
     if options.deploy:
-        record["endpoint"] = _deploy_and_check(settings, env, run, pipeline_settings, progress)
+        record["endpoint"] = _deploy_and_check(config, env, run, pipeline_settings, progress)
     record["status"] = "Succeeded"
 
 
@@ -204,10 +203,10 @@ def _step_output(run_properties: dict[str, Any], output_name: str, file_name: st
 
 
 def _deploy_and_check(
-    settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
+    config: RunLocalConfig, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
 ) -> dict[str, Any]:
     try:
-        return _deploy_and_invoke(settings, env, run, pipeline_settings, progress)
+        return _deploy_and_invoke(config, env, run, pipeline_settings, progress)
     except ClientError as error:  # the local API answered as AWS would: the endpoint or its container failed
         details = error.response.get("Error", {})
         message = str(details.get("Message", error))
@@ -220,9 +219,14 @@ def _deploy_and_check(
 
 
 def _deploy_and_invoke(
-    settings: Settings, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
+    config: RunLocalConfig, env: LocalEnvironment, run: PipelineRun, pipeline_settings: Any, progress: Progress
 ) -> dict[str, Any]:
-    payloads = sorted((settings.fixtures_dir / "payloads").iterdir())
+    payloads = sorted(config.payloads.iterdir()) if config.payloads and config.payloads.is_dir() else []
+    if not payloads:
+        raise UserError(
+            f"no payloads to send to the endpoint in {config.payloads}",
+            fix="[tool.harness.run-local] payloads names a folder of .csv/.json requests; or run with --no-deploy",
+        )
     first = _payload(payloads[0])
     progress.line("deploying the latest approved model package (CreateModel, CreateEndpointConfig, CreateEndpoint)")
     deployment = deploy_latest_approved(
@@ -237,18 +241,32 @@ def _deploy_and_invoke(
             body, content_type = _payload(path)
             answer = invoke(env, deployment.endpoint, body, content_type)
             progress.line(f"    {path.name}: {answer.decode()[:80].strip()!r}")
-        properties = run.properties()
-        checked = check_against_evaluation(
-            env,
-            deployment.endpoint,
-            env.s3.get_bytes(_step_output(properties[TEST_SPLIT[0]], TEST_SPLIT[1], TEST_SPLIT[2])),
-            env.s3.get_bytes(_step_output(properties[EVALUATION[0]], EVALUATION[1], EVALUATION[2])),
-        )
-        progress.line(f"endpoint predictions equal the evaluate step's on all {checked} test rows")
+        checked = _check_predictions(config, env, run, deployment)
+        if checked:
+            progress.line(f"endpoint predictions equal the evaluate step's on all {checked} test rows")
     finally:
         delete_deployment(env, deployment)
     captured = captured_records(env, deployment)
-    return _deployment_entry(deployment, len(payloads) + 2, len(captured), checked)
+    invocations = 1 + len(payloads) + (1 if checked else 0)  # the first prediction, each payload, the check
+    return _deployment_entry(deployment, invocations, len(captured), checked)
+
+
+def _check_predictions(config: RunLocalConfig, env: LocalEnvironment, run: PipelineRun, deployment: Deployment) -> int:
+    """The endpoint's answers on the configured input rows equal the configured step's predictions (0: no check)."""
+    if config.check_inputs is None or config.check_predictions is None:
+        return 0
+    properties = run.properties()
+    inputs, predictions = config.check_inputs, config.check_predictions
+    for step in (inputs.step, predictions.step):
+        if step not in properties:
+            raise UserError(f"[tool.harness.run-local] names step {step!r}, which this execution did not run",
+                            fix=f"steps run: {', '.join(properties)}")  # fmt: skip
+    return check_against_evaluation(
+        env,
+        deployment.endpoint,
+        env.s3.get_bytes(_step_output(properties[inputs.step], inputs.output, inputs.file)),
+        env.s3.get_bytes(_step_output(properties[predictions.step], predictions.output, predictions.file)),
+    )
 
 
 def _deployment_entry(deployment: Deployment, invocations: int, captured: int, checked: int) -> dict[str, Any]:

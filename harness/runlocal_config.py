@@ -1,0 +1,82 @@
+"""`harness run-local` as configuration: this repository's own use of `[tool.harness.run-local]`.
+
+    [tool.harness.run-local]
+    pipeline = "jobs/pipeline.py"          # defines build_pipeline(session, settings) and PipelineSettings
+    parameters = { ModelApprovalStatus = "Approved" }
+    data = { "fixtures/data/raw/breast_cancer.csv" = "data/raw/breast_cancer.csv" }   # path = key in the run's bucket
+    payloads = "fixtures/payloads"         # each file is sent to the deployed endpoint
+    check-inputs = "Preprocess/test/test_data.csv"          # step/output/file: rows the endpoint predicts
+    check-predictions = "Evaluate/evaluation/predictions.csv"  # step/output/file: what it must answer
+
+Paths are relative to the pyproject.toml. The emulator itself knows none of these names.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+
+@dataclass(frozen=True)
+class StepFile:
+    """A file a pipeline step wrote: `<step>/<output name>/<file>`."""
+
+    step: str
+    output: str
+    file: str
+
+    @classmethod
+    def parse(cls, text: str, key: str) -> StepFile:
+        parts = text.split("/", 2)
+        if len(parts) != 3 or not all(parts):
+            raise UserError(f"[tool.harness.run-local] {key} = {text!r} is not step/output/file",
+                            fix=f'e.g. {key} = "Evaluate/evaluation/predictions.csv"')  # fmt: skip
+        return cls(*parts)
+
+
+@dataclass(frozen=True)
+class RunLocalConfig:
+    pipeline: Path
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[Path, str] = field(default_factory=dict)  # local file -> key in the run's bucket
+    payloads: Path | None = None
+    check_inputs: StepFile | None = None
+    check_predictions: StepFile | None = None
+
+
+def load_run_local(project_root: Path) -> RunLocalConfig:
+    file = project_root / "pyproject.toml"
+    try:
+        document = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{file} not found", fix="run-local reads [tool.harness.run-local] from it") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{file} is not valid TOML: {error}", fix="fix the line named above") from None
+    table: Any = document.get("tool", {}).get("harness", {}).get("run-local")
+    if not isinstance(table, dict) or "pipeline" not in table:
+        raise UserError(
+            f"{file} has no [tool.harness.run-local] table with `pipeline`",
+            fix='add one: pipeline = "jobs/pipeline.py" (see the configuration table in the README)',
+        )
+    data = {project_root / str(path): str(key).lstrip("/") for path, key in dict(table.get("data", {})).items()}
+    for path in data:
+        if not path.is_file():
+            raise UserError(f"[tool.harness.run-local] data: {path} does not exist", fix="name a file to seed")
+    payloads = project_root / str(table["payloads"]) if "payloads" in table else None
+    return RunLocalConfig(
+        pipeline=project_root / str(table["pipeline"]),
+        parameters={str(k): str(v) for k, v in dict(table.get("parameters", {})).items()},
+        data=data,
+        payloads=payloads,
+        check_inputs=StepFile.parse(str(table["check-inputs"]), "check-inputs") if "check-inputs" in table else None,
+        check_predictions=(
+            StepFile.parse(str(table["check-predictions"]), "check-predictions")
+            if "check-predictions" in table
+            else None
+        ),
+    )
