@@ -16,6 +16,7 @@ from harness.promote.definitions import Substitutions, build_definition
 from harness.promote.gate import Verified
 from harness.promote.settings import KINDS, PromoteSettings
 from harness.record import sha256_text
+from harness.runlocal_config import load_run_local
 from harness.storage import S3Uri
 
 
@@ -126,13 +127,15 @@ def _repository(clients: AwsClients, promote: PromoteSettings, account: str, kin
 
 
 def _code_uploads(settings: Settings, definition: str) -> tuple[Upload, ...]:
-    """The job scripts the definition names (ProcessingInputs called `code`)."""
+    """The job scripts the definition names (ProcessingInputs called `code`), from the folder of the pipeline
+    file that [tool.harness.run-local] names (the one run-local ran)."""
+    code_dir = load_run_local(settings.project_root).pipeline.parent
     uploads = {}
     for step in _steps(json.loads(definition).get("Steps", [])):
         for item in step.get("Arguments", {}).get("ProcessingInputs", []):
             uri = item.get("S3Input", {}).get("S3Uri")
             if item.get("InputName") == "code" and isinstance(uri, str):
-                uploads[uri] = Upload(settings.jobs_dir / S3Uri.parse(uri).key.rsplit("/", 1)[-1], uri)
+                uploads[uri] = Upload(code_dir / S3Uri.parse(uri).key.rsplit("/", 1)[-1], uri)
     return tuple(uploads.values())
 
 
