@@ -1,12 +1,20 @@
 """Loaded by every Python process a `sagemaker-harness run` command starts (its folder is first on PYTHONPATH).
 
-The SageMaker SDK builds its STS client with an explicit AWS endpoint
-(`endpoint_url=https://sts.<region>.amazonaws.com`, for `default_bucket()` and
-`account_id()`), and an explicit endpoint wins over AWS_ENDPOINT_URL. So once
-botocore is imported, any client whose endpoint is an AWS host is created
-against the local endpoint instead: nothing reaches AWS. Standard library
-only (the command may run another Python than the harness's); a user's own
-sitecustomize still runs after this one.
+Two adjustments, each applied right after its module is imported (never importing it earlier):
+
+- botocore.client: the SageMaker SDK builds its STS client with an explicit AWS
+  endpoint (`endpoint_url=https://sts.<region>.amazonaws.com`, for
+  `default_bucket()` and `account_id()`), and an explicit endpoint wins over
+  AWS_ENDPOINT_URL. Any client whose endpoint is an AWS host is created against
+  the local endpoint instead: nothing reaches AWS.
+- sagemaker.session: the SDK's pollers (`_wait_until`, `_wait_until_training_done`,
+  behind `Processor.run()`, `Estimator.fit()`, `deploy()`, `Transformer.wait()`)
+  sleep 5-30 s *before* their first describe. Locally the work has already ended
+  when that describe would run, so they describe first and sleep only if it has
+  not: the same answers, no idle wait.
+
+Standard library only (the command may run another Python than the harness's);
+a user's own sitecustomize still runs after this one.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ def _is_aws(url: object) -> bool:
     return host.endswith(_AWS_HOST_SUFFIXES)
 
 
-def _patch(module: Any) -> None:
+def _local_endpoints(module: Any) -> None:
     creator = module.ClientCreator
     original = creator.create_client
 
@@ -42,22 +50,57 @@ def _patch(module: Any) -> None:
     creator.create_client = create_client
 
 
+def _describe_first(module: Any) -> None:
+    wait_until = getattr(module, "_wait_until", None)
+    training_done = getattr(module, "_wait_until_training_done", None)
+    if wait_until is not None:
+
+        def _wait_until(callable_fn: Any, poll: Any = 5) -> Any:
+            try:
+                result = callable_fn()
+            except Exception:  # the SDK's own loop decides what a failed describe means
+                result = None
+            return result if result is not None else wait_until(callable_fn, poll)
+
+        module._wait_until = _wait_until
+    if training_done is not None:
+
+        def _wait_until_training_done(callable_fn: Any, desc: Any, poll: Any = 5) -> Any:
+            try:
+                job_desc, finished = callable_fn(desc)
+            except Exception:
+                finished = False
+            return job_desc if finished else training_done(callable_fn, desc, poll)
+
+        module._wait_until_training_done = _wait_until_training_done
+
+
+_AFTER_IMPORT = {"botocore.client": _local_endpoints, "sagemaker.session": _describe_first}
+
+
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Patches botocore.client right after it is imported, without importing it before it is needed."""
+    """Adjusts a module right after it is imported, without importing it before it is needed."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "botocore.client":
+        adjust = _AFTER_IMPORT.get(name)
+        if adjust is None or getattr(self, "_resolving", False):
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self._resolving = True  # find_spec below must not find us again
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._resolving = False
         if spec is None or spec.loader is None:
             return None
+        del _AFTER_IMPORT[name]
+        if not _AFTER_IMPORT:
+            sys.meta_path.remove(self)
         loader = spec.loader
         execute = loader.exec_module
 
         def exec_module(module: Any) -> None:
             execute(module)
-            _patch(module)
+            adjust(module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -73,8 +116,8 @@ def _chain_user_sitecustomize() -> None:
 
 
 if _LOCAL:
-    if "botocore.client" in sys.modules:
-        _patch(sys.modules["botocore.client"])
-    else:
+    for _name in [n for n in _AFTER_IMPORT if n in sys.modules]:
+        _AFTER_IMPORT.pop(_name)(sys.modules[_name])
+    if _AFTER_IMPORT:
         sys.meta_path.insert(0, _AfterImport())
 _chain_user_sitecustomize()
