@@ -58,7 +58,7 @@ def _describe_first(module: Any) -> None:
         def _wait_until(callable_fn: Any, poll: Any = 5) -> Any:
             try:
                 result = callable_fn()
-            except Exception:  # the SDK's own loop decides what a failed describe means
+            except Exception:  # noqa: BLE001 (any failure: the SDK's own loop decides what it means)
                 result = None
             return result if result is not None else wait_until(callable_fn, poll)
 
@@ -68,7 +68,7 @@ def _describe_first(module: Any) -> None:
         def _wait_until_training_done(callable_fn: Any, desc: Any, poll: Any = 5) -> Any:
             try:
                 job_desc, finished = callable_fn(desc)
-            except Exception:
+            except Exception:  # noqa: BLE001 (as above: the SDK's own loop handles it)
                 finished = False
             return job_desc if finished else training_done(callable_fn, desc, poll)
 
