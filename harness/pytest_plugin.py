@@ -1,4 +1,4 @@
-"""pytest plugin (entry point `pytest11`): SageMaker container contracts as fixtures.
+"""pytest plugin (entry point `pytest11`): SageMaker container contracts and the local AWS endpoint as fixtures.
 
     def test_my_image_serves(sagemaker_inference, tmp_path):
         server = sagemaker_inference("my-inference:latest", model="build/model.tar.gz")
@@ -14,14 +14,63 @@
                                             payload="tests/payload.csv")
 
 Every container a fixture starts is removed when the test ends, pass or fail.
+
+The local AWS endpoint, for a team's own cloud code (boto3, the SageMaker SDK,
+scripts run as they are):
+
+    def test_my_pipeline(sagemaker_local_aws):
+        sm = boto3.client("sagemaker", **sagemaker_local_aws.client_kwargs)
+        sagemaker_local_aws.s3.put_bytes(b"1,2\n", S3Uri("team-raw", "in/data.csv"))  # harness.storage.S3Uri
+        subprocess.run(["python", "pipeline.py"], env=sagemaker_local_aws.environment, check=True)
+        assert [run.status for run in sagemaker_local_aws.control.pipelines.runs] == ["Succeeded"]
+
+`sagemaker_local_aws` is a `LocalAws`: the endpoint's `url` (S3, STS and the
+rest of AWS through moto; SageMaker, sagemaker-runtime and CloudWatch Logs
+through the harness); `client_kwargs` for `boto3.client(service, **...)`
+(endpoint_url, region, dummy keys); `environment`, the environment for a
+subprocess (`sagemaker-harness run`'s: the endpoint as AWS_ENDPOINT_URL, the
+region, dummy keys, no host AWS settings, empty AWS config files, the SDK's
+telemetry off, and a sitecustomize that sends clients built for an AWS host to
+the endpoint); `s3`, the EmbeddedS3 (`put_file`, `put_tree`, `get_bytes`,
+`keys`...); `control`, the SageMaker control plane (`control.pipelines.runs`:
+every execution with its steps); `local`, the whole LocalEnvironment;
+`boto_session()`, a boto3 session whose every client goes to the endpoint
+(isolated from the host's AWS set-up, unlike `boto3.client(**client_kwargs)`,
+which still reads its profile and config files); and `session()`, a plain
+`sagemaker.Session` on it, or `session(pipeline=True)` a `PipelineSession`,
+both with the SDK's telemetry off (default bucket
+sagemaker-us-east-1-000000000000 unless `default_bucket=` names one).
+Pipeline steps and jobs run as containers that reach the endpoint with the
+same settings; their log lines and step statuses are printed, so pytest shows
+them with a failing test.
+
+Options, by marker on the test, its class or module (`pytestmark`):
+
+    @pytest.mark.sagemaker_local_aws(images={"<account>.dkr.ecr.<region>.amazonaws.com/team/prep:1": "prep:dev"},
+                                     asynchronous=True)
+
+`images` maps a cloud image URI (or its repository) to the local image that
+stands for it (an image tagged with the URI itself needs no entry);
+`asynchronous` makes Create*/Start* return at once, as the service does.
+
+One endpoint per test: its state folder is under tmp_path, and when the test
+ends (pass or fail) its containers, networks, endpoints and server are gone.
+SageMaker state (pipelines, jobs, executions) is the test's own; S3 and the
+other moto services are not: moto keeps its backends for the whole process,
+so buckets and objects made in one test are still there in the next. Give
+each test its own bucket names, or delete what it made. While the fixture
+lives, the process may connect only to loopback, Unix sockets and the Docker
+bridge (`harness.egress`); `local.egress.refusals` lists what was refused.
+Subprocesses are not guarded; `environment` points them at the endpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +85,17 @@ from harness.check.workspace import model_folder
 from harness.docker import Container, Engine, Scope
 from harness.egress import Seal, local_allowance, sealed
 from harness.serving import HealthProbe, InferenceClient, Reply, probe_health
+
+if TYPE_CHECKING:  # imported when a fixture needs them: the SDK and moto take ~2 s to import, every pytest run
+    import boto3
+
+    from harness.emulator.controlplane import SageMakerControlPlane
+    from harness.executor import StepRecord
+    from harness.local import LocalEnvironment
+    from harness.storage import EmbeddedS3
+
+LOCAL_AWS_MARKER = "sagemaker_local_aws"
+_LOCAL_AWS_OPTIONS = {"images", "asynchronous"}
 
 
 @dataclass(frozen=True)
@@ -222,3 +282,117 @@ def sagemaker_processing_job(sagemaker_scope: Scope, tmp_path: Path) -> Callable
 def sagemaker_contract(sagemaker_engine: Engine, sagemaker_no_egress: Seal) -> ContractChecker:
     """`harness check` as assertions: assert_inference / assert_training / assert_processing / assert_pair."""
     return ContractChecker(sagemaker_engine)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{LOCAL_AWS_MARKER}(images=None, asynchronous=False): options of the sagemaker_local_aws fixture "
+        "(local images for cloud image URIs; Create*/Start* returning at once)",
+    )
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """One test's local AWS endpoint and what code needs to reach it (see the module docstring)."""
+
+    url: str
+    environment: dict[str, str]  # for subprocess.run(..., env=...)
+    client_kwargs: dict[str, str]  # for boto3.client(service, **...)
+    s3: EmbeddedS3
+    control: SageMakerControlPlane
+    local: LocalEnvironment
+
+    def boto_session(self) -> boto3.Session:
+        """A boto3 session on the endpoint: the region, dummy keys, nothing read from the host's AWS set-up, and
+        every client and resource created against the endpoint, whatever endpoint the caller names (the SDK
+        names STS's AWS host)."""
+        return _endpoint_session(self.url)
+
+    def session(self, default_bucket: str | None = None, pipeline: bool = False) -> Any:
+        """A plain `sagemaker.Session` on `boto_session()` (`pipeline=True`: a `PipelineSession`, whose job
+        calls become pipeline steps), with the SDK config the subprocesses get: telemetry off."""
+        from harness.run_command import sdk_config_without_telemetry
+        from harness.sandbox import offline_sdk_import
+
+        with offline_sdk_import():  # already imported by the environment; kept offline if it was not
+            from sagemaker.session import Session
+            from sagemaker.workflow.pipeline_context import PipelineSession
+
+        return (PipelineSession if pipeline else Session)(
+            boto_session=self.boto_session(),
+            default_bucket=default_bucket,
+            sagemaker_config=sdk_config_without_telemetry(os.environ),
+        )
+
+
+def _endpoint_session(url: str) -> boto3.Session:
+    import boto3
+    import botocore.session
+
+    from harness.arns import REGION
+    from harness.storage import _ISOLATED, LOCAL_CREDENTIALS  # the isolation of harness.storage.boto_session
+
+    class EndpointSession(boto3.Session):
+        def client(self, *args: Any, **kwargs: Any) -> Any:  # resource() creates its client through here too
+            return super().client(*args, **{**kwargs, "endpoint_url": url})
+
+    core = botocore.session.Session(session_vars=_ISOLATED)  # its own: a second boto3.Session on one would clash
+    return EndpointSession(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
+
+
+def _local_aws_options(marker: pytest.Mark | None) -> dict[str, Any]:
+    if marker is None:
+        return {}
+    unknown = sorted(set(marker.kwargs) - _LOCAL_AWS_OPTIONS)
+    if marker.args or unknown:
+        pytest.fail(
+            f"@pytest.mark.{LOCAL_AWS_MARKER} takes only the keywords {sorted(_LOCAL_AWS_OPTIONS)}"
+            + (f"; not {unknown}" if unknown else f"; not positional arguments {marker.args!r}"),
+            pytrace=False,
+        )
+    images = marker.kwargs.get("images") or {}
+    if not isinstance(images, Mapping) or not all(isinstance(v, str) for v in (*images, *images.values())):
+        pytest.fail(f"@pytest.mark.{LOCAL_AWS_MARKER}(images=...) maps image URIs to local image names", pytrace=False)
+    return {"images": dict(images), "asynchronous": bool(marker.kwargs.get("asynchronous", False))}
+
+
+@pytest.fixture
+def sagemaker_local_aws(request: pytest.FixtureRequest, sagemaker_engine: Engine, tmp_path: Path) -> Iterator[LocalAws]:
+    """The local AWS endpoint for one test, with its environment; everything it started is gone after the test."""
+    import yaml
+
+    from harness.arns import REGION
+    from harness.emulator.platform import command_environment
+    from harness.local import EnvironmentOptions, LocalEnvironment
+    from harness.run_command import sdk_config_without_telemetry
+    from harness.storage import LOCAL_CREDENTIALS
+
+    options = EnvironmentOptions(
+        scope_name="pytest-aws", **_local_aws_options(request.node.get_closest_marker(LOCAL_AWS_MARKER))
+    )
+    folder = tmp_path / "local-aws"
+    folder.mkdir()
+    empty = folder / "empty"  # the AWS config and credentials files: no profile can name another endpoint
+    empty.write_text("")
+    sdk_config = folder / "sagemaker-config.yaml"
+    sdk_config.write_text(yaml.safe_dump(sdk_config_without_telemetry(os.environ)))
+    with LocalEnvironment.open(folder / "state", sagemaker_engine, _print_log, _print_step, options) as env:
+        url = env.endpoint_url
+        yield LocalAws(
+            url=url,
+            environment=command_environment(os.environ, url, empty, sdk_config),
+            client_kwargs={"endpoint_url": url, "region_name": REGION, **LOCAL_CREDENTIALS},
+            s3=env.s3,
+            control=env.control,
+            local=env,
+        )
+
+
+def _print_log(job: str, line: str) -> None:
+    print(f"    [{job}] {line}", flush=True)  # pytest shows what a failing test printed
+
+
+def _print_step(record: StepRecord) -> None:
+    reason = f": {record.failure_reason}" if record.failure_reason else ""
+    print(f"step {record.name} ({record.step_type}) {record.status}{reason}", flush=True)
