@@ -70,6 +70,8 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import LocalPipelineSession
 
 import harness.api as harness_api
+import harness.emulator.hosting_api as harness_hosting_api
+import harness.emulator.jobs_api as harness_jobs_api
 import harness.endpoints as harness_endpoints
 import harness.run_local as harness_run_local
 from bench import command as whole_command
@@ -257,8 +259,8 @@ HARNESS_TARGETS = [
     (JobRunner, "_upload_archive", "s3.upload"),
     (JobRunner, "_stage_processing", "stage"),
     (JobRunner, "_stage_training", "stage"),
-    (harness_api.LocalSageMakerClient, "run_step_job", "job"),
-    (harness_api.LocalSageMakerClient, "create_endpoint", "create_endpoint"),
+    (harness_jobs_api.JobsApi, "run_step_job", "job"),
+    (harness_hosting_api.HostingApi, "create_endpoint", "create_endpoint"),
     (harness_api.LocalRuntimeClient, "invoke_endpoint", "invoke_endpoint"),
     (harness_endpoints.EndpointHost, "_fetch_model", "fetch_model"),
     (harness_endpoints, "wait_until_healthy", "wait_until_healthy"),

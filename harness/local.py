@@ -20,6 +20,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.loaders import Loader
 
 from harness.api import LocalRuntimeClient, LocalSageMakerClient
 from harness.docker import SCOPE_LABEL, Engine, Platform, Scope
@@ -32,8 +35,10 @@ from harness.errors import InfrastructureError
 from harness.executor import StepEvent
 from harness.registry import ModelRegistry
 from harness.runner import JobRunner, LogSink
-from harness.session import HarnessSession, sdk_models
 from harness.storage import EmbeddedS3, boto_session
+
+if TYPE_CHECKING:
+    from harness.session import HarnessSession
 
 DEFAULT_BUCKET = "harness-local"
 _LOG = logging.getLogger(__name__)
@@ -48,6 +53,9 @@ class EnvironmentOptions:
     images: Mapping[str, str] = field(default_factory=dict)  # cloud image URI or repository -> local image
     port: int = 0  # the endpoint's port; 0: a free one
     asynchronous: bool = False  # Create*/Start* return at once, as the service does
+    # The SDK session door (`env.session`); without it the SageMaker SDK is never imported (a `run` command's
+    # own process imports it; the harness's does not need to pay its ~3 s).
+    sdk_session: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class LocalEnvironment:
     routes: Routes
     client: LocalSageMakerClient
     runtime: LocalRuntimeClient
-    session: HarnessSession
+    session: HarnessSession | None  # None when opened with sdk_session=False
     egress: Seal
 
     @property
@@ -88,7 +96,8 @@ class LocalEnvironment:
         scope = Scope(engine, options.scope_name)
         routes = Routes()
         # The SDK's parsed service models, shared; the bridge gateway, where containers reach the endpoint.
-        s3 = EmbeddedS3(boto_session(sdk_models()), routes, engine.bridge_gateway(), options.port)
+        s3 = EmbeddedS3(boto_session(_sdk_models() if options.sdk_session else None), routes,
+                        engine.bridge_gateway(), options.port)  # fmt: skip
         endpoints = EndpointHost(scope, s3, work_dir)
         control: SageMakerControlPlane | None = None
         with sealed(allowance) as seal:
@@ -103,7 +112,7 @@ class LocalEnvironment:
                 routes.sagemaker, routes.endpoints = control, endpoints
                 client = LocalSageMakerClient(control, endpoints)
                 runtime = LocalRuntimeClient(endpoints)
-                session = HarnessSession(s3, options.bucket, client, runtime)
+                session = _sdk_session(s3, options.bucket, client, runtime) if options.sdk_session else None
                 yield cls(
                     state_dir, scope, s3, options.bucket, work_dir, registry, endpoints, control, routes, client,
                     runtime, session, seal,
@@ -113,6 +122,20 @@ class LocalEnvironment:
                 raise
             else:
                 _close(control, endpoints, scope, s3, work_dir, raise_failures=True)
+
+
+def _sdk_models() -> Loader | None:
+    from harness.session import sdk_models  # imports the SDK
+
+    return sdk_models()
+
+
+def _sdk_session(
+    s3: EmbeddedS3, bucket: str, client: LocalSageMakerClient, runtime: LocalRuntimeClient
+) -> HarnessSession:
+    from harness.session import HarnessSession  # imports the SDK
+
+    return HarnessSession(s3, bucket, client, runtime)
 
 
 def _close(

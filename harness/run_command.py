@@ -57,7 +57,11 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         raise UserError("no command to run", fix="name it after `--`: sagemaker-harness run -- python pipeline.py")
     build_project_images(request.project.images, engine, progress, request.build)
     options = EnvironmentOptions(
-        scope_name="cmd", images=request.project.aliases(), port=request.port, asynchronous=request.asynchronous
+        scope_name="cmd",
+        images=request.project.aliases(),
+        port=request.port,
+        asynchronous=request.asynchronous,
+        sdk_session=False,  # the command imports the SDK itself; the harness need not
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)

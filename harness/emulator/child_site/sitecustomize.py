@@ -12,6 +12,10 @@ Two adjustments, each applied right after its module is imported (never importin
   sleep 5-30 s *before* their first describe. Locally the work has already ended
   when that describe would run, so they describe first and sleep only if it has
   not: the same answers, no idle wait.
+- sagemaker.config: the SDK validates its whole config with jsonschema on every
+  config lookup (~0.1 s each, about a hundred per pipeline build), and the
+  config `run` hands the command (telemetry off) makes every lookup pay it. A
+  config that passed once passes again: each distinct config is validated once.
 
 Standard library only (the command may run another Python than the harness's);
 a user's own sitecustomize still runs after this one.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 from typing import Any
@@ -75,7 +80,28 @@ def _describe_first(module: Any) -> None:
         module._wait_until_training_done = _wait_until_training_done
 
 
-_AFTER_IMPORT = {"botocore.client": _local_endpoints, "sagemaker.session": _describe_first}
+def _validate_once(module: Any) -> None:
+    validate = getattr(module, "validate_sagemaker_config", None)
+    if validate is None:
+        return
+    passed: set[str] = set()
+
+    def validate_sagemaker_config(sagemaker_config: Any = None) -> Any:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key in passed:
+            return None
+        result = validate(sagemaker_config)
+        passed.add(key)
+        return result
+
+    module.validate_sagemaker_config = validate_sagemaker_config
+
+
+_AFTER_IMPORT = {
+    "botocore.client": _local_endpoints,
+    "sagemaker.config": _validate_once,
+    "sagemaker.session": _describe_first,
+}
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
