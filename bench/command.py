@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.sandbox import MARKER
+from harness.engine.sandbox import MARKER
 
 COMMAND_TIMEOUT_S = 600
 SAMPLE_INTERVAL_S = 0.02

@@ -60,10 +60,10 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-from harness.arns import ACCOUNT
-from harness.docker import SCOPE_LABEL, Container, ContainerSpec, Engine, Scope
-from harness.sandbox import sanitized
-from harness.storage import boto_session
+from harness.emulator.arns import ACCOUNT
+from harness.emulator.storage import boto_session
+from harness.engine.docker import SCOPE_LABEL, Container, ContainerSpec, Engine, Scope
+from harness.engine.sandbox import sanitized
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_FILE = ROOT / "bench" / "results" / "endpoint.json"
@@ -477,7 +477,7 @@ def pipeline_definition() -> str:
 def endpoint_benchmark(args: argparse.Namespace, engine: Engine, watch: ImportWatch) -> dict[str, Any]:
     from moto.s3.models import s3_backends  # the same module moto's server uses (imported by the endpoint anyway)
 
-    from harness.local import EnvironmentOptions, LocalEnvironment
+    from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 
     load = [round(os.getloadavg()[0], 2)]
     scopes: list[str] = []
@@ -547,9 +547,9 @@ def run_local_child(state_dir: Path, out: Path) -> int:
     """`--run-local-child`: one run_local() in this (sanitized) interpreter; moto's IAM import watched."""
     watch = ImportWatch(WATCHED_MODULE)
     sys.meta_path.insert(0, watch)
-    from harness.config import Settings
     from harness.progress import Progress
-    from harness.run_local import RunOptions, run_local
+    from harness.project.config import Settings
+    from harness.project.run_local import RunOptions, run_local
 
     settings = dataclasses.replace(Settings.from_env(cwd=ROOT), state_dir=state_dir)
     started = time.perf_counter()

@@ -11,7 +11,8 @@ Run from the repository root:  .tox/tests/bin/python bench/example.py [--repeat 
    its interpreter's exit). Every job container the harness creates is recorded: its spec (image, entrypoint,
    command, environment, hostname) and a copy of its mounted host folders as staged (inputs in place), i.e. the
    exact commands, environments and inputs. Then the script once more with the SDK validating each distinct
-   config once (harness.session.validate_config_once, in the wrapper only): what that SDK behaviour costs it. And a
+   config once (harness.emulator.sdk_session.validate_config_once, in the wrapper only): what that SDK
+   behaviour costs it. And a
    fresh interpreter replaying `run`'s own start and end step by step (its imports, Docker, the project file, the
    image checks, the environment's open, the seeding, the close).
 3. N repeats, back to back:
@@ -57,8 +58,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
-from harness.sandbox import sanitized
+from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.engine.sandbox import sanitized
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "house-prices"
@@ -81,7 +82,7 @@ JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
 WRAPPER_DONE = "BENCH-WRAPPER-DONE"
 
 # The discovery wrapper: runs the example's script as `python pipeline.py` would (its main()), timing its phases.
-# Standard library and the SDK only, plus harness.session when asked to validate the SDK's config once.
+# Standard library and the SDK only, plus harness.emulator.sdk_session when asked to validate the SDK's config once.
 WRAPPER = r"""
 import functools, importlib.util, json, os, sys, time
 
@@ -108,7 +109,7 @@ began = time.perf_counter()
 import sagemaker  # noqa: E402
 sdk_import_s = time.perf_counter() - began
 if os.environ.get("BENCH_VALIDATE_CONFIG_ONCE"):
-    from harness.session import validate_config_once
+    from harness.emulator.sdk_session import validate_config_once
 
     validate_config_once()
 import sagemaker.utils  # noqa: E402
@@ -150,12 +151,12 @@ began = time.perf_counter()
 import harness.cli, harness.cli_endpoint  # noqa: E401,E402
 marks["import harness.cli"] = time.perf_counter() - began
 began = time.perf_counter()
-from harness.docker import Engine  # noqa: E402
+from harness.engine.docker import Engine  # noqa: E402
 from harness.progress import Progress  # noqa: E402
 from harness.projectconfig import load_project  # noqa: E402
 from harness.run_command import build_project_images, seed  # noqa: E402
-from harness.local import EnvironmentOptions, LocalEnvironment  # noqa: E402
-marks["import harness.run_command (the SDK, harness.local)"] = time.perf_counter() - began
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment  # noqa: E402
+marks["import harness.run_command (the SDK, harness.emulator.environment)"] = time.perf_counter() - began
 began = time.perf_counter()
 engine = Engine.connect()
 marks["Engine.connect()"] = time.perf_counter() - began
@@ -380,8 +381,8 @@ def run_wrapped(environment: Mapping[str, str], scratch: Path, name: str) -> dic
 
 def discover(engine: Engine, scratch: Path) -> Discovery:
     """The script against an in-process LocalEnvironment: its job containers recorded at creation."""
+    from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
     from harness.emulator.jobs_api import JobsApi
-    from harness.local import EnvironmentOptions, LocalEnvironment
     from harness.progress import Progress
     from harness.projectconfig import load_project
     from harness.run_command import seed
@@ -478,8 +479,8 @@ class MotoS3:
         self._server.stop()
 
     def seed(self) -> None:
+        from harness.emulator.storage import boto_session
         from harness.projectconfig import load_project
-        from harness.storage import boto_session
 
         s3 = boto_session().client("s3", endpoint_url=self.url)
         for item in load_project(EXAMPLE).data:

@@ -13,7 +13,7 @@ from pathlib import Path
 if __name__ == "__main__":
     ROOT = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(ROOT))  # `python bench/pipeline.py` puts bench/, not the root, on sys.path
-    from harness.sandbox import is_sanitized, sanitized
+    from harness.engine.sandbox import is_sanitized, sanitized
 
     if not is_sanitized(os.environ):
         # The environment `harness run-local` runs in (no host AWS settings, instance

@@ -69,20 +69,20 @@ from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import LocalPipelineSession
 
-import harness.api as harness_api
+import harness.emulator.hosting as harness_endpoints
 import harness.emulator.hosting_api as harness_hosting_api
 import harness.emulator.jobs_api as harness_jobs_api
-import harness.endpoints as harness_endpoints
-import harness.run_local as harness_run_local
+import harness.emulator.local_mode as harness_api
+import harness.project.run_local as harness_run_local
 from bench import command as whole_command
-from harness.config import Settings
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
-from harness.expressions import Context, resolve
-from harness.images import stale_images
+from harness.emulator.expressions import Context, resolve
+from harness.emulator.runner import JobRunner
+from harness.emulator.sdk_session import SDK_CONFIG
+from harness.emulator.storage import EmbeddedS3, S3Uri, boto_session
+from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.progress import Progress
-from harness.runner import JobRunner
-from harness.session import SDK_CONFIG
-from harness.storage import EmbeddedS3, S3Uri, boto_session
+from harness.project.config import Settings
+from harness.project.images import stale_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -348,7 +348,7 @@ def pipeline_settings(module: ModuleType, settings: Settings, bucket: str) -> An
 
 class StockPipelineSession(LocalPipelineSession):
     """The SDK's LocalPipelineSession, untouched, except that it takes the SDK
-    config (telemetry off) as harness/session.py passes it: LocalPipelineSession's
+    config (telemetry off) as harness/emulator/sdk_session.py passes it: LocalPipelineSession's
     own __init__ has no sagemaker_config parameter."""
 
     def __init__(self, s3_endpoint_url: str, bucket: str) -> None:

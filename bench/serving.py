@@ -37,11 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.engine.wheels import ensure_wheelhouse
+
 # Run with the Python of an environment where the harness is installed (the tox env: `.tox/tests/bin/python`).
-from harness.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
-from harness.images import BASE_LABEL
-from harness.wheels import ensure_wheelhouse
+from harness.project.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.project.images import BASE_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.docker import Engine
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.platform import command_environment
+from harness.engine.docker import Engine
 from harness.errors import InfrastructureError, UserError
-from harness.local import EnvironmentOptions, LocalEnvironment
 from harness.progress import Progress
 from harness.projectconfig import ProjectConfig
 from harness.run_command import build_project_images, sdk_config_without_telemetry, seed

@@ -20,14 +20,14 @@ from typing import NoReturn
 
 from harness import __version__
 from harness.cli_endpoint import add_commands
-from harness.config import Settings
 from harness.crash import report_bug
-from harness.docker import Engine
-from harness.doctor import Status, diagnose
+from harness.engine.docker import Engine
+from harness.engine.provision import ensure_docker, ensure_test_registry
+from harness.engine.sandbox import is_sanitized, sanitized
 from harness.errors import HarnessError, UserError
-from harness.images import ImageKind, build_images
-from harness.provision import ensure_docker, ensure_test_registry
-from harness.sandbox import is_sanitized, sanitized
+from harness.project.config import Settings
+from harness.project.doctor import Status, diagnose
+from harness.project.images import ImageKind, build_images
 
 PROGRAM = "sagemaker-harness"
 ALIASES = (PROGRAM, "harness")  # `harness` alone collides with Harness's CI/CD CLI
@@ -93,8 +93,8 @@ def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
         )
     # Imported here: the SageMaker SDK takes seconds to import and only this command needs it.
     from harness.progress import Progress
-    from harness.run_local import RunOptions, run_local
-    from harness.summary import print_summary
+    from harness.project.run_local import RunOptions, run_local
+    from harness.project.summary import print_summary
 
     progress = Progress(show_logs=not args.quiet)
     options = RunOptions(parameters=dict(args.param), deploy=not args.no_deploy)

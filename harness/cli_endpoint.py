@@ -35,7 +35,7 @@ def _seed(text: str) -> tuple[str, str]:
 
 
 def cmd_run(args: argparse.Namespace, _: Any) -> int:
-    from harness.docker import Engine
+    from harness.engine.docker import Engine
     from harness.progress import Progress
     from harness.projectconfig import data_seed, load_project
     from harness.run_command import RunRequest, run_command
@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace, _: Any) -> int:
     import signal
 
     from harness.background import serve
-    from harness.docker import Engine
+    from harness.engine.docker import Engine
     from harness.progress import Progress
     from harness.projectconfig import load_project
 
@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace, _: Any) -> int:
 
 def cmd_up(args: argparse.Namespace, _: Any) -> int:
     from harness.background import up
-    from harness.docker import Engine
+    from harness.engine.docker import Engine
 
     Engine.connect()  # fail here, in the foreground, when Docker does not answer
     state = up(state_dir_for(Path.cwd()), args.port, Path.cwd())

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from harness.executor import StepRecord
+from harness.emulator.executor import StepRecord
 
 _JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
 _MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.storage import S3Uri
 from harness.errors import UserError
-from harness.storage import S3Uri
 
 _IMAGE_KEYS = {"context", "dockerfile", "target", "build-args"}
 

@@ -20,7 +20,7 @@ scripts run as they are):
 
     def test_my_pipeline(sagemaker_local_aws):
         sm = boto3.client("sagemaker", **sagemaker_local_aws.client_kwargs)
-        sagemaker_local_aws.s3.put_bytes(b"1,2\n", S3Uri("team-raw", "in/data.csv"))  # harness.storage.S3Uri
+        sagemaker_local_aws.s3.put_bytes(b"1,2\n", S3Uri("team-raw", "in/data.csv"))  # harness.emulator.storage.S3Uri
         subprocess.run(["python", "pipeline.py"], env=sagemaker_local_aws.environment, check=True)
         assert [run.status for run in sagemaker_local_aws.control.pipelines.runs] == ["Succeeded"]
 
@@ -60,7 +60,7 @@ other moto services are not: moto keeps its backends for the whole process,
 so buckets and objects made in one test are still there in the next. Give
 each test its own bucket names, or delete what it made. While the fixture
 lives, the process may connect only to loopback, Unix sockets and the Docker
-bridge (`harness.egress`); `local.egress.refusals` lists what was refused.
+bridge (`harness.engine.egress`); `local.egress.refusals` lists what was refused.
 Subprocesses are not guarded; `environment` points them at the endpoint.
 """
 
@@ -82,17 +82,17 @@ from harness.check.report import as_text
 from harness.check.suite import run_checks
 from harness.check.training import TrainingRun, lay_out, run_training
 from harness.check.workspace import model_folder
-from harness.docker import Container, Engine, Scope
-from harness.egress import Seal, local_allowance, sealed
-from harness.serving import HealthProbe, InferenceClient, Reply, probe_health
+from harness.emulator.inference_client import HealthProbe, InferenceClient, Reply, probe_health
+from harness.engine.docker import Container, Engine, Scope
+from harness.engine.egress import Seal, local_allowance, sealed
 
 if TYPE_CHECKING:  # imported when a fixture needs them: the SDK and moto take ~2 s to import, every pytest run
     import boto3
 
     from harness.emulator.controlplane import SageMakerControlPlane
-    from harness.executor import StepRecord
-    from harness.local import LocalEnvironment
-    from harness.storage import EmbeddedS3
+    from harness.emulator.environment import LocalEnvironment
+    from harness.emulator.executor import StepRecord
+    from harness.emulator.storage import EmbeddedS3
 
 LOCAL_AWS_MARKER = "sagemaker_local_aws"
 _LOCAL_AWS_OPTIONS = {"images", "asynchronous"}
@@ -191,7 +191,7 @@ def sagemaker_engine() -> Engine:
 
 @pytest.fixture
 def sagemaker_no_egress(sagemaker_engine: Engine) -> Iterator[Seal]:
-    """While a fixture lives, only loopback, Unix sockets and the Docker bridge may be reached (harness.egress)."""
+    """While a fixture lives, only loopback, Unix sockets and the Docker bridge may be reached (engine.egress)."""
     with sealed(local_allowance(sagemaker_engine)) as seal:
         yield seal
 
@@ -312,8 +312,8 @@ class LocalAws:
     def session(self, default_bucket: str | None = None, pipeline: bool = False) -> Any:
         """A plain `sagemaker.Session` on `boto_session()` (`pipeline=True`: a `PipelineSession`, whose job
         calls become pipeline steps), with the SDK config the subprocesses get: telemetry off."""
+        from harness.engine.sandbox import offline_sdk_import
         from harness.run_command import sdk_config_without_telemetry
-        from harness.sandbox import offline_sdk_import
 
         with offline_sdk_import():  # already imported by the environment; kept offline if it was not
             from sagemaker.session import Session
@@ -330,14 +330,17 @@ def _endpoint_session(url: str) -> boto3.Session:
     import boto3
     import botocore.session
 
-    from harness.arns import REGION
-    from harness.storage import _ISOLATED, LOCAL_CREDENTIALS  # the isolation of harness.storage.boto_session
+    from harness.emulator.arns import REGION
+    from harness.emulator.storage import (  # the isolation of harness.emulator.storage.boto_session
+        ISOLATED_SESSION_VARS,
+        LOCAL_CREDENTIALS,
+    )
 
     class EndpointSession(boto3.Session):
         def client(self, *args: Any, **kwargs: Any) -> Any:  # resource() creates its client through here too
             return super().client(*args, **{**kwargs, "endpoint_url": url})
 
-    core = botocore.session.Session(session_vars=_ISOLATED)  # its own: a second boto3.Session on one would clash
+    core = botocore.session.Session(session_vars=ISOLATED_SESSION_VARS)  # its own: two boto3 sessions on one clash
     return EndpointSession(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
 
 
@@ -362,11 +365,11 @@ def sagemaker_local_aws(request: pytest.FixtureRequest, sagemaker_engine: Engine
     """The local AWS endpoint for one test, with its environment; everything it started is gone after the test."""
     import yaml
 
-    from harness.arns import REGION
+    from harness.emulator.arns import REGION
+    from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
     from harness.emulator.platform import command_environment
-    from harness.local import EnvironmentOptions, LocalEnvironment
+    from harness.emulator.storage import LOCAL_CREDENTIALS
     from harness.run_command import sdk_config_without_telemetry
-    from harness.storage import LOCAL_CREDENTIALS
 
     options = EnvironmentOptions(
         scope_name="pytest-aws", **_local_aws_options(request.node.get_closest_marker(LOCAL_AWS_MARKER))

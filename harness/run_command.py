@@ -22,15 +22,15 @@ from typing import Any
 
 import yaml
 
-from harness.docker import Engine
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+from harness.emulator.executor import PipelineRun
 from harness.emulator.platform import command_environment
+from harness.emulator.storage import EmbeddedS3
+from harness.engine.docker import Engine
 from harness.errors import UserError
-from harness.executor import PipelineRun
 from harness.lines import prefixed
-from harness.local import EnvironmentOptions, LocalEnvironment
 from harness.progress import Progress
 from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
-from harness.storage import EmbeddedS3
 
 STOP_GRACE_S = 10.0  # after Ctrl-C or SIGTERM, how long the command may take to exit before it is killed
 USER_SDK_CONFIG = Path("~/.config/sagemaker/config.yaml")

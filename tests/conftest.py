@@ -20,10 +20,10 @@ import pytest
 from docker.errors import ImageNotFound
 from support import SESSION, session_scope, training_root, training_spec
 
-from harness.config import Settings
-from harness.docker import OWNER, OWNER_LABEL, Engine, Scope
-from harness.images import ImageKind, build_images
-from harness.local import EnvironmentOptions, LocalEnvironment
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+from harness.engine.docker import OWNER, OWNER_LABEL, Engine, Scope
+from harness.project.config import Settings
+from harness.project.images import ImageKind, build_images
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in (ROOT / "jobs", ROOT / "containers" / "inference"):

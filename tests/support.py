@@ -8,9 +8,9 @@ import tarfile
 import uuid
 from pathlib import Path
 
-from harness.docker import ContainerSpec, Engine, Mount, Scope
-from harness.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
-from harness.serving import InferenceClient, wait_until_healthy
+from harness.emulator.inference_client import InferenceClient, wait_until_healthy
+from harness.emulator.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
+from harness.engine.docker import ContainerSpec, Engine, Mount, Scope
 
 # Every scope of this test session is named after it, so the leftover check
 # ignores containers that other harness users on the machine own.
@@ -22,7 +22,7 @@ def session_scope(engine: Engine) -> Scope:
 
 
 def training_root(folder: Path, fixtures_dir: Path, hyperparameters: str = '{"C": "0.5", "max_iter": "500"}') -> Path:
-    """A host folder laid out as /opt/ml for a training job, with the seed's paths (harness.paths writes it)."""
+    """A host folder laid out as /opt/ml for a training job, with the seed's paths (emulator.paths writes it)."""
     channels = ("train", "validation")
     write_training_config(folder, TrainingConfig(json.loads(hyperparameters), dict.fromkeys(channels, FILE_CHANNEL)))
     for channel in channels:

@@ -23,9 +23,9 @@ from harness.check.model import (
     skipped,
 )
 from harness.check.workspace import model_folder
-from harness.docker import Container, ContainerSpec, Mount, Scope
+from harness.emulator.inference_client import HealthProbe, InferenceClient, probe_health
+from harness.engine.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
-from harness.serving import HealthProbe, InferenceClient, probe_health
 
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 ALTERNATE_PORT = 8123

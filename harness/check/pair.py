@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.archives import pack
 from harness.check import rules
 from harness.check.inference import invoke_check, start_server
 from harness.check.model import CheckOptions, Result, check, failed, log_lines, skipped
 from harness.check.training import lay_out, run_training
 from harness.check.workspace import model_folder
-from harness.docker import Scope
-from harness.images import PARITY_LIBRARIES, library_versions, version_differences
-from harness.serving import InferenceClient, probe_health
+from harness.emulator.archives import pack
+from harness.emulator.inference_client import InferenceClient, probe_health
+from harness.engine.docker import Scope
+from harness.project.images import PARITY_LIBRARIES, library_versions, version_differences
 
 
 def check_pair(scope: Scope, training: str, inference: str, options: CheckOptions, work: Path) -> list[Result]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.check import rules
 from harness.check.model import CheckOptions, Result, check, hidden, log_lines, skipped
 from harness.check.workspace import corrupt, place, written_outside
-from harness.docker import ContainerSpec, Mount, Scope
+from harness.engine.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
 
 SHELL_FORM = ["/bin/sh", "-c"]

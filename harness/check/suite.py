@@ -10,7 +10,7 @@ from harness.check.model import CheckOptions, Kind, Result
 from harness.check.pair import check_pair
 from harness.check.processing import check_processing
 from harness.check.training import check_training
-from harness.docker import Engine, Scope
+from harness.engine.docker import Engine, Scope
 from harness.errors import UserError
 
 _CHECKERS = {Kind.INFERENCE: check_inference, Kind.TRAINING: check_training, Kind.PROCESSING: check_processing}

@@ -11,9 +11,9 @@ from pathlib import Path
 from harness.check import rules
 from harness.check.model import CheckOptions, Result, Rule, check, failed, hidden, log_lines, skipped
 from harness.check.workspace import corrupt, place, written_outside
-from harness.docker import ContainerSpec, Mount, Scope
+from harness.emulator.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
+from harness.engine.docker import ContainerSpec, Mount, Scope
 from harness.errors import HarnessError
-from harness.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
 
 MISSING_PROGRAM_CODES = (126, 127)  # the shell's "cannot execute" / "not found"
 TIMEOUT_S = 1800

@@ -7,7 +7,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from harness.archives import UnsafeArchive, safe_extract
+from harness.emulator.archives import UnsafeArchive, safe_extract
 from harness.errors import UserError
 
 GARBAGE = b"\x00\x01not,a,valid\xff\xfe record\n" * 8  # unusable as data by any loader

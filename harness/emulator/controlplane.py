@@ -14,17 +14,17 @@ from typing import Any
 
 from botocore import xform_name
 
-from harness.awserrors import validation_error
+from harness.emulator.awserrors import validation_error
+from harness.emulator.executor import StepEvent
+from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.jobs_api import JobsApi
 from harness.emulator.paging import page
 from harness.emulator.pipelines_api import PipelinesApi
 from harness.emulator.protocol import unknown_operation
-from harness.endpoints import EndpointHost
-from harness.executor import StepEvent
-from harness.registry import ModelRegistry
-from harness.runner import JobRunner
-from harness.storage import EmbeddedS3
+from harness.emulator.registry import ModelRegistry
+from harness.emulator.runner import JobRunner
+from harness.emulator.storage import EmbeddedS3
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
 
@@ -112,14 +112,14 @@ class SageMakerControlPlane:
         on_event: StepEvent,
         asynchronous: bool = False,
     ) -> None:
-        self.hosting = HostingApi(endpoints, registry)
+        self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
         self.pipelines = PipelinesApi(self, s3, on_event, asynchronous)
         self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines)
 
-    # What pipeline steps call (harness.executor.SageMakerApi).
+    # What pipeline steps call (harness.emulator.executor.SageMakerApi).
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
         return self.jobs.run_step_job(step_type, job_name, request)
 

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.arns import sagemaker_arn
-from harness.awserrors import failure_reason, validation_error
+from botocore.exceptions import ClientError
+
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.awserrors import failure_reason, validation_error
+from harness.emulator.hosting import EndpointHost, ModelDefinition, not_found_endpoint
 from harness.emulator.paging import page
-from harness.endpoints import EndpointHost, ModelDefinition, not_found_endpoint
+from harness.emulator.registry import ModelRegistry
+from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.errors import HarnessError
-from harness.registry import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,10 @@ class _FailedEndpoint:
 
 
 class HostingApi:
-    def __init__(self, endpoints: EndpointHost, registry: ModelRegistry) -> None:
+    def __init__(self, endpoints: EndpointHost, registry: ModelRegistry, s3: EmbeddedS3) -> None:
         self._endpoints = endpoints
         self._registry = registry
+        self._s3 = s3
         self._lock = threading.Lock()
         self._models: dict[str, tuple[ModelDefinition, dict[str, Any]]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
@@ -49,6 +53,7 @@ class HostingApi:
             container = {**package["InferenceSpecification"]["Containers"][0], **container}
         if not container.get("Image") or not container.get("ModelDataUrl"):
             raise validation_error("CreateModel", f"model {ModelName} needs an Image and a ModelDataUrl")
+        self._check_model_data(str(container["ModelDataUrl"]))
         arn = sagemaker_arn("model", ModelName)
         with self._lock:
             if ModelName in self._models:
@@ -65,6 +70,16 @@ class HostingApi:
             }
             self._models[ModelName] = (definition, described)
         return {"ModelArn": arn}
+
+    def _check_model_data(self, url: str) -> None:
+        """SageMaker refuses CreateModel for a model artifact that is not there (the seed's deploy-too-early)."""
+        uri = S3Uri.parse(url)
+        if not url.endswith("/") and not self._s3.exists(uri):
+            raise validation_error(
+                "CreateModel",
+                f"Could not find model data at {uri}: the training job that writes it has not finished (wait for "
+                "the pipeline execution and check ModelArtifacts.S3ModelArtifacts before deploying)",
+            )
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         self.model(ModelName, "DescribeModel")
@@ -122,7 +137,7 @@ class HostingApi:
 
     # -- endpoints -----------------------------------------------------------------------
     def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:
-        if EndpointName in self._failed:
+        if EndpointName in self._failed or self._endpoints.status(EndpointName) is not None:
             raise validation_error(
                 "CreateEndpoint",
                 f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", EndpointName)}".',
@@ -131,11 +146,20 @@ class HostingApi:
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def _serve(self, name: str, config_name: str) -> None:
+        """The request is refused now if it is invalid; once the endpoint exists, a failure to start (no model
+        data, a container that never gets healthy) leaves it Failed with the reason, as in AWS."""
         config = self.describe_endpoint_config(config_name)
-        model = self.model(config["ProductionVariants"][0]["ModelName"], "CreateEndpoint")
+        variants = config.get("ProductionVariants") or []
+        if len(variants) != 1:
+            raise validation_error(
+                "CreateEndpoint",
+                f"endpoint config {config_name} has {len(variants)} production variants; "
+                "the local harness serves exactly one",
+            )
+        model = self.model(variants[0]["ModelName"], "CreateEndpoint")
         try:
             self._endpoints.start(name, config_name, config, model)
-        except HarnessError as error:  # the container never got healthy: the endpoint is Failed, as in AWS
+        except (HarnessError, ClientError) as error:
             self._failed[name] = _FailedEndpoint(config_name, failure_reason(error), datetime.now(UTC))
 
     def update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:

@@ -15,18 +15,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.arns import sagemaker_arn
-from harness.awserrors import failure_reason, validation_error
+from botocore.exceptions import ClientError
+
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.awserrors import failure_reason, validation_error
+from harness.emulator.expressions import walk
+from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.paging import page
-from harness.endpoints import EndpointHost
-from harness.expressions import walk
-from harness.runner import JobOutcome, JobRunner
-from harness.specs import ProcessingJobSpec, TrainingJobSpec
-from harness.storage import EmbeddedS3, S3Uri
-from harness.transform import TransformJobSpec, run_transform
+from harness.emulator.runner import JobOutcome, JobRunner
+from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
+from harness.emulator.storage import EmbeddedS3, S3Uri
+from harness.emulator.transform import TransformJobSpec, run_transform
+from harness.errors import ContractViolation, JobFailed, UserError
 
 KINDS = ("Processing", "Training", "Transform")
+# Failures of the job itself (a missing input, an image that breaks its contract): the job is Failed, the call
+# that started it succeeded. Anything else (the Docker daemon gone, a bug) also reaches the caller.
+_JOB_LEVEL = (UserError, ContractViolation, JobFailed, ClientError)
 
 
 class JobsApi:
@@ -143,15 +149,21 @@ class JobsApi:
         name = request[f"{kind}JobName"]
         try:
             outcome = run()
-        except BaseException as error:  # the job is Failed, whatever broke; the error still reaches the caller
-            self._jobs[kind][name] |= {
-                f"{kind}JobStatus": "Failed",
-                "FailureReason": failure_reason(error),
-                "LastModifiedTime": datetime.now(UTC),
-            }
+        except _JOB_LEVEL as error:  # the job's own inputs or image: it is Failed, and says why, as in AWS
+            self._fail(kind, name, error)
+            return
+        except BaseException as error:  # Docker gone, Ctrl-C, a bug: Failed too, and the error reaches the caller
+            self._fail(kind, name, error)
             raise
         self.outcomes[name] = outcome
         self._jobs[kind][name] = _described(kind, self._jobs[kind][name], outcome)
+
+    def _fail(self, kind: str, name: str, error: BaseException) -> None:
+        self._jobs[kind][name] |= {
+            f"{kind}JobStatus": "Failed",
+            "FailureReason": failure_reason(error),
+            "LastModifiedTime": datetime.now(UTC),
+        }
 
     def _describe(self, kind: str, name: str) -> dict[str, Any]:
         job = self._jobs[kind].get(name)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.arns import ACCOUNT, REGION
+from harness.emulator.arns import ACCOUNT, REGION
 from harness.emulator.protocol import AwsFault
 
 JOB_LOG_GROUPS = {

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.arns import sagemaker_arn
-from harness.awserrors import failure_reason, not_found, validation_error
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.awserrors import failure_reason, not_found, validation_error
+from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
 from harness.emulator.paging import page
-from harness.executor import PipelineRun, SageMakerApi, StepEvent, validate
-from harness.storage import EmbeddedS3, S3Uri
+from harness.emulator.storage import EmbeddedS3, S3Uri
 
 DEFINITION_LIMIT = 1024 * 1024  # CreatePipeline: PipelineDefinition at most 1 MB
 

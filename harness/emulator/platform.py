@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.arns import REGION
-from harness.docker import Engine
+from harness.emulator.arns import REGION
+from harness.engine.docker import Engine
 from harness.errors import UserError
 
 CHILD_SITE = Path(__file__).parent / "child_site"  # its sitecustomize.py: see there

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from harness.arns import ACCOUNT
+from harness.emulator.arns import ACCOUNT
 from harness.emulator.logs import LogStore
 from harness.emulator.protocol import (
     AwsFault,
@@ -38,7 +38,7 @@ from harness.emulator.protocol import (
 from harness.errors import InfrastructureError, UserError
 
 if TYPE_CHECKING:
-    from harness.endpoints import EndpointHost
+    from harness.emulator.hosting import EndpointHost
 
 _LOG = logging.getLogger(__name__)
 _INVOCATIONS = re.compile(

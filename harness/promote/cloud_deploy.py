@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.deploy import data_capture, production_variant
+from harness.emulator.storage import S3Uri
 from harness.errors import AwsError, UserError
+from harness.project.deploy_check import data_capture, production_variant
 from harness.promote.aws import AwsClients, already_exists, aws_call, head_object, not_found
 from harness.promote.settings import PromoteSettings
-from harness.storage import S3Uri
 
 MONITOR_SCHEDULE = "cron(0 * ? * * *)"  # hourly, as SageMaker's examples schedule data quality
 

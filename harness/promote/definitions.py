@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from harness.session import HarnessSession
-from harness.storage import EmbeddedS3
+from harness.emulator.sdk_session import HarnessSession
+from harness.emulator.storage import EmbeddedS3
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
-from harness.docker import Engine
+from harness.emulator.sdk_session import SDK_CONFIG
+from harness.emulator.storage import S3Uri
+from harness.engine.docker import Engine
 from harness.errors import AwsError, InfrastructureError
 from harness.promote.aws import AwsClients, already_exists, aws_call, head_object
 from harness.promote.definitions import differences
 from harness.promote.plan import ImagePush, Plan, Upload
 from harness.promote.settings import PromoteSettings
-from harness.session import SDK_CONFIG
-from harness.storage import S3Uri
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from harness.config import Settings
-from harness.docker import Engine
+from harness.engine.docker import Engine
 from harness.errors import UserError
+from harness.project.config import Settings
+from harness.project.record import code_hashes, sha256_text
+from harness.project.run_local import RECORD_VERSION
 from harness.promote.definitions import build_definition, differences
-from harness.record import code_hashes, sha256_text
-from harness.run_local import RECORD_VERSION
 
 
 class PromotionRefused(UserError):

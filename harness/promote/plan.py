@@ -9,15 +9,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness.config import Settings
+from harness.emulator.storage import S3Uri
 from harness.errors import AwsError
+from harness.project.config import Settings
+from harness.project.record import sha256_text
+from harness.project.run_local_config import load_run_local
 from harness.promote.aws import AwsClients, aws_call, not_found
 from harness.promote.definitions import Substitutions, build_definition
 from harness.promote.gate import Verified
 from harness.promote.settings import KINDS, PromoteSettings
-from harness.record import sha256_text
-from harness.runlocal_config import load_run_local
-from harness.storage import S3Uri
 
 
 @dataclass(frozen=True)

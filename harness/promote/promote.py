@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.config import Settings
-from harness.docker import Engine
+from harness.engine.docker import Engine
+from harness.project.config import Settings
+from harness.project.record import read_latest
+from harness.project.run_local import load_pipeline_module
 from harness.promote import cloud_deploy, execute
 from harness.promote.aws import AwsClients
 from harness.promote.gate import verify
 from harness.promote.plan import Plan, make_plan, render
 from harness.promote.settings import PromoteSettings
-from harness.record import read_latest
-from harness.run_local import load_pipeline_module
 
 
 @dataclass(frozen=True)

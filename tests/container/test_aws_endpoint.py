@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.docker import Engine
-from harness.images import ImageKind
-from harness.local import EnvironmentOptions, LocalEnvironment
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+from harness.engine.docker import Engine
+from harness.project.images import ImageKind
 
 ROLE = "arn:aws:iam::111122223333:role/TeamRole"
 READS_S3 = (
@@ -32,7 +32,7 @@ READS_S3 = (
 
 
 def client(env: LocalEnvironment, service: str) -> Any:
-    return boto3.client(service, endpoint_url=env.endpoint_url, region_name="us-east-1",
+    return boto3.Session().client(service, endpoint_url=env.endpoint_url, region_name="us-east-1",
                         aws_access_key_id="anything", aws_secret_access_key="anything")  # fmt: skip
 
 
@@ -181,3 +181,22 @@ def test_the_aws_cli_lists_buckets_and_pipelines(local_env: LocalEnvironment, aw
     assert pipelines.returncode == 0 and json.loads(pipelines.stdout)["PipelineSummaries"] == []
     missing = subprocess.run([str(aws_cli), "sagemaker", "list-hubs"], env=env, capture_output=True, text=True)
     assert missing.returncode != 0 and "UnknownOperationException" in missing.stderr and "ListHubs" in missing.stderr
+
+
+def test_a_missing_input_fails_the_job_not_the_call(local_env: LocalEnvironment, images: dict[ImageKind, str]) -> None:
+    seed(local_env)  # the bucket exists; the prefix does not
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_processing_job(
+        ProcessingJobName="no-input",
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        AppSpecification={"ImageUri": images["processing"], "ContainerEntrypoint": ["true"]},
+        ProcessingInputs=[{"InputName": "raw", "S3Input": {
+            "S3Uri": "s3://team-raw/never-written/", "LocalPath": "/opt/ml/processing/input/raw",
+            "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+        RoleArn=ROLE,
+    )  # fmt: skip
+    job = sagemaker.describe_processing_job(ProcessingJobName="no-input")
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(
+        'ClientError: No S3 objects found under S3 URL "s3://team-raw/never-written/"'
+    )

@@ -24,14 +24,14 @@ from pathlib import Path
 import pytest
 from support import SESSION, session_scope
 
-from harness.archives import pack
 from harness.check import rules
 from harness.check.model import CheckOptions, Kind, Result, Status
 from harness.check.report import as_text
 from harness.check.suite import run_checks
 from harness.check.training import lay_out, run_training
-from harness.docker import Engine
-from harness.images import PARITY_LIBRARIES, ImageKind
+from harness.emulator.archives import pack
+from harness.engine.docker import Engine
+from harness.project.images import PARITY_LIBRARIES, ImageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"

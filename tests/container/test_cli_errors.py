@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
-from harness.docker import Engine, Scope
-from harness.images import ImageKind, cached_library_versions
+from harness.engine.docker import Engine, Scope
+from harness.project.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
+from harness.project.images import ImageKind, cached_library_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "harness"  # the alias, as pip installed it

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from harness.config import Settings
+from harness.project.config import Settings
 
 
 def test_doctor_reports_everything_ok_once_images_are_built(images: dict, settings: Settings) -> None:

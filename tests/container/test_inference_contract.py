@@ -12,9 +12,9 @@ import pytest
 import requests
 from support import extracted_model, session_scope, start_server
 
-from harness.docker import ContainerSpec, Engine, Mount, Scope
-from harness.images import ImageKind
-from harness.serving import InferenceClient, wait_until_healthy
+from harness.emulator.inference_client import InferenceClient, wait_until_healthy
+from harness.engine.docker import ContainerSpec, Engine, Mount, Scope
+from harness.project.images import ImageKind
 
 SIX_MB = 6 * 1024 * 1024
 

@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from harness.docker import OWNER, OWNER_LABEL, SCOPE_LABEL
-from harness.images import ImageKind
+from harness.engine.docker import OWNER, OWNER_LABEL, SCOPE_LABEL
+from harness.project.images import ImageKind
 
 ECR_URI = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/prep:1.0"
 
@@ -32,7 +32,7 @@ import sys
 import boto3
 import pytest
 
-from harness.storage import S3Uri
+from harness.emulator.storage import S3Uri
 
 ROLE = "arn:aws:iam::111122223333:role/TeamRole"
 
@@ -68,11 +68,11 @@ def definition(image, bucket, key):
 
 def test_boto3_a_pipeline_and_a_script_against_the_endpoint(sagemaker_local_aws):
     aws = sagemaker_local_aws
-    s3 = boto3.client("s3", **aws.client_kwargs)
+    s3 = boto3.Session().client("s3", **aws.client_kwargs)
     s3.create_bucket(Bucket="team-raw")
     s3.put_object(Bucket="team-raw", Key="in/hello.txt", Body=b"hello team")
 
-    sagemaker = boto3.client("sagemaker", **aws.client_kwargs)
+    sagemaker = boto3.Session().client("sagemaker", **aws.client_kwargs)
     sagemaker.create_pipeline(PipelineName="copy-raw", RoleArn=ROLE,
                               PipelineDefinition=definition(PROCESSING, "team-raw", "in/hello.txt"))
     arn = sagemaker.start_pipeline_execution(PipelineName="copy-raw")["PipelineExecutionArn"]
@@ -86,7 +86,7 @@ def test_boto3_a_pipeline_and_a_script_against_the_endpoint(sagemaker_local_aws)
     assert aws.s3.get_bytes(S3Uri("team-raw", "out/copy.txt")) == b"hello team"
 
     # A script, unchanged, in the fixture's environment: the host's AWS_ENDPOINT_URL_S3 (a dead port) is dropped.
-    listed = subprocess.run([sys.executable, "-c", "import boto3; print(boto3.client('s3').list_buckets())"],
+    listed = subprocess.run([sys.executable, "-c", "import boto3; print(boto3.Session().client('s3').list_buckets())"],
                             env=aws.environment, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert "'Name': 'team-raw'" in listed.stdout
@@ -130,14 +130,14 @@ import pathlib
 
 import boto3
 
-from harness.docker import ContainerSpec
+from harness.engine.docker import ContainerSpec
 
 
 def test_fails_with_a_container_and_a_network_running(sagemaker_local_aws):
     scope = sagemaker_local_aws.local.scope
     network = scope.network("extra")
     container = scope.start(ContainerSpec(PROCESSING, entrypoint=("sleep",), command=("300",), network=network))
-    boto3.client("s3", **sagemaker_local_aws.client_kwargs).create_bucket(Bucket="kept-across-tests")
+    boto3.Session().client("s3", **sagemaker_local_aws.client_kwargs).create_bucket(Bucket="kept-across-tests")
     RECORD.write_text(json.dumps({"scope": scope.id, "url": sagemaker_local_aws.url, "network": network}))
     assert container.status() == "running"
     raise AssertionError("fails on purpose: the clean-up must not depend on the test passing")
@@ -146,7 +146,7 @@ def test_fails_with_a_container_and_a_network_running(sagemaker_local_aws):
 def test_a_later_endpoint_still_has_the_earlier_ones_buckets(sagemaker_local_aws):
     first = json.loads(RECORD.read_text())
     assert sagemaker_local_aws.url != first["url"] and sagemaker_local_aws.local.scope.id != first["scope"]
-    buckets = boto3.client("s3", **sagemaker_local_aws.client_kwargs).list_buckets()["Buckets"]
+    buckets = boto3.Session().client("s3", **sagemaker_local_aws.client_kwargs).list_buckets()["Buckets"]
     assert "kept-across-tests" in [b["Name"] for b in buckets]  # moto's backends are the process's
     assert sagemaker_local_aws.control.pipelines.runs == []  # SageMaker state is the test's own
     SECOND.write_text(json.dumps({"scope": sagemaker_local_aws.local.scope.id, "url": sagemaker_local_aws.url}))

@@ -11,12 +11,12 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 from support import SESSION
 
-from harness.config import Settings
-from harness.docker import Engine
-from harness.endpoints import ENDPOINT_LABEL
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+from harness.emulator.hosting import ENDPOINT_LABEL
+from harness.emulator.storage import S3Uri
+from harness.engine.docker import Engine
 from harness.errors import UserError
-from harness.local import EnvironmentOptions, LocalEnvironment
-from harness.storage import S3Uri
+from harness.project.config import Settings
 
 CAPTURE = "data-capture"
 
@@ -166,8 +166,9 @@ def test_deploying_before_the_artifact_exists_is_refused(
     with pytest.raises(ClientError, match=r"Could not find model data at .*has not finished"):
         deploy(local_env, "early", images["inference"], missing)
     local_env.s3.put_bytes(b"not a tarball", S3Uri.parse(missing))
-    with pytest.raises(ClientError, match=r"is not a valid tar\.gz"):
-        local_env.client.create_endpoint(EndpointName="early2", EndpointConfigName="early")
+    deploy(local_env, "early", images["inference"], missing)  # the model exists now; the endpoint cannot start
+    described = local_env.client.describe_endpoint(EndpointName="early")
+    assert described["EndpointStatus"] == "Failed" and "is not a valid tar.gz" in described["FailureReason"]
     assert engine.containers({ENDPOINT_LABEL: "early"}) == []
 
 
@@ -216,10 +217,10 @@ def test_an_endpoint_on_the_wrong_port_fails_within_seconds(
     local_env: LocalEnvironment, model_uri: str, wrong_port_image: str
 ) -> None:
     started = time.monotonic()
-    with pytest.raises(ClientError, match="listens on 8081") as caught:
-        deploy(local_env, "wrong-port", wrong_port_image, model_uri)
+    deploy(local_env, "wrong-port", wrong_port_image, model_uri)  # as in AWS: the endpoint is Failed, with why
     seconds = time.monotonic() - started
-    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    described = local_env.client.describe_endpoint(EndpointName="wrong-port")
+    assert described["EndpointStatus"] == "Failed" and "listens on 8081" in described["FailureReason"]
     assert seconds < 60, f"judged after {seconds:.1f} s; the start-up window is 240 s"
     assert local_env.scope.leftovers() == []
 

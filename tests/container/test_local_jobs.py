@@ -6,8 +6,8 @@ import tarfile
 
 import pytest
 
-from harness.local import LocalEnvironment
-from harness.storage import S3Uri
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.storage import S3Uri
 
 # Runs on every host: records what the platform gave it, into its own /opt/ml/model.
 PROBE_ENV = """

@@ -8,10 +8,10 @@ from sagemaker.workflow.lambda_step import LambdaStep
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import ProcessingStep
 
-from harness.docker import Engine
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.registry import ModelRegistry
+from harness.engine.docker import Engine
 from harness.errors import UserError
-from harness.local import LocalEnvironment
-from harness.registry import ModelRegistry
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 

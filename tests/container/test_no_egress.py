@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.docker import Engine
-from harness.egress import local_allowance
+from harness.engine.docker import Engine
+from harness.engine.egress import local_allowance
 
 # Runs a script (or `-m module`) with an audit hook recording every connection and
 # name lookup of the process. The guard's hook goes first when it exists, so the
@@ -21,7 +21,7 @@ from harness.egress import local_allowance
 AUDITED = """
 import atexit, json, runpy, sys
 try:
-    from harness import egress
+    from harness.engine import egress
     egress.install()
 except ImportError:
     pass  # a harness without the guard: record everything
@@ -46,10 +46,10 @@ else:
 PIPELINE_SCRIPT = """
 import json, os, sys
 before = sorted(k for k in os.environ if k.startswith("AWS_"))
-from harness.config import Settings
-from harness.docker import Engine
+from harness.project.config import Settings
+from harness.engine.docker import Engine
 from harness.local import EnvironmentOptions, LocalEnvironment
-from harness.storage import S3Uri
+from harness.emulator.storage import S3Uri
 from sagemaker.processing import ProcessingOutput, ScriptProcessor
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import ProcessingStep
@@ -83,8 +83,8 @@ open("/opt/ml/processing/output/hello.txt", "w").write("hello")
 MISTAKE_SCRIPT = """
 import json, sys
 import boto3
-from harness.config import Settings
-from harness.docker import Engine
+from harness.project.config import Settings
+from harness.engine.docker import Engine
 from harness.local import EnvironmentOptions, LocalEnvironment
 
 refused = lambda env: [str(r) for r in getattr(getattr(env, "egress", None), "refusals", ())]  # any harness

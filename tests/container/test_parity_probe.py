@@ -6,8 +6,8 @@ import json
 import threading
 from pathlib import Path
 
-from harness.docker import Scope
-from harness.images import ImageKind, cached_library_versions_of
+from harness.engine.docker import Scope
+from harness.project.images import ImageKind, cached_library_versions_of
 
 
 def test_a_cold_cache_probes_both_images_at_once(tmp_path: Path, scope: Scope, images: dict[ImageKind, str]) -> None:

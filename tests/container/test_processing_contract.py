@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.docker import ContainerSpec, Mount, Scope
-from harness.images import ImageKind
+from harness.engine.docker import ContainerSpec, Mount, Scope
+from harness.project.images import ImageKind
 
 
 def processing_spec(image: str, script: str, mounts: tuple[Mount, ...]) -> ContainerSpec:

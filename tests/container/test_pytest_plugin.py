@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.docker import OWNER, OWNER_LABEL, Engine
+from harness.engine.docker import OWNER, OWNER_LABEL, Engine
 
 USER_TESTS = """
 import pathlib

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 from support import extracted_model, start_server
 
-from harness.docker import Scope
-from harness.images import ImageKind
+from harness.engine.docker import Scope
+from harness.project.images import ImageKind
 
 
 def test_served_predictions_equal_the_training_process_predictions(

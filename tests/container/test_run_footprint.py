@@ -6,9 +6,9 @@ from pathlib import Path
 import boto3
 import sagemaker.jumpstart.constants as sdk_jumpstart
 
-from harness.local import LocalEnvironment
-from harness.session import default_boto_session
-from harness.storage import S3Uri
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.sdk_session import default_boto_session
+from harness.emulator.storage import S3Uri
 
 
 def test_the_sdk_session_and_the_embedded_s3_share_one_boto_session(local_env: LocalEnvironment) -> None:

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.config import Settings
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.storage import S3Uri
 from harness.errors import JobFailed
-from harness.local import LocalEnvironment
 from harness.progress import Progress
-from harness.run_local import _deploy_and_check
-from harness.storage import S3Uri
+from harness.project.config import Settings
+from harness.project.run_local import _deploy_and_check
+from harness.project.run_local_config import RunLocalConfig
 
 
 def test_an_endpoint_that_never_gets_healthy_is_a_failed_job(
@@ -33,8 +34,11 @@ def test_an_endpoint_that_never_gets_healthy_is_a_failed_job(
     pipeline_settings = SimpleNamespace(
         model_package_group="g", role="arn:aws:iam::000000000000:role/r", instance_type="ml.m5.large"
     )
-    with pytest.raises(JobFailed, match="the endpoint check failed: CreateEndpoint: ValidationException") as caught:
-        _deploy_and_check(settings, local_env, None, pipeline_settings, Progress(show_logs=False))
+    config = RunLocalConfig(
+        pipeline=settings.project_root / "jobs" / "pipeline.py", payloads=settings.fixtures_dir / "payloads"
+    )
+    with pytest.raises(JobFailed, match=r"the endpoint check failed: endpoint g-v1-[0-9]+ is Failed") as caught:
+        _deploy_and_check(config, local_env, None, pipeline_settings, Progress(show_logs=False))
     assert caught.value.exit_code == 5
     assert "listens on 8081" in caught.value.problem
     assert local_env.scope.leftovers() == []

@@ -3,8 +3,8 @@
 import pytest
 from support import session_scope
 
-from harness.docker import SCOPE_LABEL, ContainerSpec, Engine
-from harness.images import ImageKind
+from harness.engine.docker import SCOPE_LABEL, ContainerSpec, Engine
+from harness.project.images import ImageKind
 
 
 def test_interrupted_scope_removes_its_running_containers(engine: Engine, images: dict) -> None:

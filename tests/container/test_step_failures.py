@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.executor import PipelineRun, job_name
-from harness.local import LocalEnvironment
-from harness.storage import S3Uri
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.executor import PipelineRun, job_name
+from harness.emulator.storage import S3Uri
 
 
 @pytest.fixture

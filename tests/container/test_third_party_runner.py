@@ -11,8 +11,8 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
-from harness.docker import OWNER, OWNER_LABEL, SCOPE_LABEL
-from harness.images import ImageKind
+from harness.engine.docker import OWNER, OWNER_LABEL, SCOPE_LABEL
+from harness.project.images import ImageKind
 
 
 def test_serves_under_testcontainers(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from support import training_root, training_spec
 
-from harness.docker import Scope
-from harness.images import ImageKind
+from harness.engine.docker import Scope
+from harness.project.images import ImageKind
 
 
 def test_trains_from_the_exact_seed_path_without_network(trained: Path) -> None:

@@ -2,8 +2,8 @@
 
 import json
 
-from harness.docker import ContainerSpec, Scope
-from harness.images import ImageKind, library_versions
+from harness.engine.docker import ContainerSpec, Scope
+from harness.project.images import ImageKind, library_versions
 
 PROBE = (
     "import json, sklearn, pandas, joblib, numpy, scipy; "

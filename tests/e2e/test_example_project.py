@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
-from harness.docker import OWNER_LABEL, SCOPE_LABEL, Engine
-from harness.egress import local_allowance
+from harness.engine.docker import OWNER_LABEL, SCOPE_LABEL, Engine
+from harness.engine.egress import local_allowance
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "house-prices"
 STEPS = ["PrepareFeatures", "FitRegressor", "ScoreModel", "CheckRmse", "RegisterHousePriceModel-RegisterModel"]
@@ -131,11 +131,11 @@ def test_up_keeps_state_across_two_commands_and_down_removes_everything(
         # Command two, later and separate: the same bucket and registry.
         url = shell["AWS_ENDPOINT_URL"]
         kw = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "a", "aws_secret_access_key": "b"}
-        keys = [o["Key"] for o in boto3.client("s3", **kw).list_objects_v2(Bucket="acme-ml-data")["Contents"]]
+        keys = [o["Key"] for o in boto3.Session().client("s3", **kw).list_objects_v2(Bucket="acme-ml-data")["Contents"]]
         assert "raw/houses.csv" in keys  # seeded from [tool.harness] data
         assert any(k.startswith("house-prices/") and k.endswith("evaluation.json") for k in keys), keys
         assert any(k.endswith("model.tar.gz") for k in keys), keys
-        packages = boto3.client("sagemaker", **kw).list_model_packages(ModelPackageGroupName="house-prices")
+        packages = boto3.Session().client("sagemaker", **kw).list_model_packages(ModelPackageGroupName="house-prices")
         assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["PendingManualApproval"]
         status = subprocess.run(harness("status"), cwd=EXAMPLE, env=env, capture_output=True, text=True)
         assert status.returncode == 0 and url in status.stdout

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from harness.config import Settings
-from harness.docker import OWNER, OWNER_LABEL, Engine
-from harness.egress import local_allowance
+from harness.emulator.registry import ModelRegistry
+from harness.engine.docker import OWNER, OWNER_LABEL, Engine
+from harness.engine.egress import local_allowance
+from harness.engine.sandbox import sanitized
 from harness.errors import JobFailed
 from harness.progress import Progress
-from harness.registry import ModelRegistry
-from harness.run_local import RunOptions, run_local
-from harness.sandbox import sanitized
+from harness.project.config import Settings
+from harness.project.run_local import RunOptions, run_local
 
 GROUP = "mlops-models"
 # Runs the real CLI with an audit hook that records every socket connection and

@@ -15,13 +15,13 @@ import boto3
 import pytest
 from standin import AwsStandIn, LocalRegistry
 
-from harness.config import Settings
-from harness.docker import Engine
+from harness.engine.docker import Engine
 from harness.errors import JobFailed
-from harness.images import ImageKind, build_images
 from harness.progress import Progress
+from harness.project.config import Settings
+from harness.project.images import ImageKind, build_images
+from harness.project.run_local import RunOptions, run_local
 from harness.promote.definitions import Substitutions
-from harness.run_local import RunOptions, run_local
 
 BUCKET = "mlops-sagemaker-artifacts"  # [tool.harness.promote] bucket in pyproject.toml
 ROLE = "arn:aws:iam::123456789012:role/SageMakerPipelineRole"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.docker import OWNER_LABEL, SCOPE_LABEL, Engine
+from harness.engine.docker import OWNER_LABEL, SCOPE_LABEL, Engine
 
 # Starts a processing job whose container sleeps far longer than the test waits.
 LONG_JOB = """

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import AUTO, Settings, find_project_root
 from harness.errors import UserError
+from harness.project.config import AUTO, Settings, find_project_root
 
 
 def test_defaults_from_project_root(project_root: Path) -> None:

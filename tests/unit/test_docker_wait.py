@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import docker
 import pytest
 
-from harness.docker import Container
+from harness.engine.docker import Container
 from harness.errors import ContainerTimeout, InfrastructureError
 
 CONTAINER_ID = "c0ffee" * 10 + "abcd"

@@ -14,9 +14,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from harness.egress import Allowance, EgressRefused, sealed
-from harness.sandbox import aws_overrides, overridden
-from harness.storage import boto_session
+from harness.emulator.storage import boto_session
+from harness.engine.egress import Allowance, EgressRefused, sealed
+from harness.engine.sandbox import aws_overrides, overridden
 
 BRIDGE = Allowance(networks=(ipaddress.ip_network("172.17.0.0/16"),))
 # TEST-NET-1 (RFC 5737): never routed, so a connect that got through would hang, not succeed.

@@ -101,9 +101,9 @@ def test_the_sdk_config_turns_telemetry_off_and_keeps_the_users_settings(tmp_pat
 
 REDIRECT_PROBE = """
 import boto3, json, sys
-client = boto3.client("sts", region_name="us-east-1", endpoint_url="https://sts.us-east-1.amazonaws.com",
+client = boto3.Session().client("sts", region_name="us-east-1", endpoint_url="https://sts.us-east-1.amazonaws.com",
                       aws_access_key_id="a", aws_secret_access_key="b")
-other = boto3.client("s3", region_name="us-east-1", endpoint_url="http://10.1.2.3:9000",
+other = boto3.Session().client("s3", region_name="us-east-1", endpoint_url="http://10.1.2.3:9000",
                      aws_access_key_id="a", aws_secret_access_key="b")
 print(json.dumps([client.meta.endpoint_url, other.meta.endpoint_url, __import__("user_marker").seen]))
 """
@@ -124,18 +124,18 @@ def test_a_client_built_for_an_aws_host_goes_to_the_local_endpoint_and_the_users
 def test_an_unimplemented_operation_and_a_bad_body_answer_aws_errors_through_boto3() -> None:
     server = LocalAwsServer(Routes()).start()
     try:
-        client = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
+        client = boto3.Session().client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                               aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
         with pytest.raises(ClientError) as raised:
             client.list_pipelines()  # the control plane is not attached: a retryable 503, not a hang
         assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
-        logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1",
+        logs = boto3.Session().client("logs", endpoint_url=server.url, region_name="us-east-1",
                             aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
         with pytest.raises(ClientError) as missing:
             logs.create_log_group(logGroupName="x")
         assert missing.value.response["Error"]["Code"] == "UnknownOperationException"
         assert "CreateLogGroup" in missing.value.response["Error"]["Message"]
-        s3 = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
+        s3 = boto3.Session().client("s3", endpoint_url=server.url, region_name="us-east-1",
                           aws_access_key_id="a", aws_secret_access_key="b")  # fmt: skip
         s3.create_bucket(Bucket="any-team-bucket")  # everything else is moto's
         assert "any-team-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]

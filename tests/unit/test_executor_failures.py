@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.awserrors import FAILURE_REASON_LIMIT, failure_reason, validation_error
+from harness.emulator.awserrors import FAILURE_REASON_LIMIT, failure_reason, validation_error
+from harness.emulator.executor import PipelineRun
 from harness.errors import ContractViolation, CorruptState, JobFailed
-from harness.executor import PipelineRun
 
 MODEL = {"PrimaryContainer": {"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}}
 DEFINITION = {

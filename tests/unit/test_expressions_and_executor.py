@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from harness.emulator.executor import PipelineRun, order, validate
+from harness.emulator.expressions import Context, condition_holds, references, resolve, walk
 from harness.errors import UserError
-from harness.executor import PipelineRun, order, validate
-from harness.expressions import Context, condition_holds, references, resolve, walk
 
 PROPERTIES = {
     "Preprocess": {

@@ -1,9 +1,9 @@
 import shutil
 from pathlib import Path
 
-from harness.config import Settings
-from harness.images import assemble_context, source_digest, version_differences
-from harness.wheels import platform_tags, wheelhouse_dir
+from harness.engine.wheels import platform_tags, wheelhouse_dir
+from harness.project.config import Settings
+from harness.project.images import assemble_context, source_digest, version_differences
 
 
 def copy_project(project_root: Path, into: Path) -> Settings:

@@ -9,11 +9,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from harness.docker import Engine, Scope
-from harness.endpoints import EndpointHost
+from harness.emulator.environment import _close
+from harness.emulator.hosting import EndpointHost
+from harness.emulator.storage import EmbeddedS3
+from harness.engine.docker import Engine, Scope
 from harness.errors import InfrastructureError
-from harness.local import _close
-from harness.storage import EmbeddedS3
 
 
 class RecordingScope(Scope):
@@ -79,7 +79,7 @@ def test_after_a_failure_containers_go_first_and_errors_are_logged_not_raised(
     work_dir = tmp_path / "work"
     work_dir.mkdir()
     endpoints = EndpointHost(scope, s3, work_dir)
-    with caplog.at_level(logging.WARNING, logger="harness.local"):
+    with caplog.at_level(logging.WARNING, logger="harness.emulator.environment"):
         _close(None, endpoints, scope, s3, work_dir, raise_failures=False)
     assert calls[0] == "scope"  # force-removed before anything waits on a graceful stop
     assert "could not remove the run's containers" in caplog.text

@@ -1,11 +1,11 @@
-"""Reading listening ports from /proc/net/tcp{,6}, as harness.netprobe does for a container's namespace."""
+"""Reading listening ports from /proc/net/tcp{,6}, as harness.engine.netprobe does for a container's namespace."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
-from harness.netprobe import listen_ports
+from harness.engine.netprobe import listen_ports
 
 
 def _proc_net() -> str:

@@ -6,7 +6,7 @@ from support import training_root
 
 from harness.check.model import CheckOptions
 from harness.check.training import lay_out
-from harness.paths import (
+from harness.emulator.paths import (
     CONTAINER,
     FILE_CHANNEL,
     Cluster,

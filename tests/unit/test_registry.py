@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.registry import ModelRegistry
+from harness.emulator.registry import ModelRegistry
 
 
 def package(group: str, status: str = "PendingManualApproval") -> dict:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.sandbox import sanitized
+from harness.engine.sandbox import sanitized
 
 # Imported first by the child: an exit handler, and an object only the interpreter's teardown would free.
 _SITECUSTOMIZE = """

@@ -10,7 +10,7 @@ import sagemaker.config.config as sdk_config
 import sagemaker.local.local_session as sdk_local_session
 import sagemaker.utils as sdk_utils
 
-from harness.session import validate_config_once
+from harness.emulator.sdk_session import validate_config_once
 
 
 def test_local_session_and_config_lookups_share_one_validation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
+from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.errors import UserError
-from harness.specs import ProcessingJobSpec, TrainingJobSpec
 
 
 def training(**overrides) -> dict:

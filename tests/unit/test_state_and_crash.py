@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Settings
 from harness.crash import report_bug
+from harness.emulator.registry import ModelRegistry
 from harness.errors import BUG_EXIT_CODE, CorruptState
-from harness.record import read_latest, write_record
-from harness.registry import ModelRegistry
+from harness.project.config import Settings
+from harness.project.record import read_latest, write_record
 from harness.statefiles import StateFile, corrupt, read_object
 
 ROOT = Path(__file__).resolve().parents[2]

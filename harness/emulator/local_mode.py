@@ -16,12 +16,12 @@ from typing import Any
 from botocore.exceptions import WaiterError
 from botocore.response import StreamingBody
 
-from harness.arns import sagemaker_arn
+from harness.emulator.arns import sagemaker_arn
 from harness.emulator.controlplane import SageMakerControlPlane
-from harness.endpoints import EndpointHost
+from harness.emulator.executor import PipelineRun
+from harness.emulator.hosting import EndpointHost
+from harness.emulator.runner import JobOutcome
 from harness.errors import UserError
-from harness.executor import PipelineRun
-from harness.runner import JobOutcome
 
 
 class LocalExecution:

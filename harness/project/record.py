@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.config import Settings
+from harness.project.config import Settings
 from harness.statefiles import StateFile, read_object
 
 # Every record has these, whatever its status: the run failed before anything else was known.

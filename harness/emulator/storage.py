@@ -51,7 +51,7 @@ class S3Uri:
 
 # botocore settings read from nowhere on the host (name: config key, env var, value, converter): no profile,
 # no config or credentials file, no instance metadata, no endpoint from AWS_ENDPOINT_URL or the config.
-_ISOLATED = {
+ISOLATED_SESSION_VARS = {
     "profile": (None, None, None, None),
     "config_file": (None, None, "/dev/null", None),
     "credentials_file": (None, None, "/dev/null", None),
@@ -65,7 +65,7 @@ def boto_session(models: Loader | None = None) -> boto3.Session:
 
     `models`: a botocore loader to share (it caches every service model it parsed), else the session's own.
     """
-    core = botocore.session.Session(session_vars=_ISOLATED)
+    core = botocore.session.Session(session_vars=ISOLATED_SESSION_VARS)
     if models is None:
         return boto3.Session(botocore_session=core, region_name=REGION, **LOCAL_CREDENTIALS)
     core.register_component("data_loader", models)
@@ -182,8 +182,9 @@ class EmbeddedS3:
         keys = self.keys(prefix)
         if not keys:
             raise UserError(
-                f"nothing in the local S3 under {prefix}",
-                fix="check the URI, or that the step that writes it ran first",
+                f'ClientError: No S3 objects found under S3 URL "{prefix}" given in input data source',
+                fix="check the URI, seed it (`run --data PATH=URI` or [tool.harness] data), or check that the step "
+                "that writes it ran first",
             )
         paths = []
         for key in keys:

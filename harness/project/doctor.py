@@ -8,12 +8,12 @@ from enum import StrEnum
 from functools import partial
 from pathlib import Path
 
-from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
-from harness.docker import Engine, Scope
+from harness.emulator.registry import ModelRegistry
+from harness.engine.docker import Engine, Scope
 from harness.errors import CorruptState, HarnessError, InfrastructureError
-from harness.images import ImageKind, library_versions, stale_images, version_differences
-from harness.record import read_record, record_files
-from harness.registry import ModelRegistry
+from harness.project.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.project.images import ImageKind, library_versions, stale_images, version_differences
+from harness.project.record import read_record, record_files
 from harness.statefiles import corrupt, move_aside
 
 

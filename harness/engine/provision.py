@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.docker import Engine
+from harness.engine.docker import Engine
+from harness.engine.system import host_facts, install_debian_packages
 from harness.errors import InfrastructureError
-from harness.system import host_facts, install_debian_packages
 
 DOCKERD_LOG = Path("/var/log/harness-dockerd.log")
 START_TIMEOUT_S = 90.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.docker import Container
+from harness.engine.docker import Container
 
 LISTEN = "0A"  # the TCP state column of /proc/net/tcp
 

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from harness.arns import sagemaker_arn
-from harness.awserrors import cap_reason, failure_reason
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.awserrors import cap_reason, failure_reason
+from harness.emulator.expressions import Context, condition_holds, is_expression, references, resolve
+from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
-from harness.expressions import Context, condition_holds, is_expression, references, resolve
-from harness.specs import ProcessingJobSpec, TrainingJobSpec
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 

@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 from botocore.loaders import Loader
 
-from harness.api import LocalRuntimeClient, LocalSageMakerClient
-from harness.sandbox import offline_sdk_import
-from harness.storage import EmbeddedS3, boto_session
+from harness.emulator.local_mode import LocalRuntimeClient, LocalSageMakerClient
+from harness.emulator.storage import EmbeddedS3, boto_session
+from harness.engine.sandbox import offline_sdk_import
 
 with offline_sdk_import():  # importing the SDK builds a boto3 session: it must see offline settings
     import sagemaker.jumpstart.constants as sdk_jumpstart

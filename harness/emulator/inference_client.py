@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import requests
 
-from harness import netprobe
-from harness.docker import Container
+from harness.engine import netprobe
+from harness.engine.docker import Container
 from harness.errors import ContractViolation
 
 PING_TIMEOUT_S = 2.0  # SageMaker: each /ping must answer within 2 s

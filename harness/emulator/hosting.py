@@ -27,13 +27,13 @@ from typing import Any
 
 import requests
 
-from harness.archives import safe_extract
-from harness.arns import ACCOUNT, sagemaker_arn
-from harness.awserrors import client_error, validation_error
-from harness.docker import Container, ContainerSpec, Mount, Scope
+from harness.emulator.archives import safe_extract
+from harness.emulator.arns import ACCOUNT, sagemaker_arn
+from harness.emulator.awserrors import client_error, validation_error
+from harness.emulator.inference_client import STARTUP_WINDOW_S, InferenceClient, wait_until_healthy
+from harness.emulator.storage import EmbeddedS3, S3Uri
+from harness.engine.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import ContractViolation, InfrastructureError
-from harness.serving import STARTUP_WINDOW_S, InferenceClient, wait_until_healthy
-from harness.storage import EmbeddedS3, S3Uri
 
 REALTIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ENDPOINT_LABEL = "com.sagemaker-local-harness.endpoint"

@@ -19,8 +19,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness.config import Settings
-from harness.deploy import (
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.executor import PipelineRun, job_name
+from harness.emulator.expressions import walk
+from harness.emulator.sdk_session import default_boto_session
+from harness.emulator.storage import S3Uri, sha256_file
+from harness.engine.docker import Engine, Scope
+from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
+from harness.progress import Progress
+from harness.project.config import Settings
+from harness.project.deploy_check import (
     Deployment,
     captured_records,
     check_against_evaluation,
@@ -28,17 +36,15 @@ from harness.deploy import (
     deploy_latest_approved,
     invoke,
 )
-from harness.docker import Engine, Scope
-from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
-from harness.executor import PipelineRun, job_name
-from harness.expressions import walk
-from harness.images import ImageKind, build_images, cached_library_versions_of, stale_images, version_differences
-from harness.local import LocalEnvironment
-from harness.progress import Progress
-from harness.record import code_hashes, new_run_id, sha256_text, write_record
-from harness.runlocal_config import RunLocalConfig, load_run_local
-from harness.session import default_boto_session
-from harness.storage import S3Uri, sha256_file
+from harness.project.images import (
+    ImageKind,
+    build_images,
+    cached_library_versions_of,
+    stale_images,
+    version_differences,
+)
+from harness.project.record import code_hashes, new_run_id, sha256_text, write_record
+from harness.project.run_local_config import RunLocalConfig, load_run_local
 
 RECORD_VERSION = 1  # raise when promotion starts to need fields older records lack
 

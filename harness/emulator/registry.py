@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.arns import sagemaker_arn
-from harness.awserrors import not_found, validation_error
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.awserrors import not_found, validation_error
 from harness.errors import CorruptState
 from harness.statefiles import StateFile, read_object
 

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from harness.emulator.environment import LocalEnvironment
+from harness.emulator.storage import S3Uri
 from harness.errors import JobFailed, UserError
-from harness.local import LocalEnvironment
-from harness.storage import S3Uri
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,14 @@ def deploy_latest_approved(
     )
     started = time.monotonic()
     env.client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = env.client.describe_endpoint(EndpointName=name)
+    if described["EndpointStatus"] != "InService":  # as in AWS, a container that never got healthy: Failed
+        env.client.delete_endpoint(EndpointName=name)
+        raise JobFailed(
+            f"the endpoint check failed: endpoint {name} is {described['EndpointStatus']}: "
+            f"{described.get('FailureReason', '')}",
+            fix="`harness check IMAGE --kind inference --model ...` names the contract the container breaks",
+        )
     body, content_type = first_payload
     invoke(env, name, body, content_type)
     seconds = time.monotonic() - started

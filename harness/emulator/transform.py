@@ -16,12 +16,12 @@ from typing import Any
 import requests
 from botocore.exceptions import ClientError
 
-from harness.awserrors import cap_reason, failure_reason
-from harness.endpoints import EndpointHost, ModelDefinition
+from harness.emulator.awserrors import cap_reason, failure_reason
+from harness.emulator.hosting import EndpointHost, ModelDefinition
+from harness.emulator.runner import JobOutcome, JobStatus
+from harness.emulator.specs import _check_name
+from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.errors import UserError
-from harness.runner import JobOutcome, JobStatus
-from harness.specs import _check_name
-from harness.storage import EmbeddedS3, S3Uri
 
 BATCH_PAYLOAD_LIMIT_MB = 100
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.arns import sagemaker_arn
+from harness.emulator.arns import sagemaker_arn
+from harness.emulator.paths import CONTAINER
 from harness.errors import UserError
-from harness.paths import CONTAINER
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MAX_HYPERPARAMETERS = 100

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-from harness.archives import pack
-from harness.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.emulator.archives import pack
+from harness.emulator.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
+from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
+from harness.emulator.storage import EmbeddedS3, S3Uri
+from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.errors import ContainerTimeout, InfrastructureError, UserError
 from harness.lines import prefixed
-from harness.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
-from harness.specs import ProcessingJobSpec, TrainingJobSpec
-from harness.storage import EmbeddedS3, S3Uri
 
 FAILURE_REASON_CHARS = 1024  # SageMaker keeps this much of /opt/ml/output/failure
 STOP_GRACE_S = 30  # SIGTERM, then SIGKILL 30 s later

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from harness.baseimage import resolve_base_image
-from harness.config import Settings
-from harness.docker import ContainerSpec, Engine, ImageInfo, Scope
+from harness.engine.baseimage import resolve_base_image
+from harness.engine.docker import ContainerSpec, Engine, ImageInfo, Scope
+from harness.engine.wheels import ensure_wheelhouse, lock_digest
 from harness.errors import ContractViolation, UserError
 from harness.lines import prefixed
+from harness.project.config import Settings
 from harness.statefiles import corrupt
-from harness.wheels import ensure_wheelhouse, lock_digest
 
 LOCK_LABEL = "com.sagemaker-local-harness.lock-sha256"
 SOURCE_LABEL = "com.sagemaker-local-harness.source-sha256"

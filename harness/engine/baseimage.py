@@ -14,10 +14,10 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
-from harness.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
-from harness.docker import Engine
+from harness.engine.docker import Engine
+from harness.engine.system import host_facts, install_debian_packages
 from harness.errors import InfrastructureError, UserError
-from harness.system import host_facts, install_debian_packages
+from harness.project.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
 
 SUITE = "bookworm"  # Debian 12: its python3 is CPython 3.11, which the lock targets
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

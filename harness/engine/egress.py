@@ -33,10 +33,10 @@ from urllib.parse import urlparse
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.docker import Engine
+    from harness.engine.docker import Engine
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LOG = logging.getLogger("harness.egress")
+LOG = logging.getLogger("harness.engine.egress")
 # Audit events that reach another host (a connect, a datagram, a name or address lookup).
 WATCHED = frozenset(
     {
