@@ -138,14 +138,7 @@ class EndpointHost:
         return endpoint
 
     def _start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
-        variants = config.get("ProductionVariants") or []
-        if len(variants) != 1:
-            raise validation_error(
-                "CreateEndpoint",
-                f"endpoint config {config_name} has {len(variants)} "
-                "production variants; the local harness serves exactly one",
-            )
-        variant = variants[0]
+        variant = config["ProductionVariants"][0]  # exactly one: the control plane refused any other count
         window = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", STARTUP_WINDOW_S))
         served = self.serve(name, model, {}, window)
         endpoint = Endpoint(
