@@ -15,8 +15,6 @@ from typing import Any
 
 from harness.errors import UserError
 
-ARGUMENT_OPTIONS = "anywhere"  # set on these commands: they need no checkout of this repository
-
 
 def state_dir_for(cwd: Path, explicit: str | None = None) -> Path:
     from harness.projectconfig import find_pyproject

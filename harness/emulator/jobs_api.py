@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +47,6 @@ class JobsApi:
         self._jobs: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.outcomes: dict[str, JobOutcome] = {}  # what a run record needs beyond AWS's shapes
         self._background = ThreadPoolExecutor(thread_name_prefix="job") if asynchronous else None
-        self._running: list[Future[None]] = []
 
     # -- processing ----------------------------------------------------------------------
     def create_processing_job(self, **request: Any) -> dict[str, str]:
@@ -124,7 +123,7 @@ class JobsApi:
         if self._background is None:
             self._finish(kind, request, run)
         else:
-            self._running.append(self._background.submit(self._finish, kind, request, run))
+            self._background.submit(self._finish, kind, request, run)  # close() waits for it
         return {f"{kind}JobArn": _arn(kind, name)}
 
     def _record_start(self, kind: str, name: str, request: Mapping[str, Any]) -> None:
