@@ -24,7 +24,7 @@ from harness.engine.docker import Engine
 from harness.errors import InfrastructureError, UserError
 from harness.progress import Progress
 from harness.projectconfig import ProjectConfig
-from harness.run_command import build_project_images, sdk_config_without_telemetry, seed
+from harness.run_command import build_project_images, command_files, seed, write_command_files
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
@@ -41,14 +41,6 @@ class ServerFiles:
     @property
     def log(self) -> Path:
         return self.folder / "server.log"
-
-    @property
-    def empty(self) -> Path:
-        return self.folder / "empty"
-
-    @property
-    def sdk_config(self) -> Path:
-        return self.folder / "sagemaker-config.yaml"
 
     def read(self) -> dict[str, Any] | None:
         """The running server's state, or None (no state file, or its process is gone)."""
@@ -78,10 +70,7 @@ def serve(state_dir: Path, project: ProjectConfig, port: int, engine: Engine, pr
     options = EnvironmentOptions(scope_name="up", images=project.aliases(), port=port, sdk_session=False)
     with LocalEnvironment.open(state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, project.data, progress)
-        files.empty.write_text("")
-        import yaml
-
-        files.sdk_config.write_text(yaml.safe_dump(sdk_config_without_telemetry(os.environ)))
+        write_command_files(files.folder, os.environ)
         state = {"pid": os.getpid(), "url": env.endpoint_url, "container_url": env.s3.server.container_url,
                  "started": time.time()}  # fmt: skip
         staging = files.state.with_suffix(".tmp")
@@ -152,7 +141,7 @@ def export_lines(state_dir: Path) -> list[str]:
     state = files.read()
     if state is None:
         raise UserError("the local AWS endpoint is not running", fix="start it: `sagemaker-harness up`")
-    environment = command_environment({}, str(state["url"]), files.empty, files.sdk_config)
+    environment = command_environment({}, str(state["url"]), *command_files(files.folder))
     lines = ["unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_DEFAULT_PROFILE"]
     return lines + [f"export {k}={_quoted(v)}" for k, v in sorted(environment.items())]
 

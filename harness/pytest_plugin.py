@@ -363,28 +363,23 @@ def _local_aws_options(marker: pytest.Mark | None) -> dict[str, Any]:
 @pytest.fixture
 def sagemaker_local_aws(request: pytest.FixtureRequest, sagemaker_engine: Engine, tmp_path: Path) -> Iterator[LocalAws]:
     """The local AWS endpoint for one test, with its environment; everything it started is gone after the test."""
-    import yaml
-
     from harness.emulator.arns import REGION
     from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
     from harness.emulator.platform import command_environment
     from harness.emulator.storage import LOCAL_CREDENTIALS
-    from harness.run_command import sdk_config_without_telemetry
+    from harness.run_command import write_command_files
 
     options = EnvironmentOptions(
         scope_name="pytest-aws", **_local_aws_options(request.node.get_closest_marker(LOCAL_AWS_MARKER))
     )
     folder = tmp_path / "local-aws"
     folder.mkdir()
-    empty = folder / "empty"  # the AWS config and credentials files: no profile can name another endpoint
-    empty.write_text("")
-    sdk_config = folder / "sagemaker-config.yaml"
-    sdk_config.write_text(yaml.safe_dump(sdk_config_without_telemetry(os.environ)))
+    command_files = write_command_files(folder, os.environ)
     with LocalEnvironment.open(folder / "state", sagemaker_engine, _print_log, _print_step, options) as env:
         url = env.endpoint_url
         yield LocalAws(
             url=url,
-            environment=command_environment(os.environ, url, empty, sdk_config),
+            environment=command_environment(os.environ, url, *command_files),
             client_kwargs={"endpoint_url": url, "region_name": REGION, **LOCAL_CREDENTIALS},
             s3=env.s3,
             control=env.control,

@@ -104,11 +104,21 @@ def seed(s3: EmbeddedS3, seeds: Sequence[DataSeed], progress: Progress) -> None:
 
 
 def _command_environment(inherited: Mapping[str, str], endpoint_url: str, scratch: Path) -> dict[str, str]:
-    empty = scratch / "empty"
+    return command_environment(inherited, endpoint_url, *write_command_files(scratch, inherited))
+
+
+def command_files(folder: Path) -> tuple[Path, Path]:
+    """Where a command's environment points: the empty file that stands for the AWS config and credentials files
+    (no profile there can name other endpoints or credentials), and the SageMaker SDK's config override."""
+    return folder / "empty", folder / "sagemaker-config.yaml"
+
+
+def write_command_files(folder: Path, inherited: Mapping[str, str]) -> tuple[Path, Path]:
+    """`command_files(folder)`, written: the SDK config is the user's own with telemetry off."""
+    empty, sdk_config = command_files(folder)
     empty.write_text("")
-    sdk_config = scratch / "sagemaker-config.yaml"
     sdk_config.write_text(yaml.safe_dump(sdk_config_without_telemetry(inherited)))
-    return command_environment(inherited, endpoint_url, empty, sdk_config)
+    return empty, sdk_config
 
 
 def sdk_config_without_telemetry(inherited: Mapping[str, str]) -> dict[str, Any]:

@@ -139,6 +139,9 @@ class SageMakerControlPlane:
     def operations(self) -> list[str]:
         return sorted(self._table)
 
+    def implements(self, operation: str) -> bool:
+        return operation in self._table
+
     def call(self, operation: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
         handler = self._table.get(operation)
         if handler is None:
@@ -160,13 +163,18 @@ _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "read_property_fi
 PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi)
 
 
+def operation_name(method: str) -> str:
+    """boto3's method name -> AWS's operation name: create_pipeline -> CreatePipeline."""
+    return "".join(word.title() for word in method.split("_"))
+
+
 def operation_names(part: type) -> dict[str, str]:
     """AWS operation name -> method name, for a part's public methods named as boto3 names operations."""
     names = {}
     for attribute in dir(part):
         if attribute.startswith("_") or attribute in _NOT_OPERATIONS or not callable(getattr(part, attribute)):
             continue
-        operation = "".join(word.title() for word in attribute.split("_"))
+        operation = operation_name(attribute)
         if xform_name(operation) == attribute:
             names[operation] = attribute
     return names

@@ -90,10 +90,7 @@ class JobsApi:
     # -- what pipeline steps use ---------------------------------------------------------
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
         """What a pipeline step does: run the job to its end (whatever the mode), then describe it."""
-        named = {**request, f"{step_type}JobName": job_name}
-        run = self._prepare(step_type, named)
-        self._record_start(step_type, job_name, named)
-        self._finish(step_type, named, run)
+        self._start(step_type, {**request, f"{step_type}JobName": job_name}, in_background=False)
         return self._describe(step_type, job_name)
 
     def _prepare(self, kind: str, request: Mapping[str, Any]) -> Callable[[], JobOutcome]:
@@ -116,11 +113,12 @@ class JobsApi:
         return json.loads(self._s3.get_bytes(uri))
 
     # -- shared --------------------------------------------------------------------------
-    def _start(self, kind: str, request: dict[str, Any]) -> dict[str, str]:
+    def _start(self, kind: str, request: dict[str, Any], in_background: bool = True) -> dict[str, str]:
+        """Validate, record as InProgress, run: to its end here, or in the background (asynchronous mode)."""
         run = self._prepare(kind, request)
         name = str(request[f"{kind}JobName"])
         self._record_start(kind, name, request)
-        if self._background is None:
+        if self._background is None or not in_background:
             self._finish(kind, request, run)
         else:
             self._background.submit(self._finish, kind, request, run)  # close() waits for it

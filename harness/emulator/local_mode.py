@@ -17,7 +17,7 @@ from botocore.exceptions import WaiterError
 from botocore.response import StreamingBody
 
 from harness.emulator.arns import sagemaker_arn
-from harness.emulator.controlplane import SageMakerControlPlane
+from harness.emulator.controlplane import SageMakerControlPlane, operation_name
 from harness.emulator.executor import PipelineRun
 from harness.emulator.hosting import EndpointHost
 from harness.emulator.runner import JobOutcome
@@ -110,8 +110,8 @@ class LocalSageMakerClient:
     def __getattr__(self, operation: str) -> Callable[..., Any]:
         if operation.startswith("_"):
             raise AttributeError(operation)
-        name = "".join(word.title() for word in operation.split("_"))
-        if name in self.control.operations():
+        name = operation_name(operation)
+        if self.control.implements(name):
             return lambda **request: self.control.call(name, request)
 
         def unsupported(*_: Any, **__: Any) -> Any:

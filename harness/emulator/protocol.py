@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -85,9 +85,6 @@ def fault_reply(error: BaseException) -> Reply:
         message = error.problem + (f" (fix: {error.fix})" if error.fix else "")
         return error_reply("ValidationException", message)
     raise error  # a bug: the server's own handler reports it
-
-
-Handler = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

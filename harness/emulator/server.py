@@ -13,6 +13,7 @@ caller's access key up in its IAM model.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -150,8 +151,6 @@ class LocalAwsApp:
 
 
 def _model_error_reply(error: ClientError) -> Reply:
-    import json
-
     response: Any = error.response
     body = {
         "ErrorCode": "MODEL_ERROR",
