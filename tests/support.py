@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import tarfile
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.emulator.inference_client import InferenceClient, wait_until_healthy
 from harness.emulator.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
 from harness.engine.docker import ContainerSpec, Engine, Mount, Scope
+from harness.engine.egress import local_allowance
 
 # Every scope of this test session is named after it, so the leftover check
 # ignores containers that other harness users on the machine own.
@@ -55,3 +58,19 @@ def start_server(
     container = scope.start(spec)
     client = InferenceClient(container.host_port(port))
     return client, wait_until_healthy(container, client, port=port)
+
+
+def escaped(events: Iterable[Sequence[str]], engine: Engine) -> list[str]:
+    """The audited connections and name lookups that went beyond loopback, Unix sockets and the Docker bridge."""
+    bridge = list(local_allowance(engine).networks)
+    return sorted({f"{kind} {target}" for kind, target in events if beyond_local(kind, target, bridge)})
+
+
+def beyond_local(kind: str, target: str, bridge: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    if (kind == "connect" and target.startswith("/")) or target in ("localhost", "None", ""):
+        return False  # a Unix socket (the Docker daemon), or a passive lookup
+    try:
+        address = ipaddress.ip_address(target)
+    except ValueError:
+        return True  # a host name other than localhost: a DNS query
+    return not (address.is_loopback or any(address in network for network in bridge))

@@ -5,15 +5,15 @@ start from a user's environment: no instance-metadata switch, no tox settings.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from support import escaped
+
 from harness.engine.docker import Engine
-from harness.engine.egress import local_allowance
 
 # Runs a script (or `-m module`) with an audit hook recording every connection and
 # name lookup of the process. The guard's hook goes first when it exists, so the
@@ -129,16 +129,6 @@ def test_real_aws_is_refused_under_a_fixture(sagemaker_contract):
 """
 
 
-def beyond_local(kind: str, target: str, bridge: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    if (kind == "connect" and target.startswith("/")) or target in ("localhost", "None", ""):
-        return False  # a Unix socket (the Docker daemon), or a passive lookup
-    try:
-        address = ipaddress.ip_address(target)
-    except ValueError:
-        return True  # a host name other than localhost: a DNS query
-    return not (address.is_loopback or any(address in network for network in bridge))
-
-
 def user_environment(tmp_path: Path, keys: bool) -> dict[str, str]:
     """The test runner's environment as a user's shell has it: no tox AWS settings; the user's keys if `keys`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -160,11 +150,6 @@ def audited(args: list[str], cwd: Path, env: dict[str, str], events: Path) -> li
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return json.loads(events.read_text())
-
-
-def escaped(events: list[list[str]], engine: Engine) -> list[str]:
-    bridge = list(local_allowance(engine).networks)
-    return sorted({f"{kind} {target}" for kind, target in events if beyond_local(kind, target, bridge)})
 
 
 def test_the_library_door_reaches_nothing_beyond_loopback(tmp_path: Path, images: dict, engine: Engine) -> None:

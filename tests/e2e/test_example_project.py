@@ -8,20 +8,18 @@ a preprocessing script that downloads its input with boto3 itself, and a plain P
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
+from support import escaped
 
 from harness.engine.docker import OWNER_LABEL, SCOPE_LABEL, Engine
-from harness.engine.egress import local_allowance
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "house-prices"
 STEPS = ["PrepareFeatures", "FitRegressor", "ScoreModel", "CheckRmse", "RegisterHousePriceModel-RegisterModel"]
@@ -55,25 +53,13 @@ def audited_environment(tmp_path: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(site), "AUDIT_DIR": str(audit), "HARNESS_STATE_DIR": str(tmp_path / "state")}
 
 
-def escaped(tmp_path: Path, engine: Engine) -> dict[str, list[str]]:
+def escaped_by_process(tmp_path: Path, engine: Engine) -> dict[str, list[str]]:
     """Per audited process: what it reached beyond loopback, Unix sockets and the Docker bridge."""
-    bridge = list(local_allowance(engine).networks)
     found: dict[str, list[str]] = {}
     for file in (tmp_path / "audit").glob("*.json"):
         record = json.loads(file.read_text())
-        beyond = sorted({f"{kind} {target}" for kind, target in record["events"] if _beyond(kind, target, bridge)})
-        found[" ".join(record["argv"])[:80]] = beyond
+        found[" ".join(record["argv"])[:80]] = escaped(record["events"], engine)
     return found
-
-
-def _beyond(kind: str, target: str, bridge: list[Any]) -> bool:
-    if target.startswith("/") or target in ("localhost", ""):
-        return False
-    try:
-        address = ipaddress.ip_address(target)
-    except ValueError:
-        return True  # a name lookup of anything but localhost
-    return not (address.is_loopback or any(address in network for network in bridge))
 
 
 def harness(*args: str) -> list[str]:
@@ -98,7 +84,7 @@ def test_the_example_runs_unchanged_through_harness_run(tmp_path: Path, images: 
     assert "[ScoreModel] evaluate: rmse=" in result.stderr
     assert "pipeline house-prices: execution" in result.stderr and "harness: " in result.stderr
     # Zero connections beyond loopback, Unix sockets and the Docker bridge, from the harness and the script.
-    reached = escaped(tmp_path, engine)
+    reached = escaped_by_process(tmp_path, engine)
     assert any("pipeline.py" in argv for argv in reached) and any("cli.py run" in argv for argv in reached), reached
     assert {argv: beyond for argv, beyond in reached.items() if beyond} == {}
     assert scopes_left(engine, "cmd-") == []

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support import escaped
 
 from harness.emulator.registry import ModelRegistry
 from harness.engine.docker import OWNER, OWNER_LABEL, Engine
-from harness.engine.egress import local_allowance
 from harness.engine.sandbox import sanitized
 from harness.errors import JobFailed
 from harness.progress import Progress
@@ -42,19 +39,6 @@ atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(events)))
 from harness.cli import main
 sys.exit(main(sys.argv[2:]))
 """
-
-
-def beyond_loopback(kind: str, target: str, bridge: Sequence[Any] = ()) -> bool:
-    """Beyond loopback, Unix sockets and the Docker bridge (the local AWS endpoint listens there for containers)."""
-    if kind == "connect" and target.startswith("/"):
-        return False  # a Unix socket: the Docker daemon
-    if target in ("localhost", "None"):
-        return False
-    try:
-        address = ipaddress.ip_address(target)
-    except ValueError:
-        return True  # a host name other than localhost
-    return not (address.is_loopback or any(address in network for network in bridge))
 
 
 def our_leftovers(engine: Engine) -> list[str]:
@@ -156,9 +140,8 @@ def test_a_local_run_makes_zero_requests_beyond_loopback(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     events = json.loads(events_file.read_text())
-    bridge = list(local_allowance(engine).networks)
-    escaped = sorted({f"{kind} {target}" for kind, target in events if beyond_loopback(kind, target, bridge)})
-    assert escaped == [], f"the local run reached beyond loopback: {escaped}"
+    reached = escaped(events, engine)
+    assert reached == [], f"the local run reached beyond loopback: {reached}"
     assert any(kind == "connect" and target.startswith("127.") for kind, target in events)  # S3 and endpoints
     assert any(kind == "connect" and target.startswith("/") for kind, target in events)  # Docker
 
