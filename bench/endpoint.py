@@ -60,6 +60,8 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
+from benchkit import write_results
+
 from harness.emulator.arns import ACCOUNT
 from harness.emulator.storage import boto_session
 from harness.engine.docker import SCOPE_LABEL, Container, ContainerSpec, Engine, Scope
@@ -703,14 +705,6 @@ def print_report(document: Mapping[str, Any]) -> None:
     print()
     for goal, ok in document["goals"].items():
         print(f"  [{'PASS' if ok else 'FAIL'}] {goal}")
-
-
-def write_results(path: Path, document: Mapping[str, Any]) -> None:
-    """Via a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    partial.replace(path)
 
 
 # --- main ---------------------------------------------------------------------------------------------

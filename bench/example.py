@@ -58,6 +58,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from benchkit import docker_run, write_results
+
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.sandbox import sanitized
 
@@ -500,28 +502,6 @@ def bare_spec(job: RecordedJob, root: Path, harness_endpoint: str, moto_url: str
     return dataclasses.replace(job.spec, mounts=tuple(mounts), environment=environment, labels={}, name=None)
 
 
-def docker_run(scope: Scope, spec: ContainerSpec) -> dict[str, float]:
-    """`docker run --rm` through the harness's Docker adapter: create, start, wait, remove (seconds of each)."""
-    marks = [time.perf_counter()]
-    container = scope.create(spec)
-    marks.append(time.perf_counter())
-    try:
-        container.start()
-        marks.append(time.perf_counter())
-        code = container.wait(JOB_TIMEOUT_S)
-        marks.append(time.perf_counter())
-        if code != 0:
-            raise RuntimeError(f"the bare run of {spec.image} exited {code}:\n{container.logs_tail()}")
-    finally:
-        container.remove()
-    marks.append(time.perf_counter())
-    parts = {
-        f"{op}_s": round(b - a, 3)
-        for op, a, b in zip(("create", "start", "wait", "remove"), marks[:-1], marks[1:], strict=True)
-    }
-    return {"job_s": round(marks[-1] - marks[0], 3), **parts}
-
-
 def run_bare(
     scope: Scope, discovery: Discovery, moto: MotoS3, scratch: Path, index: int
 ) -> dict[str, dict[str, float]]:
@@ -530,7 +510,7 @@ def run_bare(
         root = scratch / f"bare-{index}" / job.step
         spec = bare_spec(job, root, discovery.container_endpoint, moto.url)
         before = {p for p in root.rglob("*") if p.is_file()}
-        seconds[job.step] = docker_run(scope, spec)
+        seconds[job.step] = docker_run(scope, spec, JOB_TIMEOUT_S)
         if not {p for p in root.rglob("*") if p.is_file()} - before:
             raise RuntimeError(f"the bare run of {job.step} wrote nothing")
     return seconds
@@ -633,14 +613,6 @@ def print_report(document: Mapping[str, Any]) -> None:
     print()
     for goal, ok in document["goals"].items():
         print(f"  [{'PASS' if ok else 'FAIL'}] {goal}")
-
-
-def write_results(path: Path, document: Mapping[str, Any]) -> None:
-    """Via a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    partial.replace(path)
 
 
 # --- main -------------------------------------------------------------------------------------------------

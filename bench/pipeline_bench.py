@@ -60,6 +60,7 @@ from typing import Any, Self, TypeVar
 import sagemaker.local.entities as sagemaker_local_entities
 import sagemaker.session as sagemaker_session
 import sagemaker.utils as sagemaker_utils
+from benchkit import docker_run, write_results
 from sagemaker.local.image import _SageMakerContainer
 from sagemaker.local.local_session import LocalSession
 from sagemaker.model import Model
@@ -80,6 +81,7 @@ from harness.emulator.runner import JobRunner
 from harness.emulator.sdk_session import SDK_CONFIG
 from harness.emulator.storage import EmbeddedS3, S3Uri, boto_session
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
+from harness.engine.egress import local_allowance
 from harness.progress import Progress
 from harness.project.config import Settings
 from harness.project.images import stale_images
@@ -113,18 +115,25 @@ def log(message: str) -> None:
 # --- loopback only -----------------------------------------------------------
 
 
+# The Docker bridge's subnets, read once before the hook is installed: the harness's local AWS endpoint
+# listens on the bridge gateway too, so containers reach it.
+_BRIDGE: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+
+
 def _is_loopback(host: object) -> bool:
+    """Loopback, or the Docker bridge (the only other place the harness itself binds)."""
     if host is None or host in ("localhost", b"localhost", ""):
         return True
     text = host.decode() if isinstance(host, bytes) else str(host)
     try:
-        return ipaddress.ip_address(text.split("%")[0]).is_loopback
+        address = ipaddress.ip_address(text.split("%")[0])
     except ValueError:
         return False
+    return address.is_loopback or any(address in network for network in _BRIDGE)
 
 
 def _loopback_only(event: str, args: tuple[Any, ...]) -> None:
-    """Audit hook: refuse name lookups and connections to anything but loopback
+    """Audit hook: refuse name lookups and connections to anything but loopback and the Docker bridge
     (the SDK runs in this process; Docker is reached through its unix socket)."""
     if event == "socket.getaddrinfo" and not _is_loopback(args[0]):
         raise PermissionError(f"bench/pipeline.py allows loopback traffic only: refused to resolve {args[0]!r}")
@@ -725,31 +734,6 @@ def _request(port: int, method: str, path: str, body: bytes = b"") -> tuple[int,
         connection.close()
 
 
-def docker_run(scope: Scope, spec: ContainerSpec, run_id: str) -> dict[str, float]:
-    """`docker run --rm` through the harness's own Docker adapter: create, start,
-    wait, remove (seconds of each, and `job_s` in all). Raises with the log tail
-    when the command fails."""
-    spec = dataclasses.replace(spec, labels={**spec.labels, BENCH_LABEL: run_id})
-    marks = [time.perf_counter()]
-    container = scope.create(spec)
-    marks.append(time.perf_counter())
-    try:
-        container.start()
-        marks.append(time.perf_counter())
-        code = container.wait(JOB_TIMEOUT_S)
-        marks.append(time.perf_counter())
-        if code != 0:
-            raise RuntimeError(f"bare run of {spec.entrypoint or spec.command} exited {code}:\n{container.logs_tail()}")
-    finally:
-        container.remove()
-    marks.append(time.perf_counter())
-    parts = {
-        f"{op}_s": round(b - a, 3)
-        for op, a, b in zip(("create", "start", "wait", "remove"), marks[:-1], marks[1:], strict=True)
-    }
-    return {"job_s": round(marks[-1] - marks[0], 3), **parts}
-
-
 def _copy_into(sources: Sequence[Path], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for source in sources:
@@ -837,6 +821,11 @@ def _tar_model(model_dir: Path, archive: Path) -> Path:
     return archive
 
 
+def bare_run(scope: Scope, spec: ContainerSpec, run_id: str) -> dict[str, float]:
+    """A bare run labelled with this benchmark's run, so an interrupted run's containers are found and removed."""
+    return docker_run(scope, dataclasses.replace(spec, labels={**spec.labels, BENCH_LABEL: run_id}), JOB_TIMEOUT_S)
+
+
 def run_bare(
     settings: Settings, scope: Scope, harness: HarnessRun, payload: Payload, work: Path, run_id: str
 ) -> BareRun:
@@ -851,14 +840,14 @@ def run_bare(
     preprocess = _step(definition, "Preprocess")
     pre_root = work / "preprocess"
     spec = _processing_spec(preprocess, pre_root, {"input-1": [raw]}, settings.jobs_dir, context)
-    seconds["Preprocess"] = docker_run(scope, spec, run_id)
+    seconds["Preprocess"] = bare_run(scope, spec, run_id)
 
     train = _step(definition, "Train")
     train_root = work / "train"
     spec = _training_spec(
         train, train_root, {name: _outputs(pre_root, preprocess, name) for name in ("train", "validation")}, context
     )
-    seconds["Train"] = docker_run(scope, spec, run_id)
+    seconds["Train"] = bare_run(scope, spec, run_id)
     model_dir = train_root / "model"
     if not (model_dir / "model.joblib").is_file():
         raise RuntimeError("the bare training run wrote no model.joblib")
@@ -873,7 +862,7 @@ def run_bare(
         settings.jobs_dir,
         context,
     )
-    seconds["Evaluate"] = docker_run(scope, spec, run_id)
+    seconds["Evaluate"] = bare_run(scope, spec, run_id)
     _outputs(eval_root, evaluate, "evaluation")  # checks that evaluation.json was written
 
     serve = bare_serve(scope, settings.image_name("inference"), model_dir, payload, run_id)
@@ -1122,14 +1111,6 @@ def print_harness(document: Mapping[str, Any]) -> None:
         print(f"  [{'PASS' if ok else 'FAIL'}] {goal}")
 
 
-def write_results(path: Path, document: Mapping[str, Any]) -> None:
-    """Via a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    partial.replace(path)
-
-
 # --- main ----------------------------------------------------------------------------
 
 
@@ -1354,6 +1335,7 @@ def benchmark(
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    _BRIDGE[:] = local_allowance(Engine.connect()).networks
     sys.addaudithook(_loopback_only)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -36,6 +35,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+
+from benchkit import write_results
 
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.wheels import ensure_wheelhouse
@@ -483,14 +484,6 @@ def print_report(cells: Sequence[Cell], ratios: Sequence[dict[str, object]], met
             f"warning: {len(busy)} run(s) saw more than {BACKGROUND_WARNING_PERCENT:.0f}% of a core used outside "
             "the client and the server: other programs competed for the CPU; re-run on a quiet machine."
         )
-
-
-def write_results(path: Path, document: dict[str, object]) -> None:
-    """Write via a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(document, indent=2) + "\n")
-    partial.replace(path)
 
 
 # --- main -------------------------------------------------------------------
