@@ -37,7 +37,6 @@ from harness.project.deploy_check import (
     invoke,
 )
 from harness.project.images import (
-    ImageKind,
     build_images,
     cached_library_versions_of,
     stale_images,
@@ -46,7 +45,7 @@ from harness.project.images import (
 from harness.project.record import code_hashes, new_run_id, sha256_text, write_record
 from harness.project.run_local_config import RunLocalConfig, load_run_local
 
-RECORD_VERSION = 1  # raise when promotion starts to need fields older records lack
+RECORD_VERSION = 2  # raise when promotion starts to need fields older records lack
 
 
 @dataclass(frozen=True)
@@ -69,12 +68,26 @@ def load_pipeline_module(settings: Settings) -> ModuleType:
     return module
 
 
-def prepare_images(settings: Settings, engine: Engine, progress: Progress) -> dict[str, str]:
-    stale = stale_images(settings, engine)
+def prepare_images(settings: Settings, config: RunLocalConfig, engine: Engine, progress: Progress) -> dict[str, str]:
+    """PipelineSettings field -> local image, for every configured image; stale targets are built first."""
+    if not config.images:
+        raise UserError(
+            "[tool.harness.run-local.images] names no images for the pipeline",
+            fix='add one line per PipelineSettings image field, e.g. training_image = { target = "training" }',
+        )
+    wanted = {image.target for image in config.images if image.target is not None}
+    stale = [kind for kind in stale_images(settings, engine) if kind in wanted]
     if stale:
         progress.line(f"building {', '.join(k.value for k in stale)} (missing or out of date)")
         build_images(settings, engine, stale, lambda line: None)
-    return {kind.value: settings.image_name(kind.value) for kind in ImageKind}
+    for image in config.images:
+        if image.local and engine.image(image.local) is None:
+            raise UserError(
+                f"[tool.harness.run-local.images] {image.field} names {image.local}, which does not exist locally",
+                fix=f'build or pull {image.local}, or name a target: {image.field} = {{ target = "training" }}',
+            )
+    return {image.field: settings.image_name(image.target.value) if image.target else image.local
+            for image in config.images}  # fmt: skip
 
 
 def _image_id(engine: Engine, tag: str) -> str:
@@ -86,17 +99,23 @@ def _image_id(engine: Engine, tag: str) -> str:
     return info.id
 
 
-def check_parity(settings: Settings, engine: Engine, images: dict[str, str]) -> dict[str, str | None]:
+def check_parity(
+    settings: Settings, engine: Engine, images: dict[str, str], fields: tuple[str, ...]
+) -> dict[str, str | None]:
+    """The library versions of the parity images (the first's), refused when any two differ."""
+    if not fields:
+        return {}
     cache = settings.state_dir / "image-versions.json"
     with Scope(engine, "parity") as scope:
-        training, inference = cached_library_versions_of(scope, [images["training"], images["inference"]], cache)
-    differences = version_differences(training, inference)
-    if differences:
-        raise ContractViolation(
-            "the training and inference images carry different library versions: " + "; ".join(differences),
-            fix="build both from one lock: `harness images build`",
-        )
-    return training
+        versions = cached_library_versions_of(scope, [images[name] for name in fields], cache)
+    for name, other in zip(fields[1:], versions[1:], strict=True):
+        differences = version_differences(versions[0], other)
+        if differences:
+            raise ContractViolation(
+                f"the {fields[0]} and {name} images carry different library versions: " + "; ".join(differences),
+                fix="build both from one lock: `harness images build`",
+            )
+    return versions[0]
 
 
 def run_local(settings: Settings, engine: Engine, progress: Progress, options: RunOptions) -> dict[str, Any]:
@@ -109,15 +128,16 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
     }
     started = time.monotonic()
     try:
-        images = prepare_images(settings, engine, progress)
+        config = load_run_local(settings.project_root)
+        images = prepare_images(settings, config, engine, progress)
         record["images"] = {k: {"tag": tag, "id": _image_id(engine, tag)} for k, tag in images.items()}
-        record["libraries"] = check_parity(settings, engine, images)
+        record["libraries"] = check_parity(settings, engine, images, config.parity)
         module = load_pipeline_module(settings)
         with (
             LocalEnvironment.open(settings.state_dir, engine, progress.log, progress.step) as env,
             default_boto_session(env.s3.boto_session),
         ):
-            _run_pipeline(settings, env, module, images, options, record, progress)
+            _run_pipeline(settings, config, env, module, images, options, record, progress)
     finally:
         record["ended"] = datetime.now(UTC).isoformat()
         record["seconds"] = round(time.monotonic() - started, 2)
@@ -127,6 +147,7 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
 
 def _run_pipeline(
     settings: Settings,
+    config: RunLocalConfig,
     env: LocalEnvironment,
     module: ModuleType,
     images: dict[str, str],
@@ -134,13 +155,7 @@ def _run_pipeline(
     record: dict[str, Any],
     progress: Progress,
 ) -> None:
-    pipeline_settings = module.PipelineSettings(
-        bucket=env.bucket,
-        processing_image=images["processing"],
-        training_image=images["training"],
-        inference_image=images["inference"],
-    )
-    config = load_run_local(settings.project_root)
+    pipeline_settings = module.PipelineSettings(bucket=env.bucket, **images)
     # What the run puts in S3 itself; promotion uploads the same bytes to the cloud bucket.
     record["seeded"] = []
     for path, key in config.data.items():

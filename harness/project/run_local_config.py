@@ -7,6 +7,11 @@
     payloads = "fixtures/payloads"         # each file is sent to the deployed endpoint
     check-inputs = "Preprocess/test/test_data.csv"          # step/output/file: rows the endpoint predicts
     check-predictions = "Evaluate/evaluation/predictions.csv"  # step/output/file: what it must answer
+    parity = ["training_image", "inference_image"]   # images that must carry the same library versions
+
+    [tool.harness.run-local.images]        # PipelineSettings field = the image it gets
+    processing_image = { target = "processing" }   # a target of containers/Dockerfile, built when stale
+    training_image = "my-trainer:dev"              # or any local image, used as it is
 
 Paths are relative to the pyproject.toml. The emulator itself knows none of these names.
 """
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.project.images import ImageKind
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,20 @@ class StepFile:
 
 
 @dataclass(frozen=True)
+class PipelineImage:
+    """The image one PipelineSettings field gets: a target of this repository's containers/Dockerfile (built when
+    stale, tagged by `harness images build`), or any local image used as it is."""
+
+    field: str
+    target: ImageKind | None = None
+    local: str = ""
+
+
+@dataclass(frozen=True)
 class RunLocalConfig:
     pipeline: Path
+    images: tuple[PipelineImage, ...] = ()
+    parity: tuple[str, ...] = ()  # the fields whose images must carry the same library versions
     parameters: Mapping[str, str] = field(default_factory=dict)
     data: Mapping[Path, str] = field(default_factory=dict)  # local file -> key in the run's bucket
     payloads: Path | None = None
@@ -68,8 +86,11 @@ def load_run_local(project_root: Path) -> RunLocalConfig:
         if not path.is_file():
             raise UserError(f"[tool.harness.run-local] data: {path} does not exist", fix="name a file to seed")
     payloads = project_root / str(table["payloads"]) if "payloads" in table else None
+    images = tuple(_image(str(name), value) for name, value in dict(table.get("images", {})).items())
     return RunLocalConfig(
         pipeline=project_root / str(table["pipeline"]),
+        images=images,
+        parity=_parity(table.get("parity"), images),
         parameters={str(k): str(v) for k, v in dict(table.get("parameters", {})).items()},
         data=data,
         payloads=payloads,
@@ -80,3 +101,28 @@ def load_run_local(project_root: Path) -> RunLocalConfig:
             else None
         ),
     )
+
+
+def _image(name: str, value: Any) -> PipelineImage:
+    targets = ", ".join(kind.value for kind in ImageKind)
+    if isinstance(value, str) and value:
+        return PipelineImage(name, local=value)
+    if isinstance(value, dict) and set(value) == {"target"} and value["target"] in set(ImageKind):
+        return PipelineImage(name, target=ImageKind(value["target"]))
+    raise UserError(
+        f"[tool.harness.run-local.images] {name} = {value!r} is neither a local image nor {{ target = ... }}",
+        fix=f'write {name} = "repository:tag" (a local image) or {name} = {{ target = "training" }} '
+        f"(a target of containers/Dockerfile: {targets})",
+    )
+
+
+def _parity(value: Any, images: tuple[PipelineImage, ...]) -> tuple[str, ...]:
+    if value is None:  # by default every image built from this repository's one lock
+        return tuple(image.field for image in images if image.target is not None)
+    known = {image.field for image in images}
+    if not isinstance(value, list) or not all(isinstance(item, str) and item in known for item in value):
+        raise UserError(
+            f"[tool.harness.run-local] parity = {value!r} must list fields of [tool.harness.run-local.images]",
+            fix=f"choose among: {', '.join(sorted(known)) or '(no images configured)'}",
+        )
+    return tuple(value)

@@ -45,17 +45,11 @@ class Substitutions:
 
 
 def build_definition(module: ModuleType, name: str, bucket: str, images: dict[str, str], role: str) -> str:
-    """jobs/pipeline.py's definition for these settings, built against a throwaway local S3."""
+    """The configured pipeline's definition for these settings (`images`: PipelineSettings field -> image),
+    built against a throwaway local S3."""
     with EmbeddedS3() as s3:
         session = HarnessSession(s3, bucket, client=None, runtime=None)
-        settings = module.PipelineSettings(
-            bucket=bucket,
-            processing_image=images["processing"],
-            training_image=images["training"],
-            inference_image=images["inference"],
-            role=role,
-            name=name,
-        )
+        settings = module.PipelineSettings(bucket=bucket, role=role, name=name, **images)
         return str(module.build_pipeline(session, settings).definition())
 
 

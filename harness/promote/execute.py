@@ -52,7 +52,7 @@ def push_images(
     username, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
     registry = promote.registry_override or urlparse(token["proxyEndpoint"]).netloc
     engine.login(username, password, registry)
-    return {push.kind: _push(push, engine, on_line) for push in plan.pushes}
+    return {push.field: _push(push, engine, on_line) for push in plan.pushes}
 
 
 def _push(push: ImagePush, engine: Engine, on_line: Callable[[str], None]) -> str:
@@ -100,14 +100,9 @@ def upsert_pipeline(
         default_bucket=promote.bucket,
         sagemaker_config=SDK_CONFIG,
     )
-    images = {push.kind: push.uri for push in plan.pushes}
+    images = {push.field: push.uri for push in plan.pushes}
     settings = module.PipelineSettings(
-        bucket=promote.bucket,
-        processing_image=images["processing"],
-        training_image=images["training"],
-        inference_image=images["inference"],
-        role=promote.role_arn,
-        name=promote.pipeline_name,
+        bucket=promote.bucket, role=promote.role_arn, name=promote.pipeline_name, **images
     )
     pipeline = module.build_pipeline(session, settings)
     built = pipeline.definition()

@@ -70,13 +70,14 @@ def _code_changes(settings: Settings, record: dict[str, Any]) -> list[str]:
 
 def _image_changes(engine: Engine, record: dict[str, Any]) -> list[str]:
     problems = []
-    for kind, entry in sorted(record.get("images", {}).items()):
+    for image_field, entry in sorted(record.get("images", {}).items()):
         info = engine.image(entry["tag"])
         if info is None:
-            problems.append(f"image {entry['tag']} ({kind}) no longer exists locally")
+            problems.append(f"image {entry['tag']} ({image_field}) no longer exists locally")
         elif info.id != entry["id"]:
             problems.append(
-                f"image {entry['tag']} ({kind}) has other content: {info.id[:19]}, the run verified {entry['id'][:19]}"
+                f"image {entry['tag']} ({image_field}) has other content: {info.id[:19]}, "
+                f"the run verified {entry['id'][:19]}"
             )
     return problems
 

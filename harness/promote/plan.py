@@ -17,7 +17,7 @@ from harness.project.run_local_config import load_run_local
 from harness.promote.aws import AwsClients, aws_call, not_found
 from harness.promote.definitions import Substitutions, build_definition
 from harness.promote.gate import Verified
-from harness.promote.settings import KINDS, PromoteSettings
+from harness.promote.settings import PromoteSettings
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Repository:
 
 @dataclass(frozen=True)
 class ImagePush:
-    kind: str
+    field: str  # the PipelineSettings field it fills ([tool.harness.run-local.images])
     local_tag: str
     image_id: str
     uri: str  # what the pipeline names
@@ -40,6 +40,7 @@ class ImagePush:
 class Upload:
     source: Path
     uri: str
+    by_sdk: bool = False  # job code: the cloud PipelineSession uploads it while it builds the pipeline
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,17 @@ def make_plan(
 ) -> Plan:
     account = aws_call("GetCallerIdentity", "the credentials", clients.sts.get_caller_identity)["Account"]
     tag = f"run-{verified.run_id}".lower()
-    repositories = tuple(_repository(clients, promote, account, kind) for kind in KINDS)
+    fields = sorted(verified.images)  # every image the run verified, as configuration named them
+    repositories = tuple(_repository(clients, promote, account, name) for name in fields)
     pushes = tuple(
         ImagePush(
-            kind,
-            verified.images[kind]["tag"],
-            verified.images[kind]["id"],
+            name,
+            verified.images[name]["tag"],
+            verified.images[name]["id"],
             f"{repo.uri}:{tag}",
             f"{promote.registry_override}/{repo.name}:{tag}" if promote.registry_override else f"{repo.uri}:{tag}",
         )
-        for kind, repo in zip(KINDS, repositories, strict=True)
+        for name, repo in zip(fields, repositories, strict=True)
     )
     record = verified.record
     substitutions = Substitutions(
@@ -92,7 +94,7 @@ def make_plan(
         images={push.local_tag: push.uri for push in pushes},
     )
     definition = build_definition(
-        module, promote.pipeline_name, promote.bucket, {push.kind: push.uri for push in pushes}, promote.role_arn
+        module, promote.pipeline_name, promote.bucket, {push.field: push.uri for push in pushes}, promote.role_arn
     )
     uploads = _code_uploads(settings, definition) + tuple(
         Upload(settings.project_root / item["path"], substitutions.apply(item["uri"])) for item in record["seeded"]
@@ -113,8 +115,8 @@ def make_plan(
     )
 
 
-def _repository(clients: AwsClients, promote: PromoteSettings, account: str, kind: str) -> Repository:
-    name = promote.repository(kind)
+def _repository(clients: AwsClients, promote: PromoteSettings, account: str, image_field: str) -> Repository:
+    name = promote.repository(image_field)
     try:
         found = aws_call("DescribeRepositories", name, clients.ecr.describe_repositories, repositoryNames=[name])[
             "repositories"
@@ -135,7 +137,7 @@ def _code_uploads(settings: Settings, definition: str) -> tuple[Upload, ...]:
         for item in step.get("Arguments", {}).get("ProcessingInputs", []):
             uri = item.get("S3Input", {}).get("S3Uri")
             if item.get("InputName") == "code" and isinstance(uri, str):
-                uploads[uri] = Upload(code_dir / S3Uri.parse(uri).key.rsplit("/", 1)[-1], uri)
+                uploads[uri] = Upload(code_dir / S3Uri.parse(uri).key.rsplit("/", 1)[-1], uri, by_sdk=True)
     return tuple(uploads.values())
 
 

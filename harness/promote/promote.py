@@ -64,8 +64,7 @@ def _carry_out(
     execute.require_bucket(promote_settings, clients)
     execute.ensure_repositories(plan, clients, on_line)
     digests = execute.push_images(plan, promote_settings, clients, engine, on_line)
-    # Job code is uploaded by the SDK while it builds the pipeline; the inputs are ours to upload.
-    execute.upload_inputs(tuple(u for u in plan.uploads if u.source.parent.name != "jobs"), clients, on_line)
+    execute.upload_inputs(tuple(u for u in plan.uploads if not u.by_sdk), clients, on_line)
     result: dict[str, Any] = {
         "dry_run": False,
         "digests": digests,
@@ -92,7 +91,7 @@ def _record(settings: Settings, plan: Plan, result: dict[str, Any]) -> None:
         "run_id": plan.run_id,
         "account": plan.account,
         "pipeline": plan.pipeline_name,
-        "images": {p.kind: {"id": p.image_id, "uri": p.uri} for p in plan.pushes},
+        "images": {p.field: {"id": p.image_id, "uri": p.uri} for p in plan.pushes},
         **result,
     }
     (folder / f"{stamp}.json").write_text(json.dumps(entry, indent=2, default=str))

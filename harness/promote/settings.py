@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-
-KINDS = ("processing", "training", "inference")
 
 
 @dataclass(frozen=True)
@@ -27,9 +25,11 @@ class PromoteSettings:
     instance_type: str = "ml.m5.large"
     # Where images are pushed instead of the ECR host (a registry that stands in for ECR).
     registry_override: str = ""
+    # [tool.harness.run-local.images] field -> ECR repository; unnamed fields go to <prefix>-<field minus _image>.
+    repositories: Mapping[str, str] = field(default_factory=dict)
 
-    def repository(self, kind: str) -> str:
-        return f"{self.repository_prefix}-{kind}"
+    def repository(self, image_field: str) -> str:
+        return self.repositories.get(image_field) or f"{self.repository_prefix}-{image_field.removesuffix('_image')}"
 
     @property
     def capture_uri(self) -> str:
@@ -46,6 +46,12 @@ def load(project_root: Path, overrides: Mapping[str, Any], environ: Mapping[str,
             fix=f"known settings: {', '.join(sorted(known))}",
         )
     values = {**configured, **{k: v for k, v in overrides.items() if v is not None}}
+    repositories = values.get("repositories", {})
+    if not isinstance(repositories, dict) or not all(isinstance(v, str) and v for v in repositories.values()):
+        raise UserError(
+            f"[tool.harness.promote] repositories = {repositories!r} must map image fields to repository names",
+            fix='write it as a table: repositories = { training_image = "acme/trainer" }',
+        )
     if environ.get("HARNESS_REGISTRY_OVERRIDE"):
         values["registry_override"] = environ["HARNESS_REGISTRY_OVERRIDE"]
     missing = [name for name in ("region", "role_arn", "bucket") if not values.get(name)]

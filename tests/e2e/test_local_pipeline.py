@@ -71,7 +71,7 @@ def test_whole_pipeline_and_endpoint_offline(
     assert model_key.endswith("/output/model.tar.gz") and len(train_artifacts[model_key]) == 64
     assert record["endpoint"]["predictions_checked"] == 85
     assert record["endpoint"]["captured_records"] == 6
-    assert set(record["images"]) == {"processing", "training", "inference"}
+    assert set(record["images"]) == {"processing_image", "training_image", "inference_image"}
     assert record["code"]["jobs/train.py"] and len(record["pipeline"]["definition_sha256"]) == 64
     on_disk = json.loads((run_settings.state_dir / "runs" / "latest.json").read_text())
     assert on_disk["run_id"] == record["run_id"]

@@ -152,7 +152,7 @@ def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
     state = stand_in_state(clean_aws, registry)
     assert sorted(state["repositories"]) == ["mlops-inference", "mlops-processing", "mlops-training"]
     for kind in ("processing", "training", "inference"):  # the registry holds exactly the verified content
-        assert registry.config_digest(f"mlops-{kind}", tag) == record["images"][kind]["id"]
+        assert registry.config_digest(f"mlops-{kind}", tag) == record["images"][f"{kind}_image"]["id"]
     sagemaker = client(clean_aws, "sagemaker")
     deployed = json.loads(sagemaker.describe_pipeline(PipelineName="mlops-pipeline")["PipelineDefinition"])
     uris = {
@@ -163,7 +163,7 @@ def test_promote_pushes_the_verified_images_and_upserts_the_expected_pipeline(
         bucket=(record["bucket"], BUCKET),
         role=(record["role"], ROLE),
         pipeline_name=("mlops-pipeline", "mlops-pipeline"),
-        images={e["tag"]: f"{uris['mlops-' + k]}:{tag}" for k, e in record["images"].items()},
+        images={e["tag"]: f"{uris['mlops-' + k.removesuffix('_image')]}:{tag}" for k, e in record["images"].items()},
     )
     assert deployed == expected.apply(json.loads(record["pipeline"]["definition"]))
     assert "data/raw/breast_cancer.csv" in state["objects"]
@@ -244,7 +244,7 @@ def test_promotion_refuses_what_the_run_did_not_verify(
     expected = {
         "job code": "job code changed: jobs/evaluate.py (edited)",
         "pipeline definition": "pipeline definition edited since the run: $.Parameters[AccuracyThreshold]",
-        "image content": f"image harness-training:{TAG} (training) has other content",
+        "image content": f"image harness-training:{TAG} (training_image) has other content",
     }[edit]
     assert expected in result.stderr
     assert {k: v for k, v in stand_in_state(clean_aws, registry).items() if k in EMPTY} == {**EMPTY, "objects": []}
