@@ -13,6 +13,7 @@ caller's access key up in its IAM model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -227,6 +228,7 @@ class LocalAwsServer:
                 )
             self._serve(make_server(self._bridge_address, self.port, app, threaded=True,
                                     request_handler=MotoRequestHandler))  # fmt: skip
+        threading.Thread(target=_warm_up, args=(app,), name="moto-warm-up", daemon=True).start()
         return self
 
     def _serve(self, server: Any) -> None:
@@ -243,3 +245,25 @@ class LocalAwsServer:
         for thread in self._threads:
             thread.join(timeout=10)
         self._servers, self._threads = [], []
+
+
+# A signature's scope names the service; moto dispatches by it. The keys are the dummy ones every client gets.
+_WARM_UP_REQUESTS = (
+    ("GET", "/", {"Host": "s3.amazonaws.com"}, "s3"),
+    ("POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, "sts"),
+)
+
+
+def _warm_up(app: WsgiApp) -> None:
+    """Answer a first S3 ListBuckets and STS GetCallerIdentity in process, into the void: moto imports its models
+    and builds its backends on a service's first request (~0.1 s), so do it while a command is still starting
+    (its `import sagemaker` takes seconds) rather than on its first call. Read-only requests: no state changes."""
+    from werkzeug.test import Client
+
+    client = Client(app)
+    for method, path, headers, service in _WARM_UP_REQUESTS:
+        authorization = f"AWS4-HMAC-SHA256 Credential=harness/20260101/us-east-1/{service}/aws4_request, " \
+            "SignedHeaders=host, Signature=0"  # fmt: skip
+        body = "Action=GetCallerIdentity&Version=2011-06-15" if service == "sts" else ""
+        with contextlib.suppress(Exception):  # an optimisation only: a real request does the same work
+            client.open(path, method=method, headers={**headers, "Authorization": authorization}, data=body)
