@@ -38,11 +38,11 @@ from types import FrameType
 
 from benchkit import write_results
 
+# Run with the Python of an environment where the harness is installed (the tox env: `.tox/tests/bin/python`).
+from harness.engine.baseimage import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.wheels import ensure_wheelhouse
-
-# Run with the Python of an environment where the harness is installed (the tox env: `.tox/tests/bin/python`).
-from harness.project.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.project.config import Settings
 from harness.project.images import BASE_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent

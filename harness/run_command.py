@@ -62,6 +62,7 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         port=request.port,
         asynchronous=request.asynchronous,
         sdk_session=False,  # the command imports the SDK itself; the harness need not
+        on_notice=progress.line,
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)
@@ -74,6 +75,8 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
             environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
             code = _run(request.command, request.cwd, environment)
         summarise(progress, env.control.pipelines.runs)
+        for use in env.stand_ins.used.values():
+            progress.line(f"harness: {use.uri} ran on the stand-in {use.recipe.local_name}, not AWS's image")
     progress.line(f"harness: {_shown(request.command)} exited with {code}")
     return code
 

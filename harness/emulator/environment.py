@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ from harness.emulator.storage import EmbeddedS3, boto_session
 from harness.engine.docker import SCOPE_LABEL, Engine, Platform, Scope
 from harness.engine.egress import Seal, local_allowance, sealed
 from harness.errors import InfrastructureError
+from harness.images.standins import StandIns
 
 if TYPE_CHECKING:
     from harness.emulator.sdk_session import HarnessSession
@@ -56,6 +58,8 @@ class EnvironmentOptions:
     # The SDK session door (`env.session`); without it the SageMaker SDK is never imported (a `run` command's
     # own process imports it; the harness's does not need to pay its ~3 s).
     sdk_session: bool = True
+    # Where the harness's notices go (a stand-in standing for AWS's image, and how it differs): never silent.
+    on_notice: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class LocalEnvironment:
     runtime: LocalRuntimeClient
     session: HarnessSession | None  # None when opened with sdk_session=False
     egress: Seal
+    stand_ins: StandIns  # AWS's framework images used, and what stood for them
 
     @property
     def endpoint_url(self) -> str:
@@ -103,8 +108,9 @@ class LocalEnvironment:
         with sealed(allowance) as seal:
             try:
                 s3.start()
+                stand_ins = StandIns(engine, options.on_notice)
                 scope.platform = Platform(
-                    container_environment(s3.server.container_url), ImageResolver(engine, options.images)
+                    container_environment(s3.server.container_url), ImageResolver(engine, options.images, stand_ins)
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
@@ -115,7 +121,7 @@ class LocalEnvironment:
                 session = _sdk_session(s3, options.bucket, client, runtime) if options.sdk_session else None
                 yield cls(
                     state_dir, scope, s3, options.bucket, work_dir, registry, endpoints, control, routes, client,
-                    runtime, session, seal,
+                    runtime, session, seal, stand_ins,
                 )  # fmt: skip
             except BaseException:
                 _close(control, endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins

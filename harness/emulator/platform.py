@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.emulator.arns import REGION
 from harness.engine.docker import Engine
 from harness.errors import UserError
+from harness.images.standins import StandIns, is_standin
 
 CHILD_SITE = Path(__file__).parent / "child_site"  # its sitecustomize.py: see there
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "harness-local", "AWS_SECRET_ACCESS_KEY": "harness-local"}
@@ -82,18 +83,24 @@ def repository(uri: str) -> str:
 class ImageResolver:
     """A cloud image URI -> the local image that stands for it: the image tagged with that exact URI (teams
     `docker build -t <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` before pushing), else the one the
-    project's configuration maps the URI or its repository to."""
+    project's configuration maps the URI or its repository to, else, for AWS's own framework and algorithm
+    images, a stand-in (harness.images)."""
 
-    def __init__(self, engine: Engine, aliases: Mapping[str, str]) -> None:
+    def __init__(self, engine: Engine, aliases: Mapping[str, str], stand_ins: StandIns | None = None) -> None:
         self._engine = engine
         self._aliases = dict(aliases)
+        self._stand_ins = stand_ins
 
     def __call__(self, uri: str) -> str:
-        if self._engine.image(uri) is not None:
+        present = self._engine.image(uri)
+        if present is not None and not is_standin(present):
             return uri
         alias = self._aliases.get(uri) or self._aliases.get(repository(uri))
         if alias and self._engine.image(alias) is not None:
             return alias
+        stood_in = self._stand_ins.resolve(uri) if self._stand_ins else None
+        if stood_in is not None or present is not None:
+            return uri
         mapped = f" (mapped to {alias}, which does not exist either)" if alias else ""
         raise UserError(
             f"image {uri} does not exist locally{mapped}",

@@ -13,11 +13,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.engine.docker import Engine
 from harness.engine.system import host_facts, install_debian_packages
 from harness.errors import InfrastructureError, UserError
-from harness.project.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+
+PUBLIC_BASE_IMAGE = "python:3.11-slim"
+OFFLINE_BASE_IMAGE = "harness-base:bookworm-offline"
+AUTO = "auto"  # the choice above; anything else names an image
 
 SUITE = "bookworm"  # Debian 12: its python3 is CPython 3.11, which the lock targets
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -26,14 +30,15 @@ PACKAGES = "python3,python3-venv,python3-pip,ca-certificates"
 _PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
 
 
-def resolve_base_image(settings: Settings, engine: Engine, on_line: Callable[[str], None]) -> str:
-    if settings.base_image != AUTO:
-        if engine.image(settings.base_image) is None and not engine.try_pull(settings.base_image):
+def resolve_base_image(choice: str, rootfs_dir: Path, engine: Engine, on_line: Callable[[str], None]) -> str:
+    """The base image for `choice` (AUTO or an image), building the offline one in `rootfs_dir` if need be."""
+    if choice != AUTO:
+        if engine.image(choice) is None and not engine.try_pull(choice):
             raise UserError(
-                f"HARNESS_BASE_IMAGE={settings.base_image} is neither present locally nor pullable",
+                f"HARNESS_BASE_IMAGE={choice} is neither present locally nor pullable",
                 fix="pull or build that image first, or unset HARNESS_BASE_IMAGE to let the harness choose",
             )
-        return settings.base_image
+        return choice
     if engine.image(PUBLIC_BASE_IMAGE) is not None:
         return PUBLIC_BASE_IMAGE
     on_line(f"trying to pull {PUBLIC_BASE_IMAGE}")
@@ -41,16 +46,13 @@ def resolve_base_image(settings: Settings, engine: Engine, on_line: Callable[[st
         return PUBLIC_BASE_IMAGE
     if engine.image(OFFLINE_BASE_IMAGE) is None:
         on_line(f"no registry reachable: building the offline base image {OFFLINE_BASE_IMAGE} from Debian packages")
-        build_offline_base(settings, engine, on_line)
+        build_offline_base(rootfs_dir, engine, on_line)
     return OFFLINE_BASE_IMAGE
 
 
-def build_offline_base(
-    settings: Settings, engine: Engine, on_line: Callable[[str], None], mirror: str = DEFAULT_MIRROR
-) -> str:
-    """debootstrap a minimal bookworm with Python, then `docker import` it."""
+def build_offline_base(work: Path, engine: Engine, on_line: Callable[[str], None], mirror: str = DEFAULT_MIRROR) -> str:
+    """debootstrap a minimal bookworm with Python in `work` (removed after), then `docker import` it."""
     _ensure_debootstrap()
-    work = settings.rootfs_cache_dir
     rootfs, archive = work / SUITE, work / f"{SUITE}.tar"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -8,10 +8,13 @@ containers (no CA bundle to pass in), and are reproducible.
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from harness.errors import InfrastructureError
@@ -35,43 +38,85 @@ def wheelhouse_dir(cache_dir: Path, lock_file: Path, architecture: str) -> Path:
     return cache_dir / f"py{PYTHON_VERSION}-{architecture}-{lock_digest(lock_file)[:16]}"
 
 
-def ensure_wheelhouse(cache_dir: Path, lock_file: Path, architecture: str, on_line: Callable[[str], None]) -> Path:
-    """The wheelhouse for this lock and architecture, downloading it once."""
+def ensure_wheelhouse(
+    cache_dir: Path,
+    lock_file: Path,
+    architecture: str,
+    on_line: Callable[[str], None],
+    from_source: Collection[str] = (),
+) -> Path:
+    """The wheelhouse for this lock and architecture, downloading it once.
+
+    `from_source` names the lock's packages that PyPI ships only as source (AWS's `sagemaker-training` with
+    its C extension): they are built into wheels by the host's own CPython, which must then be the image's
+    version on the engine's architecture."""
     target = wheelhouse_dir(cache_dir, lock_file, architecture)
     if (target / _COMPLETE).exists():
         return target
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--python-version",
-        PYTHON_VERSION,
-        "--implementation",
-        "cp",
-        *[arg for tag in platform_tags(architecture) for arg in ("--platform", tag)],
-        "--requirement",
-        str(lock_file),
-        "--dest",
-        str(staging),
-    ]
-    on_line(f"downloading wheels for {architecture} into {target}")
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise InfrastructureError(
-            "could not download the wheels named in containers/requirements.lock",
-            fix="check that PyPI is reachable (pip's proxy and certificate settings apply) "
+    pins = [line.split("#", 1)[0].strip() for line in lock_file.read_text().splitlines()]
+    pins = [pin for pin in pins if pin]
+    built = [pin for pin in pins if _name(pin) in {_name(name) for name in from_source}]
+    try:
+        on_line(f"downloading wheels for {architecture} into {target}")
+        binary = staging / "binary.lock"
+        binary.write_text("\n".join(pin for pin in pins if pin not in built) + "\n")
+        _pip(
+            [
+                "download", "--quiet", "--no-deps", "--only-binary=:all:", "--python-version", PYTHON_VERSION,
+                "--implementation", "cp", *[arg for tag in platform_tags(architecture) for arg in ("--platform", tag)],
+                "--requirement", str(binary), "--dest", str(staging),
+            ],
+            f"could not download the wheels named in {lock_file.name}",
+            "check that PyPI is reachable (pip's proxy and certificate settings apply) "
             "and that every pinned version has a wheel for CPython 3.11 on this architecture",
-            details=result.stderr[-3000:],
-        )
+        )  # fmt: skip
+        binary.unlink()
+        if built:
+            _require_matching_host(architecture, built)
+            on_line(f"building wheels from source on the host: {', '.join(built)}")
+            _pip(
+                ["wheel", "--quiet", "--no-deps", "--no-binary=:all:", "--wheel-dir", str(staging), *built],
+                f"could not build {', '.join(built)} from source",
+                "the host needs a C compiler and the Python headers (Debian: apt-get install gcc python3-dev)",
+            )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     (staging / _COMPLETE).write_text(lock_digest(lock_file))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
+
+
+def _name(pin: str) -> str:
+    """A requirement's project name, normalised as PyPI does (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[=<>!~\[; ]", pin, maxsplit=1)[0]).lower()
+
+
+def _require_matching_host(architecture: str, packages: list[str]) -> None:
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    same = {"amd64": "x86_64", "arm64": "aarch64"}  # Docker's names -> the kernel's
+    machine = platform.machine()
+    if host != PYTHON_VERSION or same.get(machine, machine) != same.get(architecture, architecture):
+        raise InfrastructureError(
+            f"{', '.join(packages)} must be built from source by CPython {PYTHON_VERSION} on {architecture}; "
+            f"this host runs CPython {host} on {machine}",
+            fix=f"run the harness under CPython {PYTHON_VERSION} on a {architecture} host",
+        )
+
+
+def _pip(arguments: list[str], problem: str, fix: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "pip", *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise InfrastructureError(problem, fix=fix, details=result.stderr[-3000:])
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A wheel into a build context: a hard link when on the same file system, else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)

@@ -11,11 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.engine.baseimage import AUTO
 from harness.errors import UserError
-
-PUBLIC_BASE_IMAGE = "python:3.11-slim"
-OFFLINE_BASE_IMAGE = "harness-base:bookworm-offline"
-AUTO = "auto"
 
 _PROJECT_MARKERS = ("containers/requirements.lock", "jobs")
 

@@ -9,9 +9,12 @@ from functools import partial
 from pathlib import Path
 
 from harness.emulator.registry import ModelRegistry
-from harness.engine.docker import Engine, Scope
+from harness.engine.baseimage import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
+from harness.engine.docker import Engine, ImageInfo, Scope
 from harness.errors import CorruptState, HarnessError, InfrastructureError
-from harness.project.config import AUTO, OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE, Settings
+from harness.images.recipes import Recipe
+from harness.images.standins import RECIPE_LABEL, local_standins, recipe_digest
+from harness.project.config import Settings
 from harness.project.images import ImageKind, library_versions, stale_images, version_differences
 from harness.project.record import read_record, record_files
 from harness.statefiles import corrupt, move_aside
@@ -85,7 +88,21 @@ def diagnose(settings: Settings, fix: bool = False) -> list[Finding]:
     findings.extend(images)
     if all(f.status is not Status.MISSING for f in images):
         findings.append(_parity(settings, engine))
+    findings.extend(_stand_in(recipe, info) for recipe, info in local_standins(engine))
     return findings
+
+
+def _stand_in(recipe: Recipe, info: ImageInfo | None) -> Finding:
+    """A stand-in for AWS's image: built on first use; what differs from AWS's image, always."""
+    name = f"stand-in {recipe.framework} {recipe.version}"
+    differences = "; ".join(str(d) for d in recipe.differences)
+    if info is None:
+        return Finding(name, Status.OK, f"not built yet (built on first use); differs from AWS's: {differences}")
+    current = info.labels.get(RECIPE_LABEL) == recipe_digest(recipe)
+    state = f"{recipe.local_name} {info.id[:19]} {info.size_bytes / 1e6:.0f} MB" + (
+        "" if current else ", rebuilt on next use"
+    )
+    return Finding(name, Status.OK, f"{state}; differs from AWS's: {differences}")
 
 
 def _base_image(settings: Settings, engine: Engine) -> Finding:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from harness.engine.baseimage import resolve_base_image
 from harness.engine.docker import ContainerSpec, Engine, ImageInfo, Scope
-from harness.engine.wheels import ensure_wheelhouse, lock_digest
+from harness.engine.wheels import ensure_wheelhouse, link_or_copy, lock_digest
 from harness.errors import ContractViolation, UserError
 from harness.lines import prefixed
 from harness.project.config import Settings
@@ -85,7 +84,7 @@ def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
     shutil.copy2(settings.lock_file, into / "requirements.lock")
     (into / "wheels").mkdir()
     for wheel in wheelhouse.glob("*.whl"):
-        _link_or_copy(wheel, into / "wheels" / wheel.name)
+        link_or_copy(wheel, into / "wheels" / wheel.name)
     (into / "jobs").mkdir()
     for script in settings.jobs_dir.glob("*.py"):
         shutil.copy2(script, into / "jobs" / script.name)
@@ -95,19 +94,12 @@ def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
     return into
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system
-        shutil.copy2(source, target)
-
-
 def build_images(
     settings: Settings, engine: Engine, kinds: Iterable[ImageKind], on_line: Callable[[str], None]
 ) -> list[BuiltImage]:
     if not settings.lock_file.is_file():
         raise UserError(f"{settings.lock_file} is missing", fix="restore containers/requirements.lock from git")
-    base = resolve_base_image(settings, engine, on_line)
+    base = resolve_base_image(settings.base_image, settings.rootfs_cache_dir, engine, on_line)
     on_line(f"base image: {base}")
     wheelhouse = ensure_wheelhouse(settings.wheels_cache_dir, settings.lock_file, engine.architecture(), on_line)
     build_args = {"BASE_IMAGE": base}

@@ -26,6 +26,7 @@ from harness.emulator.sdk_session import default_boto_session
 from harness.emulator.storage import S3Uri, sha256_file
 from harness.engine.docker import Engine, Scope
 from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
+from harness.images.standins import is_standin
 from harness.progress import Progress
 from harness.project.config import Settings
 from harness.project.deploy_check import (
@@ -90,13 +91,13 @@ def prepare_images(settings: Settings, config: RunLocalConfig, engine: Engine, p
             for image in config.images}  # fmt: skip
 
 
-def _image_id(engine: Engine, tag: str) -> str:
+def _image_entry(engine: Engine, tag: str) -> dict[str, Any]:
     info = engine.image(tag)
     if info is None:  # prepare_images() just built it: only a concurrent `docker rmi` gets here
         raise InfrastructureError(
             f"image {tag} disappeared during the run", fix="re-run; do not remove images meanwhile"
         )
-    return info.id
+    return {"tag": tag, "id": info.id, "stand_in": is_standin(info)}
 
 
 def check_parity(
@@ -130,7 +131,7 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
     try:
         config = load_run_local(settings.project_root)
         images = prepare_images(settings, config, engine, progress)
-        record["images"] = {k: {"tag": tag, "id": _image_id(engine, tag)} for k, tag in images.items()}
+        record["images"] = {k: _image_entry(engine, tag) for k, tag in images.items()}
         record["libraries"] = check_parity(settings, engine, images, config.parity)
         module = load_pipeline_module(settings)
         with (

@@ -74,7 +74,9 @@ def make_plan(
 ) -> Plan:
     account = aws_call("GetCallerIdentity", "the credentials", clients.sts.get_caller_identity)["Account"]
     tag = f"run-{verified.run_id}".lower()
-    fields = sorted(verified.images)  # every image the run verified, as configuration named them
+    # Every image the run verified, as configuration named them; never a stand-in for AWS's own image (the
+    # cloud runs AWS's image under the same URI).
+    fields = sorted(name for name, entry in verified.images.items() if not entry.get("stand_in"))
     repositories = tuple(_repository(clients, promote, account, name) for name in fields)
     pushes = tuple(
         ImagePush(

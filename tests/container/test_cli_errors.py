@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.engine.baseimage import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
 from harness.engine.docker import Engine, Scope
-from harness.project.config import OFFLINE_BASE_IMAGE, PUBLIC_BASE_IMAGE
 from harness.project.images import ImageKind, cached_library_versions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.baseimage import AUTO
 from harness.errors import UserError
-from harness.project.config import AUTO, Settings, find_project_root
+from harness.project.config import Settings, find_project_root
 
 
 def test_defaults_from_project_root(project_root: Path) -> None:

@@ -123,7 +123,7 @@ def test_the_command_shows_the_name_it_was_invoked_as(tmp_path: Path, name: str)
 
 def test_both_console_scripts_are_declared() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["sagemaker-harness"] == scripts["harness"] == "harness.cli:main"
+    assert scripts["sagemaker-harness"] == scripts["harness"] == "harness.cli:entry"
 
 
 @pytest.mark.parametrize(

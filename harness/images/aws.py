@@ -1,0 +1,74 @@
+"""AWS's framework and algorithm image URIs, recognised as the SDK's `image_uris.retrieve` builds them.
+
+The accounts and versions come from the SDK's own `image_uri_config/<framework>.json`, read as data: importing
+the SDK takes seconds and is not needed to recognise a URI.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# ECR repository -> the SDK's framework name (its image_uri_config file).
+FRAMEWORKS = {"sagemaker-scikit-learn": "sklearn", "sagemaker-xgboost": "xgboost"}
+_URI = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+):(?P<tag>[^@]+)"
+)
+_TAG_SUFFIXES = ("-cpu-py3", "-cpu")  # sagemaker-scikit-learn:1.2-1-cpu-py3; sagemaker-xgboost:1.7-1 (or -cpu-py3)
+
+
+@dataclass(frozen=True)
+class AwsImage:
+    uri: str
+    framework: str  # the SDK's name: "sklearn", "xgboost"
+    repository: str
+    version: str  # the framework version as the SDK names it: "1.2-1"
+    region: str
+
+
+def parse_aws_image(uri: str) -> AwsImage | None:
+    """The AWS framework image `uri` names, or None for any other image (a team's own ECR image included)."""
+    match = _URI.fullmatch(uri)
+    if match is None or match["repo"] not in FRAMEWORKS:
+        return None
+    framework = FRAMEWORKS[match["repo"]]
+    if match["account"] not in aws_accounts(framework):
+        return None
+    version = match["tag"]
+    for suffix in _TAG_SUFFIXES:
+        version = version.removesuffix(suffix)
+    return AwsImage(uri, framework, match["repo"], version, match["region"])
+
+
+def sdk_versions(framework: str) -> list[str]:
+    """The versions the SDK offers for `framework` (its training scope, which it also uses by default)."""
+    scopes = _config(framework)
+    return list(scopes.get("training", scopes).get("versions", {}))
+
+
+def aws_accounts(framework: str) -> frozenset[str]:
+    return _accounts(framework)
+
+
+@functools.cache
+def _accounts(framework: str) -> frozenset[str]:
+    found: set[str] = set()
+    for scope in _config(framework).values():
+        if isinstance(scope, dict):
+            for version in scope.get("versions", {}).values():
+                found.update(version.get("registries", {}).values())
+    return frozenset(found)
+
+
+@functools.cache
+def _config(framework: str) -> dict[str, Any]:
+    spec = importlib.util.find_spec("sagemaker")  # locates the package without running it
+    if spec is None or spec.origin is None:
+        return {}
+    file = Path(spec.origin).parent / "image_uri_config" / f"{framework}.json"
+    return dict(json.loads(file.read_text())) if file.is_file() else {}
