@@ -117,3 +117,53 @@ def test_sklearn_processing_script_mode_training_and_serving_on_the_stand_in(tmp
     assert outcome["model_data"].endswith("/output/model.tar.gz")
     # The endpoint ran the script's model_fn and the container's default input/predict/output (NumPy both ways).
     assert len(outcome["answer"]) == 2 and outcome["answer"][0] == outcome["answer"][1] and outcome["answer"][0] > 0
+
+
+FRAMEWORK_SCRIPT = """
+import json, sagemaker
+from sagemaker.processing import FrameworkProcessor
+from sagemaker.sklearn.estimator import SKLearn
+
+session = sagemaker.Session()
+role = "arn:aws:iam::111122223333:role/TeamSageMaker"
+processor = FrameworkProcessor(estimator_cls=SKLearn, framework_version="1.2-1", role=role,
+                               instance_type="ml.m5.xlarge", instance_count=1, sagemaker_session=session)
+processor.run(code="process.py", source_dir="proc", arguments=["--greeting", "hello"])
+try:
+    SKLearn(entry_point="train.py", source_dir="bad", framework_version="1.2-1", role=role,
+            instance_type="ml.m5.xlarge", sagemaker_session=session).fit()
+    print("RESULT " + json.dumps({"error": ""}))
+except Exception as error:
+    print("RESULT " + json.dumps({"error": str(error)}))
+"""
+
+
+@pytest.mark.timeout(1500)
+def test_framework_processor_runs_runproc_and_an_uninstallable_requirement_fails_the_job(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(FRAMEWORK_SCRIPT)
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "process.py").write_text(
+        "import sys, helper\nprint('processor says', sys.argv[1:], helper.VALUE)\n"
+    )
+    (tmp_path / "proc" / "helper.py").write_text("VALUE = 42\n")  # beside the entry point in sourcedir.tar.gz
+    (tmp_path / "proc" / "requirements.txt").write_text("joblib\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "train.py").write_text("print('never runs')\n")
+    (tmp_path / "bad" / "requirements.txt").write_text("harness-no-such-package==1.0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
+    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--", sys.executable, "job.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
+    # The SDK's runproc.sh: sourcedir.tar.gz unpacked, its requirements installed, the entry point run with its
+    # arguments.
+    assert "processor says ['--greeting', 'hello'] 42" in result.stdout
+    assert "Requirement already satisfied: joblib" in result.stdout
+    # A requirement that cannot be had fails the training job as AWS's toolkit reports it; the log names it.
+    error = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    assert "Failed. Reason: AlgorithmError: InstallRequirementsError:" in error["error"]
+    assert 'Command "/opt/venv/bin/python3 -m pip install -r requirements.txt"' in error["error"]
+    assert "No matching distribution found for harness-no-such-package==1.0" in result.stdout + result.stderr
+    assert "never runs" not in result.stdout
