@@ -204,6 +204,8 @@ def _described(kind: str, started: Mapping[str, Any], outcome: JobOutcome) -> di
         f"{kind}EndTime": outcome.ended,
         "LastModifiedTime": outcome.ended,
     }
+    if kind == "Training" and outcome.metrics:
+        described["FinalMetricDataList"] = list(outcome.metrics)
     if kind == "Training" and outcome.succeeded:
         described["ModelArtifacts"] = {"S3ModelArtifacts": outcome.artifacts["model"]}
         described["SecondaryStatus"] = "Completed"

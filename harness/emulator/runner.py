@@ -15,13 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from harness.emulator.archives import pack
+from harness.emulator.metrics import MetricCollector, as_logged
 from harness.emulator.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.errors import ContainerTimeout, InfrastructureError, UserError
+from harness.images.aws import builtin_metric_definitions
 from harness.lines import prefixed
 
 FAILURE_REASON_CHARS = 1024  # SageMaker keeps this much of /opt/ml/output/failure
@@ -52,6 +55,7 @@ class JobOutcome:
     exit_codes: tuple[int, ...]
     image_id: str
     artifacts: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[dict[str, Any], ...] = ()  # training: FinalMetricDataList
 
     @property
     def succeeded(self) -> bool:
@@ -126,6 +130,8 @@ class JobRunner:
 
     # -- training ----------------------------------------------------------------
     def run_training(self, spec: TrainingJobSpec) -> JobOutcome:
+        # The job's own definitions, else those SageMaker registers for AWS's built-in algorithm images.
+        metrics = MetricCollector(spec.metric_definitions or builtin_metric_definitions(spec.image))
         run = self._execute(
             "Training",
             spec.name,
@@ -133,9 +139,10 @@ class JobRunner:
             spec.max_runtime_s,
             lambda host, names, root: self._stage_training(spec, host, names, root),
             lambda host, root: self._training_container(spec, host, root),
+            metrics.feed,
         )
         if run.reason:
-            return self._outcome(spec.name, spec.image, run)
+            return replace(self._outcome(spec.name, spec.image, run), metrics=tuple(metrics.final()))
         # The first host's artifacts are the job's (each host has its own /opt/ml/model).
         output = S3Uri.parse(spec.output_path).join(spec.name, "output")
         first = run.roots["algo-1"]
@@ -143,7 +150,7 @@ class JobRunner:
             "model": self._upload_archive(first / "model", output.join("model.tar.gz"), spec.name),
             "output": self._upload_archive(first / "output" / "data", output.join("output.tar.gz"), spec.name),
         }
-        return self._outcome(spec.name, spec.image, run, artifacts)
+        return replace(self._outcome(spec.name, spec.image, run, artifacts), metrics=tuple(metrics.final()))
 
     def _stage_training(self, spec: TrainingJobSpec, host: str, names: list[str], root: Path) -> None:
         for channel in spec.channels:
@@ -181,14 +188,16 @@ class JobRunner:
         max_runtime_s: int,
         stage: Callable[[str, list[str], Path], None],
         make_spec: Callable[[str, Path], ContainerSpec],
+        on_logged: Callable[[str], None] = lambda line: None,
     ) -> _Execution:
-        """Stage every host's folder, run all hosts, collect exit codes and the failure reason."""
+        """Stage every host's folder, run all hosts, collect exit codes and the failure reason; `on_logged` sees
+        every line as CloudWatch Logs holds it."""
         started = _now()
         names = hosts(instance_count)
         roots = {host: self._host_root(job, host) for host in names}
         for host, root in roots.items():
             stage(host, names, root)
-        codes, reason = self._run_hosts(kind, job, names, roots, max_runtime_s, make_spec)
+        codes, reason = self._run_hosts(kind, job, names, roots, max_runtime_s, make_spec, on_logged)
         return _Execution(started, roots, codes, reason)
 
     def _host_root(self, job: str, host: str) -> Path:
@@ -204,6 +213,7 @@ class JobRunner:
         roots: dict[str, Path],
         max_runtime_s: int,
         make_spec: Callable[[str, Path], ContainerSpec],
+        on_logged: Callable[[str], None],
     ) -> tuple[tuple[int, ...], str]:
         """Start every host, wait for all of them; (exit codes, failure reason or '')."""
         network = self._scope.network(job) if len(names) > 1 else None
@@ -223,7 +233,7 @@ class JobRunner:
             container.start()
             prefix = f"{host} " if len(names) > 1 else ""
             console = prefixed(partial(self._on_log, job), prefix)
-            stream = self._log_streams(kind, job, host)
+            stream = _escaped(_both(self._log_streams(kind, job, host), on_logged))
             followers.append(container.stream_logs(_both(console, stream)))
         deadline = time.monotonic() + max_runtime_s
         codes: dict[str, int] = {}
@@ -289,6 +299,11 @@ def _both(first: Callable[[str], None], second: Callable[[str], None]) -> Callab
         second(line)
 
     return both
+
+
+def _escaped(sink: Callable[[str], None]) -> Callable[[str], None]:
+    """A sink of lines as CloudWatch Logs holds them (the console sees them as the container wrote them)."""
+    return lambda line: sink(as_logged(line))
 
 
 def _last_line(text: str) -> str:

@@ -182,6 +182,7 @@ class TrainingJobSpec:
     max_runtime_s: int
     network_isolation: bool
     request: Mapping[str, Any] = field(repr=False)
+    metric_definitions: tuple[tuple[str, str], ...] = ()  # (name, regex), the request's
 
     @property
     def arn(self) -> str:
@@ -216,6 +217,9 @@ class TrainingJobSpec:
             ),
             network_isolation=bool(request.get("EnableNetworkIsolation", False)),
             request=request,
+            metric_definitions=tuple(
+                (str(d["Name"]), str(d["Regex"])) for d in algorithm.get("MetricDefinitions") or []
+            ),
         )
 
 

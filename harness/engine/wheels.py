@@ -108,8 +108,15 @@ def _require_matching_host(architecture: str, packages: list[str]) -> None:
         )
 
 
+# pip settings that would change what a lock resolves to (tox sets a constraint file for its own installs);
+# the index, proxy and certificate settings stay.
+_RESOLUTION_SETTINGS = ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "PIP_NO_BINARY", "PIP_ONLY_BINARY", "PIP_PRE")
+
+
 def _pip(arguments: list[str], problem: str, fix: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", *arguments], capture_output=True, text=True)
+    environment = {k: v for k, v in os.environ.items() if k not in _RESOLUTION_SETTINGS}
+    result = subprocess.run([sys.executable, "-m", "pip", *arguments], capture_output=True, text=True,
+                            env=environment)  # fmt: skip
     if result.returncode != 0:
         raise InfrastructureError(problem, fix=fix, details=result.stderr[-3000:])
 

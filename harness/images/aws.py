@@ -72,3 +72,23 @@ def _config(framework: str) -> dict[str, Any]:
         return {}
     file = Path(spec.origin).parent / "image_uri_config" / f"{framework}.json"
     return dict(json.loads(file.read_text())) if file.is_file() else {}
+
+
+# The metrics SageMaker registers for its built-in XGBoost algorithm (train: and validation: of each; seen in
+# DescribeTrainingJob's AlgorithmSpecification.MetricDefinitions of first-party XGBoost jobs).
+_XGBOOST_METRICS = ("accuracy", "auc", "aucpr", "cox-nloglik", "error", "f1", "gamma-deviance", "gamma-nloglik",
+                    "logloss", "mae", "map", "merror", "mlogloss", "mse", "ndcg", "poisson-nloglik", "r2", "rmse",
+                    "tweedie-nloglik")  # fmt: skip
+_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def builtin_metric_definitions(uri: str) -> list[tuple[str, str]]:
+    """(name, regex) SageMaker applies to a training job on AWS's XGBoost image when the job names none."""
+    image = parse_aws_image(uri)
+    if image is None or image.framework != "xgboost":
+        return []
+    return [
+        (f"{channel}:{metric}", f".*\\[[0-9]+\\].*#011{channel}-{metric}:{_NUMBER}.*")
+        for channel in ("train", "validation")
+        for metric in _XGBOOST_METRICS
+    ]

@@ -16,6 +16,7 @@ from harness.errors import UserError
 from harness.images.aws import AwsImage, sdk_versions
 
 HERE = Path(__file__).parent
+DOCKERFILE = HERE / "Dockerfile"  # one for every stand-in: the recipe's lock and framework make the difference
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,6 @@ class Recipe:
     framework: str
     version: str
     repository: str  # AWS's ECR repository
-    folder: Path  # Dockerfile
     lock: Path
     from_source: tuple[str, ...]  # packages PyPI ships only as source: built into wheels on the host
     differences: tuple[Difference, ...]
@@ -55,12 +55,21 @@ _MODEL_SERVER = Difference(
     "the same handler contract and answers",
 )  # fmt: skip
 
+_XGB_FROM_SOURCE = ("sagemaker-training", "inotify-simple", "retrying", "psutil")
+_XGB_COMMON = (
+    Difference("boto3", "1.17.52", "1.28.57", "the training toolkit needs >= 1.28.57, and so does AWS_ENDPOINT_URL"),
+    Difference("training toolkit", "sagemaker-containers 2.8.6.post2", "sagemaker-training 4.8.0",
+               "script mode runs `python train.py` where AWS's runs `python -m train`"),
+    Difference("algorithm mode", "AWS's container code", "the harness's, written from AWS's documentation",
+               "same hyperparameter checks and messages, log lines, model file and answers"),
+    _MODEL_SERVER,
+)  # fmt: skip
+
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("sklearn", "1.2-1"): Recipe(
         "sklearn",
         "1.2-1",
         "sagemaker-scikit-learn",
-        HERE / "sklearn",
         HERE / "sklearn" / "1.2-1.lock",
         _SKLEARN_FROM_SOURCE,
         (
@@ -74,13 +83,38 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "sklearn",
         "1.4-2",
         "sagemaker-scikit-learn",
-        HERE / "sklearn",
         HERE / "sklearn" / "1.4-2.lock",
         _SKLEARN_FROM_SOURCE,
         (
             Difference("python", "3.10", "3.11", _PYTHON),
             Difference("scipy", ">=1.9.0 (unpinned)", "1.17.1", "AWS's image resolves it at build time"),
             _MODEL_SERVER,
+        ),
+    ),
+    ("xgboost", "1.7-1"): Recipe(
+        "xgboost",
+        "1.7-1",
+        "sagemaker-xgboost",
+        HERE / "xgboost" / "1.7-1.lock",
+        _XGB_FROM_SOURCE,
+        (
+            Difference("python", "3.9 (Miniconda)", "3.11", _PYTHON),
+            Difference("pandas", "1.2.4", "1.5.0", _NO_311_WHEEL),
+            Difference("scipy", "1.8.0", "1.9.2", _NO_311_WHEEL),
+            Difference("scikit-learn", "0.24.1", "1.1.3", _NO_311_WHEEL),
+            *_XGB_COMMON,
+        ),
+    ),
+    ("xgboost", "3.0-5"): Recipe(
+        "xgboost",
+        "3.0-5",
+        "sagemaker-xgboost",
+        HERE / "xgboost" / "3.0-5.lock",
+        _XGB_FROM_SOURCE,
+        (
+            Difference("python", "3.10", "3.11", _PYTHON),
+            Difference("xgboost", "3.0.5 (CUDA build)", "xgboost-cpu 3.0.5", "the same version without GPU support"),
+            *_XGB_COMMON,
         ),
     ),
 }

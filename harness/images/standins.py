@@ -22,7 +22,7 @@ from harness.engine.baseimage import AUTO, resolve_base_image
 from harness.engine.docker import Engine, ImageInfo
 from harness.engine.wheels import ensure_wheelhouse, link_or_copy
 from harness.images.aws import AwsImage, parse_aws_image
-from harness.images.recipes import HERE, RECIPES, Recipe, recipe_for
+from harness.images.recipes import DOCKERFILE, HERE, RECIPES, Recipe, recipe_for
 
 STANDIN_LABEL = "com.sagemaker-local-harness.stand-in"  # "<framework> <version>"
 RECIPE_LABEL = "com.sagemaker-local-harness.stand-in-sha256"  # what it was built from
@@ -50,7 +50,7 @@ def recipe_digest(recipe: Recipe) -> str:
 
 def _recipe_files(recipe: Recipe) -> list[Path]:
     runtime = [p for p in RUNTIME.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return sorted([recipe.folder / "Dockerfile", recipe.lock, *runtime])
+    return sorted([DOCKERFILE, recipe.lock, *runtime])
 
 
 @dataclass(frozen=True)
@@ -121,13 +121,20 @@ def build_standin(
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="standin-context-", dir=cache) as scratch:
         context = Path(scratch)
-        shutil.copy2(recipe.folder / "Dockerfile", context / "Dockerfile")
+        shutil.copy2(DOCKERFILE, context / "Dockerfile")
         shutil.copy2(recipe.lock, context / "requirements.lock")
         (context / "wheels").mkdir()
         for wheel in wheels.glob("*.whl"):
             link_or_copy(wheel, context / "wheels" / wheel.name)
         shutil.copytree(RUNTIME, context / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
-        info = engine.build(context, recipe.local_name, "", {"BASE_IMAGE": base}, labels, lambda line: None)
+        info = engine.build(
+            context,
+            recipe.local_name,
+            "",
+            {"BASE_IMAGE": base, "FRAMEWORK": recipe.framework},
+            labels,
+            lambda line: None,
+        )
     on_line(
         f"harness: built {recipe.local_name} in {time.monotonic() - started:.0f} s ({info.size_bytes / 1e6:.0f} MB)"
     )

@@ -167,3 +167,103 @@ def test_framework_processor_runs_runproc_and_an_uninstallable_requirement_fails
     assert 'Command "/opt/venv/bin/python3 -m pip install -r requirements.txt"' in error["error"]
     assert "No matching distribution found for harness-no-such-package==1.0" in result.stdout + result.stderr
     assert "never runs" not in result.stdout
+
+
+XGBOOST_SCRIPT = """
+import json, tarfile
+import sagemaker
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.processing import ProcessingInput, ScriptProcessor
+from sagemaker.serializers import CSVSerializer
+
+session = sagemaker.Session()
+role = "arn:aws:iam::111122223333:role/TeamSageMaker"
+bucket = session.default_bucket()
+image = image_uris.retrieve("xgboost", session.boto_region_name, "1.7-1")
+channels = {
+    "train": TrainingInput("s3://team-ml/xgb/train/", content_type="text/csv"),
+    "validation": TrainingInput("s3://team-ml/xgb/validation/", content_type="text/csv"),
+}
+estimator = Estimator(image_uri=image, role=role, instance_count=1, instance_type="ml.m5.xlarge",
+                      output_path=f"s3://{bucket}/xgb", sagemaker_session=session,
+                      hyperparameters={"objective": "reg:squarederror", "num_round": "30", "max_depth": "3",
+                                       "eta": "0.3", "eval_metric": "rmse", "early_stopping_rounds": "5"})
+estimator.fit(channels)
+metrics = estimator.latest_training_job.describe().get("FinalMetricDataList", [])
+
+evaluation = ScriptProcessor(image_uri=image, command=["python3"], role=role, instance_count=1,
+                             instance_type="ml.m5.xlarge", sagemaker_session=session)
+evaluation.run(code="evaluate.py",
+               inputs=[ProcessingInput(source=estimator.model_data, destination="/opt/ml/processing/model")])
+
+predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer())
+rows = ["0.03,0.05,0.06,0.02,-0.04,-0.03,-0.04,0.0,0.02,-0.02", ",".join(["0.0"] * 10)]
+answer = predictor.predict("\\n".join(rows))
+try:
+    session.sagemaker_runtime_client.invoke_endpoint(EndpointName=predictor.endpoint_name, Body=b"[[1, 2]]",
+                                                     ContentType="application/json")
+    refused = ""
+except Exception as error:
+    refused = str(error)
+predictor.delete_endpoint()
+
+bad = Estimator(image_uri=image, role=role, instance_count=1, instance_type="ml.m5.xlarge",
+                output_path=f"s3://{bucket}/xgb", sagemaker_session=session,
+                hyperparameters={"num_round": "10", "eta": "1.5"})
+try:
+    bad.fit(channels, logs=False)
+    rejected = ""
+except Exception as error:
+    rejected = str(error)
+print("RESULT " + json.dumps({"metrics": {m["MetricName"]: m["Value"] for m in metrics}, "answer": answer.decode(),
+                              "refused": refused, "rejected": rejected}))
+"""
+
+EVALUATE = """
+import tarfile, numpy, pandas, sklearn, xgboost
+tarfile.open("/opt/ml/processing/model/model.tar.gz").extractall("/tmp/model")
+booster = xgboost.Booster()
+booster.load_model("/tmp/model/xgboost-model")
+print(f"loaded xgboost-model with {booster.num_boosted_rounds()} rounds: xgboost {xgboost.__version__}, "
+      f"pandas {pandas.__version__}, numpy {numpy.__version__}, scikit-learn {sklearn.__version__}")
+"""
+
+
+@pytest.mark.timeout(1800)
+def test_built_in_xgboost_trains_reports_metrics_evaluates_and_serves(tmp_path: Path, engine: Engine) -> None:
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    frame = frame[["target"] + [c for c in frame.columns if c != "target"]]  # label first, no header
+    frame.iloc[:350].to_csv(tmp_path / "train.csv", index=False, header=False)
+    frame.iloc[350:].to_csv(tmp_path / "validation.csv", index=False, header=False)
+    (tmp_path / "job.py").write_text(XGBOOST_SCRIPT)
+    (tmp_path / "evaluate.py").write_text(EVALUATE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
+    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--data", "train.csv=s3://team-ml/xgb/train/train.csv",
+         "--data", "validation.csv=s3://team-ml/xgb/validation/validation.csv", "--", sys.executable, "job.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
+    outcome = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    # fit() printed the algorithm's per-round lines as CloudWatch Logs holds them (the tab as #011).
+    assert "[0]#011train-rmse:" in result.stdout and "#011validation-rmse:" in result.stdout
+    assert "Train matrix has 350 rows and 10 columns" in result.stdout
+    # SageMaker's metric definitions for the built-in algorithm, applied to that log: the final values.
+    assert set(outcome["metrics"]) == {"train:rmse", "validation:rmse"}
+    assert 0 < outcome["metrics"]["train:rmse"] < outcome["metrics"]["validation:rmse"] < 100
+    # The evaluation script loads xgboost-model as in the cloud, with the image's libraries.
+    assert "loaded xgboost-model with" in result.stdout and "xgboost 1.7.4" in result.stdout
+    # The endpoint answers CSV with one prediction per line, and refuses JSON as AWS's container does.
+    lines = outcome["answer"].splitlines()
+    assert len(lines) == 2 and all(float(v) > 0 for v in lines) and outcome["answer"].endswith("\n")
+    assert "415" in outcome["refused"] and "application/json is not an accepted ContentType" in outcome["refused"]
+    # A value the algorithm rejects fails the job with its message.
+    assert "AlgorithmError: framework error:" in outcome["rejected"]
+    assert "Hyperparameter eta: 1.5 is not in [0, 1]" in outcome["rejected"]
+    info = engine.image("harness-standin/sagemaker-xgboost:1.7-1")
+    assert info is not None

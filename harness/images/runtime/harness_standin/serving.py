@@ -36,6 +36,7 @@ import numpy as np
 CODE_DIR = Path("/opt/ml/code")
 MODEL_DIR = "/opt/ml/model"
 JSON, CSV, NPY = "application/json", "text/csv", "application/x-npy"
+BINARY_TYPES = (NPY, "application/x-recordio-protobuf")
 # Werkzeug's page for an exception escaping the view: what AWS's container answers.
 ERROR_PAGE = (
     '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<title>500 Internal Server Error</title>\n'
@@ -132,14 +133,15 @@ class Handlers:
                 self._loaded = True
             return self._model
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
+        content_type = content_type or JSON  # sagemaker-containers' default
         model = self.model()
         if self.transform_fn:
             result = self.transform_fn(model, body, content_type, accept)
-            return _response(result, accept)
-        data = self.input_fn(body if content_type == NPY else body.decode(), content_type)
+            return (200, *_response(result, accept))
+        data = self.input_fn(body if content_type in BINARY_TYPES else body.decode(), content_type)
         prediction = self.predict_fn(data, model)
-        return _response(self.output_fn(prediction, accept), accept)
+        return (200, *_response(self.output_fn(prediction, accept), accept))
 
 
 def _response(result: Any, accept: str) -> tuple[bytes, str]:
@@ -201,8 +203,8 @@ def _extract(archive: Path) -> None:
             tar.extractall(CODE_DIR)  # as AWS's toolkit does (the SDK wrote this archive)
 
 
-def make_handler(handlers: Handlers) -> type[BaseHTTPRequestHandler]:
-    default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
+def make_handler(handlers: Any, default_accept: str) -> type[BaseHTTPRequestHandler]:
+    """`handlers`: model() (loads once) and invoke(body, content_type, accept) -> (status, body, mimetype)."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -221,14 +223,14 @@ def make_handler(handlers: Handlers) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             if self.path.split("?")[0] != "/invocations":
                 return self._send(404, b"{}", JSON)
-            content_type = self.headers.get("ContentType") or self.headers.get("Content-Type") or JSON
+            content_type = self.headers.get("ContentType") or self.headers.get("Content-Type") or ""
             accept = self.headers.get("Accept") or ""
             accept = default_accept if accept in ("", "*/*") else accept
             try:
-                answer, mimetype = handlers.invoke(body, content_type, accept)
+                status, answer, mimetype = handlers.invoke(body, content_type, accept)
             except Exception:  # noqa: BLE001
                 return self._fail()
-            self._send(200, answer, mimetype + ("; charset=utf-8" if mimetype == CSV else ""))
+            self._send(status, answer, mimetype + ("; charset=utf-8" if mimetype == CSV else ""))
 
         def _fail(self) -> None:
             traceback.print_exc()
@@ -251,9 +253,24 @@ def make_handler(handlers: Handlers) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     # As AWS's `serve`: the user's code is fetched, installed and imported before the server starts, so code
     # that does not load ends the container (the endpoint fails to start) rather than answering errors.
-    handlers = Handlers(load_user_module())
+    xgboost = os.environ.get("HARNESS_STANDIN_FRAMEWORK") == "xgboost"
+    module = load_user_module()
+    handlers: Any
+    if xgboost and module is None:  # the built-in algorithm's model server
+        from harness_standin.xgboost_serving import AlgorithmHandlers
+
+        handlers, default_accept = AlgorithmHandlers(MODEL_DIR), CSV
+    else:
+        handlers, default_accept = Handlers(module), JSON
+        if xgboost:
+            from harness_standin.xgboost_serving import default_input_fn as xgboost_input_fn
+            from harness_standin.xgboost_serving import default_predict_fn as xgboost_predict_fn
+
+            handlers.input_fn = getattr(module, "input_fn", None) or xgboost_input_fn
+            handlers.predict_fn = getattr(module, "predict_fn", None) or xgboost_predict_fn
+    default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", default_accept)
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(handlers))
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(handlers, default_accept))
     print(f"stand-in model server listening on port {port}", flush=True)
     server.serve_forever()
 

@@ -9,15 +9,21 @@ writes /opt/ml/output/failure on an error.
 
 from __future__ import annotations
 
+import os
+
 
 def main() -> None:
     from sagemaker_training import entry_point, environment
 
     env = environment.Environment()
     if not env.user_entry_point:
+        if os.environ.get("HARNESS_STANDIN_FRAMEWORK") == "xgboost":  # no script: the built-in algorithm
+            from harness_standin import xgboost_algorithm
+
+            xgboost_algorithm.main()
         raise ValueError(
-            "no training script: set the estimator's entry_point (hyperparameter sagemaker_program), "
-            "or use a stand-in in algorithm mode where the image has one"
+            "no training script: set the estimator's entry_point (hyperparameter sagemaker_program); "
+            "the scikit-learn image has no built-in algorithm"
         )
     entry_point.run(
         uri=env.module_dir,
