@@ -8,8 +8,6 @@ a preprocessing script that downloads its input with boto3 itself, and a plain P
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import subprocess
 import sys
@@ -17,49 +15,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support import escaped
+from support import audited_environment, escaped_by_process
 
 from harness.engine.docker import OWNER_LABEL, SCOPE_LABEL, Engine
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "house-prices"
 STEPS = ["PrepareFeatures", "FitRegressor", "ScoreModel", "CheckRmse", "RegisterHousePriceModel-RegisterModel"]
-
-# Put first on PYTHONPATH of the harness (and, chained by the harness's own sitecustomize, of the
-# command's Python): records every connection and name lookup of each process into its own file.
-AUDIT_SITE = """
-import atexit, json, os, sys
-_events = []
-def _hook(event, args):
-    if event in ("socket.connect", "socket.sendto"):
-        address = args[1]
-        _events.append(["connect", address if isinstance(address, str) else str(address[0])])
-    elif event == "socket.getaddrinfo":
-        _events.append(["lookup", str(args[0])])
-sys.addaudithook(_hook)
-def _dump():
-    with open(os.path.join(os.environ["AUDIT_DIR"], f"{os.getpid()}.json"), "w") as f:
-        json.dump({"argv": sys.argv, "events": _events}, f)
-atexit.register(_dump)
-"""
-
-
-def audited_environment(tmp_path: Path) -> dict[str, str]:
-    """A user's shell: no AWS settings of tox's, an audit on every Python process, state in tmp_path."""
-    site, audit = tmp_path / "audit-site", tmp_path / "audit"
-    site.mkdir()
-    audit.mkdir()
-    (site / "sitecustomize.py").write_text(AUDIT_SITE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_PROJECT_ROOT"))}
-    return {**env, "PYTHONPATH": str(site), "AUDIT_DIR": str(audit), "HARNESS_STATE_DIR": str(tmp_path / "state")}
-
-
-def escaped_by_process(tmp_path: Path, engine: Engine) -> dict[str, list[str]]:
-    """Per audited process: what it reached beyond loopback, Unix sockets and the Docker bridge."""
-    found: dict[str, list[str]] = {}
-    for file in (tmp_path / "audit").glob("*.json"):
-        record = json.loads(file.read_text())
-        found[" ".join(record["argv"])[:80]] = escaped(record["events"], engine)
-    return found
 
 
 def harness(*args: str) -> list[str]:
