@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import boto3
 import sagemaker
@@ -29,7 +30,7 @@ if __name__ == "__main__":
     model = ModelPackage(role=ROLE, model_package_arn=arn, sagemaker_session=session)
     model.deploy(initial_instance_count=1, instance_type="ml.m5.large", endpoint_name=ENDPOINT)
     try:
-        rows = open(sys.argv[1] if len(sys.argv) > 1 else "data/payload.csv").read()
+        rows = Path(sys.argv[1] if len(sys.argv) > 1 else "data/payload.csv").read_text()
         response = boto3.client("sagemaker-runtime").invoke_endpoint(
             EndpointName=ENDPOINT, ContentType="text/csv", Body=rows
         )

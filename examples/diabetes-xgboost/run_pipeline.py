@@ -13,7 +13,6 @@ import sys
 
 import boto3
 from botocore.exceptions import WaiterError
-
 from pipelines.pipeline import get_pipeline
 
 ROLE = os.environ.get("SAGEMAKER_ROLE_ARN", "arn:aws:iam::111122223333:role/AcmeSageMakerExecution")
