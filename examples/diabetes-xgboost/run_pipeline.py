@@ -8,6 +8,7 @@ AWS credentials and region come from boto3's default chain; SAGEMAKER_ROLE_ARN n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -29,10 +30,8 @@ if __name__ == "__main__":
     if args.mse_threshold is not None:
         parameters["MseThreshold"] = args.mse_threshold
     execution = pipeline.start(parameters=parameters)
-    try:
+    with contextlib.suppress(WaiterError):  # a failed execution: its steps say why, below
         execution.wait(delay=30, max_attempts=120)
-    except WaiterError:
-        pass
     for step in reversed(execution.list_steps()):
         print(
             f"{step['StepName']}: {step['StepStatus']}"
