@@ -267,3 +267,96 @@ def test_built_in_xgboost_trains_reports_metrics_evaluates_and_serves(tmp_path: 
     assert "Hyperparameter eta: 1.5 is not in [0, 1]" in outcome["rejected"]
     info = engine.image("harness-standin/sagemaker-xgboost:1.7-1")
     assert info is not None
+
+
+NEWEST_SCRIPT = """
+import json
+import sagemaker
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.serializers import CSVSerializer
+from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.xgboost.estimator import XGBoost
+
+session = sagemaker.Session()
+role = "arn:aws:iam::111122223333:role/TeamSageMaker"
+bucket = session.default_bucket()
+SKLearnProcessor(framework_version="1.4-2", role=role, instance_type="ml.m5.xlarge", instance_count=1,
+                 sagemaker_session=session).run(code="versions.py")
+
+# The built-in algorithm on the newest XGBoost, from text/libsvm.
+image = image_uris.retrieve("xgboost", session.boto_region_name, "3.0-5")
+algorithm = Estimator(image_uri=image, role=role, instance_count=1, instance_type="ml.m5.xlarge",
+                      output_path=f"s3://{bucket}/xgb3", sagemaker_session=session,
+                      hyperparameters={"objective": "reg:squarederror", "num_round": "10"})
+algorithm.fit({"train": TrainingInput("s3://team-ml/libsvm/", content_type="text/libsvm")})
+predictor = algorithm.deploy(initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer())
+scored = session.sagemaker_runtime_client.invoke_endpoint(
+    EndpointName=predictor.endpoint_name, Body=b"1 1:0.5 2:0.1", ContentType="text/libsvm", Accept="application/json"
+)["Body"].read().decode()
+predictor.delete_endpoint()
+
+# Script mode on the XGBoost image: the SDK's XGBoost estimator, its model_fn, the container's default input_fn.
+script = XGBoost(entry_point="train_xgb.py", source_dir="xgb", framework_version="3.0-5", role=role,
+                 instance_type="ml.m5.xlarge", instance_count=1, sagemaker_session=session,
+                 hyperparameters={"num-round": 5})
+script.fit({"train": TrainingInput("s3://team-ml/libsvm/", content_type="text/libsvm")})
+predictor = script.deploy(initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer())
+answer = session.sagemaker_runtime_client.invoke_endpoint(
+    EndpointName=predictor.endpoint_name, Body=b"0.5,0.1", ContentType="text/csv"
+)["Body"].read().decode()
+predictor.delete_endpoint()
+print("RESULT " + json.dumps({"scored": scored, "answer": answer}))
+"""
+
+VERSIONS = """
+import numpy, pandas, sklearn, sys
+print(f"python {sys.version_info.major}.{sys.version_info.minor} scikit-learn {sklearn.__version__} "
+      f"numpy {numpy.__version__} pandas {pandas.__version__}")
+"""
+
+TRAIN_XGB = """
+import argparse, os, xgboost
+
+def model_fn(model_dir):
+    booster = xgboost.Booster()
+    booster.load_model(os.path.join(model_dir, "model.json"))
+    return booster
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--num-round", type=int)
+    args = parser.parse_args()
+    train = xgboost.DMatrix(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.libsvm") + "?format=libsvm")
+    booster = xgboost.train({"objective": "reg:squarederror"}, train, num_boost_round=args.num_round)
+    booster.save_model(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"))
+    print(f"script mode: xgboost {xgboost.__version__}, {args.num_round} rounds")
+"""
+
+
+@pytest.mark.timeout(1800)
+def test_the_newest_versions_libsvm_json_answers_and_xgboost_script_mode(tmp_path: Path, engine: Engine) -> None:
+    (tmp_path / "job.py").write_text(NEWEST_SCRIPT)
+    (tmp_path / "versions.py").write_text(VERSIONS)
+    (tmp_path / "xgb").mkdir()
+    (tmp_path / "xgb" / "train_xgb.py").write_text(TRAIN_XGB)
+    rows = [f"{(i % 7) * 1.5} 1:{i / 40:.3f} 2:{(i * 7 % 11) / 11:.3f}" for i in range(40)]
+    (tmp_path / "train.libsvm").write_text("\n".join(rows) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
+    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--data", "train.libsvm=s3://team-ml/libsvm/train.libsvm",
+         "--", sys.executable, "job.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
+    outcome = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    assert "python 3.11 scikit-learn 1.4.2 numpy 2.1.0 pandas 2.3.2" in result.stdout  # AWS's 1.4-2 pins
+    assert "#011train-rmse:" in result.stdout  # the built-in algorithm read text/libsvm
+    scores = json.loads(outcome["scored"])["predictions"]  # the built-in algorithm's JSON answer shape
+    assert len(scores) == 1 and isinstance(scores[0]["score"], float)
+    assert "script mode: xgboost 3.0.5, 5 rounds" in result.stdout
+    assert len(json.loads(outcome["answer"])) == 1  # script mode's default output: JSON, a list of predictions
+    for name in ("harness-standin/sagemaker-scikit-learn:1.4-2", "harness-standin/sagemaker-xgboost:3.0-5"):
+        assert engine.image(name) is not None
