@@ -11,11 +11,29 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.engine.docker import Engine
 from harness.images.standins import STANDIN_LABEL
+
+
+def run_job(tmp_path: Path, *data: str) -> subprocess.CompletedProcess[str]:
+    """`sagemaker-harness run [--data P=URI ...] -- python job.py` in tmp_path, as a user's shell runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
+    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    seeds = [arg for item in data for arg in ("--data", item)]
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", *seeds, "--", sys.executable, "job.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700,
+    )  # fmt: skip
+
+
+def reported(stdout: str) -> Any:
+    """What the job script printed after `RESULT ` (its last such line: deploy() prints progress marks first)."""
+    return json.loads([line for line in stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+
 
 SCRIPT = """
 import json
@@ -89,16 +107,10 @@ def test_sklearn_processing_script_mode_training_and_serving_on_the_stand_in(tmp
     (tmp_path / "src" / "train.py").write_text(TRAIN)
     (tmp_path / "src" / "requirements.txt").write_text("joblib\n")  # in the image already: satisfied offline
     load_diabetes(as_frame=True).frame.to_csv(tmp_path / "diabetes.csv", index=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
-    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--data", "diabetes.csv=s3://team-ml/raw/diabetes.csv",
-         "--", sys.executable, "job.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1400,
-    )  # fmt: skip
+    result = run_job(tmp_path, "diabetes.csv=s3://team-ml/raw/diabetes.csv")
     output = result.stdout + result.stderr
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
-    outcome = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    outcome = reported(result.stdout)
     image = outcome["image"]
     assert image == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     info = engine.image(image)
@@ -150,19 +162,14 @@ def test_framework_processor_runs_runproc_and_an_uninstallable_requirement_fails
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "train.py").write_text("print('never runs')\n")
     (tmp_path / "bad" / "requirements.txt").write_text("harness-no-such-package==1.0\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
-    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--", sys.executable, "job.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1400,
-    )  # fmt: skip
+    result = run_job(tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
     # The SDK's runproc.sh: sourcedir.tar.gz unpacked, its requirements installed, the entry point run with its
     # arguments.
     assert "processor says ['--greeting', 'hello'] 42" in result.stdout
     assert "Requirement already satisfied: joblib" in result.stdout
     # A requirement that cannot be had fails the training job as AWS's toolkit reports it; the log names it.
-    error = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    error = reported(result.stdout)
     assert "Failed. Reason: AlgorithmError: InstallRequirementsError:" in error["error"]
     assert 'Command "/opt/venv/bin/python3 -m pip install -r requirements.txt"' in error["error"]
     assert "No matching distribution found for harness-no-such-package==1.0" in result.stdout + result.stderr
@@ -241,15 +248,13 @@ def test_built_in_xgboost_trains_reports_metrics_evaluates_and_serves(tmp_path: 
     frame.iloc[350:].to_csv(tmp_path / "validation.csv", index=False, header=False)
     (tmp_path / "job.py").write_text(XGBOOST_SCRIPT)
     (tmp_path / "evaluate.py").write_text(EVALUATE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
-    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--data", "train.csv=s3://team-ml/xgb/train/train.csv",
-         "--data", "validation.csv=s3://team-ml/xgb/validation/validation.csv", "--", sys.executable, "job.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700,
-    )  # fmt: skip
+    result = run_job(
+        tmp_path,
+        "train.csv=s3://team-ml/xgb/train/train.csv",
+        "validation.csv=s3://team-ml/xgb/validation/validation.csv",
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
-    outcome = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    outcome = reported(result.stdout)
     # fit() printed the algorithm's per-round lines as CloudWatch Logs holds them (the tab as #011).
     assert "[0]#011train-rmse:" in result.stdout and "#011validation-rmse:" in result.stdout
     assert "Train matrix has 350 rows and 10 columns" in result.stdout
@@ -343,15 +348,9 @@ def test_the_newest_versions_libsvm_json_answers_and_xgboost_script_mode(tmp_pat
     (tmp_path / "xgb" / "train_xgb.py").write_text(TRAIN_XGB)
     rows = [f"{(i % 7) * 1.5} 1:{i / 40:.3f} 2:{(i * 7 % 11) / 11:.3f}" for i in range(40)]
     (tmp_path / "train.libsvm").write_text("\n".join(rows) + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_PROJECT_ROOT"}
-    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--data", "train.libsvm=s3://team-ml/libsvm/train.libsvm",
-         "--", sys.executable, "job.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700,
-    )  # fmt: skip
+    result = run_job(tmp_path, "train.libsvm=s3://team-ml/libsvm/train.libsvm")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
-    outcome = json.loads([line for line in result.stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
+    outcome = reported(result.stdout)
     assert "python 3.11 scikit-learn 1.4.2 numpy 2.1.0 pandas 2.3.2" in result.stdout  # AWS's 1.4-2 pins
     assert "#011train-rmse:" in result.stdout  # the built-in algorithm read text/libsvm
     scores = json.loads(outcome["scored"])["predictions"]  # the built-in algorithm's JSON answer shape
