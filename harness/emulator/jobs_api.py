@@ -1,9 +1,10 @@
 """SageMaker's job operations: Create/Describe/List/Stop for processing, training and transform jobs.
 
 A Create call returns once the job reached its terminal state (so the SDK's
-first Describe already sees it and its waiters never sleep); in the
-asynchronous mode it returns at once and the job runs in the background,
-`InProgress` until it ends, as in the service.
+first Describe already sees it and its waiters never sleep), over HTTP within
+the reply deadline of harness.emulator.replies; in the asynchronous mode it
+returns at once and the job runs in the background, `InProgress` until it
+ends, as in the service.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.emulator.expressions import walk
 from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.paging import page
+from harness.emulator.replies import run_until_reply
 from harness.emulator.runner import JobOutcome, JobRunner
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.storage import EmbeddedS3, S3Uri
@@ -46,7 +48,8 @@ class JobsApi:
         self._lock = threading.Lock()
         self._jobs: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.outcomes: dict[str, JobOutcome] = {}  # what a run record needs beyond AWS's shapes
-        self._background = ThreadPoolExecutor(thread_name_prefix="job") if asynchronous else None
+        self._asynchronous = asynchronous
+        self._background = ThreadPoolExecutor(thread_name_prefix="job")  # threads start on first use
 
     # -- processing ----------------------------------------------------------------------
     def create_processing_job(self, **request: Any) -> dict[str, str]:
@@ -118,10 +121,12 @@ class JobsApi:
         run = self._prepare(kind, request)
         name = str(request[f"{kind}JobName"])
         self._record_start(kind, name, request)
-        if self._background is None or not in_background:
+        if not in_background:
             self._finish(kind, request, run)
-        else:
+        elif self._asynchronous:
             self._background.submit(self._finish, kind, request, run)  # close() waits for it
+        else:  # to its end, or until the HTTP reply's deadline (harness.emulator.replies)
+            run_until_reply(self._background, lambda: self._finish(kind, request, run))
         return {f"{kind}JobArn": _arn(kind, name)}
 
     def _record_start(self, kind: str, name: str, request: Mapping[str, Any]) -> None:
@@ -187,9 +192,8 @@ class JobsApi:
         )
 
     def close(self) -> None:
-        """Waits for background jobs (asynchronous mode): none may outlive the environment."""
-        if self._background is not None:
-            self._background.shutdown(wait=True)
+        """Waits for background jobs: none may outlive the environment."""
+        self._background.shutdown(wait=True)
 
 
 def _arn(kind: str, name: str) -> str:

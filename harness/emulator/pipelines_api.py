@@ -22,6 +22,7 @@ from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import failure_reason, not_found, validation_error
 from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
 from harness.emulator.paging import page
+from harness.emulator.replies import run_until_reply
 from harness.emulator.storage import EmbeddedS3, S3Uri
 
 DEFINITION_LIMIT = 1024 * 1024  # CreatePipeline: PipelineDefinition at most 1 MB
@@ -44,7 +45,8 @@ class PipelinesApi:
         self._lock = threading.Lock()
         self._pipelines: dict[str, dict[str, Any]] = {}
         self._executions: dict[str, Execution] = {}
-        self._background = ThreadPoolExecutor(thread_name_prefix="pipeline") if asynchronous else None
+        self._asynchronous = asynchronous
+        self._background = ThreadPoolExecutor(thread_name_prefix="pipeline")  # threads start on first use
 
     @property
     def runs(self) -> list[PipelineRun]:
@@ -163,10 +165,10 @@ class PipelinesApi:
         with self._lock:
             self._executions[run.arn] = execution
             pipeline["LastExecutionTime"] = run.started
-        if self._background is None:
-            run.run()
-        else:
+        if self._asynchronous:
             self._background.submit(_run_quietly, run)
+        else:  # to its end, or until the HTTP reply's deadline (harness.emulator.replies)
+            run_until_reply(self._background, run.run)
         return {"PipelineExecutionArn": run.arn}
 
     def describe_pipeline_execution(self, PipelineExecutionArn: str) -> dict[str, Any]:
@@ -239,11 +241,10 @@ class PipelinesApi:
         return execution
 
     def close(self) -> None:
-        if self._background is not None:
-            for run in self.runs:
-                if run.status == "Executing":
-                    run.request_stop()
-            self._background.shutdown(wait=True)
+        for run in self.runs:
+            if run.status == "Executing":
+                run.request_stop()
+        self._background.shutdown(wait=True)
 
 
 def _kept(current: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from harness.emulator.protocol import (
     parse_body,
     unknown_operation,
 )
+from harness.emulator.replies import reply_deadline_s, reply_within
 from harness.errors import InfrastructureError, UserError
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ class LocalAwsApp:
         self.routes.requests.append(f"SageMaker.{operation}")
         if self.routes.sagemaker is None:
             raise AwsFault("ServiceUnavailable", "the local SageMaker is starting; retry", 503)
-        return self.routes.sagemaker.call(operation, request)
+        with reply_within(reply_deadline_s()):  # below the client's read timeout: work still running is InProgress
+            return self.routes.sagemaker.call(operation, request)
 
     def _logs(self, operation: str, request: dict[str, Any]) -> Any:
         self.routes.requests.append(f"Logs.{operation}")

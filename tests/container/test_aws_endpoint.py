@@ -200,3 +200,29 @@ def test_a_missing_input_fails_the_job_not_the_call(local_env: LocalEnvironment,
     assert job["FailureReason"].startswith(
         'ClientError: No S3 objects found under S3 URL "s3://team-raw/never-written/"'
     )
+
+
+def test_work_longer_than_the_reply_deadline_answers_in_progress_and_goes_on(
+    local_env: LocalEnvironment, images: dict[ImageKind, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Create must answer before the client's read timeout (botocore: 60 s, then it sends the Create again)."""
+    monkeypatch.setenv("HARNESS_REPLY_WITHIN_S", "1")
+    sagemaker = client(local_env, "sagemaker")
+    started = time.monotonic()
+    sagemaker.create_processing_job(
+        ProcessingJobName="outlasts-the-reply",
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        AppSpecification={"ImageUri": images["processing"], "ContainerEntrypoint": ["sleep", "5"]},
+        RoleArn=ROLE,
+    )  # fmt: skip
+    assert time.monotonic() - started < 4
+    assert sagemaker.describe_processing_job(ProcessingJobName="outlasts-the-reply")["ProcessingJobStatus"] == (
+        "InProgress"
+    )
+    deadline = time.monotonic() + 60
+    while (
+        status := sagemaker.describe_processing_job(ProcessingJobName="outlasts-the-reply")["ProcessingJobStatus"]
+    ) == "InProgress":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert status == "Completed"
