@@ -157,6 +157,7 @@ class SageMakerControlPlane:
     def close(self) -> None:
         self.pipelines.close()
         self.jobs.close()
+        self.hosting.close()
 
 
 _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "read_property_file", "runs", "outcomes"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from harness.emulator.awserrors import failure_reason, validation_error
 from harness.emulator.hosting import EndpointHost, ModelDefinition, not_found_endpoint
 from harness.emulator.paging import page
 from harness.emulator.registry import ModelRegistry
+from harness.emulator.replies import run_until_reply
 from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.errors import HarnessError
 
@@ -41,6 +43,12 @@ class HostingApi:
         self._models: dict[str, tuple[ModelDefinition, dict[str, Any]]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._failed: dict[str, _FailedEndpoint] = {}
+        self._creating: dict[str, tuple[str, datetime]] = {}  # name -> (config, since): its container starting
+        self._background = ThreadPoolExecutor(thread_name_prefix="endpoint")  # threads start on first use
+
+    def close(self) -> None:
+        """Waits for endpoints still starting (after a reply's deadline): none may outlive the environment."""
+        self._background.shutdown(wait=True)
 
     # -- models --------------------------------------------------------------------------
     def create_model(self, ModelName: str, **request: Any) -> dict[str, str]:
@@ -137,13 +145,26 @@ class HostingApi:
 
     # -- endpoints -----------------------------------------------------------------------
     def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:
-        if EndpointName in self._failed or self._endpoints.status(EndpointName) is not None:
-            raise validation_error(
-                "CreateEndpoint",
-                f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", EndpointName)}".',
-            )
-        self._serve(EndpointName, EndpointConfigName)
+        with self._lock:
+            exists = EndpointName in self._failed or EndpointName in self._creating
+            if exists or self._endpoints.status(EndpointName) is not None:
+                raise validation_error(
+                    "CreateEndpoint",
+                    f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", EndpointName)}".',
+                )
+            self._creating[EndpointName] = (EndpointConfigName, datetime.now(UTC))
+        try:  # to InService (or Failed), or until the HTTP reply's deadline: then it is Creating, as in AWS
+            run_until_reply(self._background, lambda: self._serve_then_settle(EndpointName, EndpointConfigName))
+        except BaseException:
+            self._creating.pop(EndpointName, None)
+            raise
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
+
+    def _serve_then_settle(self, name: str, config_name: str) -> None:
+        try:
+            self._serve(name, config_name)
+        finally:
+            self._creating.pop(name, None)
 
     def _serve(self, name: str, config_name: str) -> None:
         """The request is refused now if it is invalid; once the endpoint exists, a failure to start (no model
@@ -186,6 +207,16 @@ class HostingApi:
                 "LastModifiedTime": failed.created,
             }
         found = self._endpoints.status(EndpointName)
+        creating = self._creating.get(EndpointName)
+        if found is None and creating is not None:  # its image (a stand-in, built once) or container still starting
+            return {
+                "EndpointName": EndpointName,
+                "EndpointArn": arn,
+                "EndpointConfigName": creating[0],
+                "EndpointStatus": "Creating",
+                "CreationTime": creating[1],
+                "LastModifiedTime": creating[1],
+            }
         if found is None:
             raise not_found_endpoint("DescribeEndpoint", EndpointName)
         endpoint, status = found

@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+from harness.emulator.storage import S3Uri
 from harness.engine.docker import Engine
 from harness.project.images import ImageKind
 
@@ -226,3 +227,23 @@ def test_work_longer_than_the_reply_deadline_answers_in_progress_and_goes_on(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert status == "Completed"
+
+
+def test_an_endpoint_still_starting_at_the_reply_deadline_is_creating_then_in_service(
+    local_env: LocalEnvironment, images: dict[ImageKind, str], trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_REPLY_WITHIN_S", "0.05")  # below the container's own start-up
+    model = f"s3://{local_env.bucket}/slow/model.tar.gz"
+    local_env.s3.put_file(trained / "model.tar.gz", S3Uri.parse(model))
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE,
+                           PrimaryContainer={"Image": images["inference"], "ModelDataUrl": model})  # fmt: skip
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
+        {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])  # fmt: skip
+    sagemaker.create_endpoint(EndpointName="slow", EndpointConfigName="c")
+    assert sagemaker.describe_endpoint(EndpointName="slow")["EndpointStatus"] == "Creating"
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName="slow", EndpointConfigName="c")
+    sagemaker.get_waiter("endpoint_in_service").wait(EndpointName="slow", WaiterConfig={"Delay": 0.2})
+    assert sagemaker.describe_endpoint(EndpointName="slow")["EndpointStatus"] == "InService"
+    sagemaker.delete_endpoint(EndpointName="slow")
