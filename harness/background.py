@@ -67,7 +67,9 @@ def serve(state_dir: Path, project: ProjectConfig, port: int, engine: Engine, pr
     files = files_for(state_dir)
     files.folder.mkdir(parents=True, exist_ok=True)
     build_project_images(project.images, engine, progress, build=True)
-    options = EnvironmentOptions(scope_name="up", images=project.aliases(), port=port, sdk_session=False)
+    options = EnvironmentOptions(
+        scope_name="up", images=project.aliases(), port=port, sdk_session=False, wheelhouse=project.wheelhouse
+    )
     with LocalEnvironment.open(state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, project.data, progress)
         write_command_files(files.folder, os.environ)

@@ -3,6 +3,7 @@ above the folder a command runs in (ignored by the cloud).
 
     [tool.harness]
     data = { "data/houses.csv" = "s3://acme-ml-data/raw/houses.csv" }   # seeded before the command
+    wheelhouse = "wheels"              # a folder of wheels pip finds in every container (requirements.txt)
 
     [tool.harness.images]
     "111122223333.dkr.ecr.us-east-1.amazonaws.com/acme/prep:1.0" = "prep:dev"   # a local image stands for it
@@ -52,6 +53,7 @@ class ProjectConfig:
     file: Path | None = None  # the pyproject.toml read, if any
     data: tuple[DataSeed, ...] = ()
     images: tuple[ImageSource, ...] = ()
+    wheelhouse: Path | None = None
 
     @property
     def folder(self) -> Path | None:
@@ -82,7 +84,21 @@ def load_project(start: Path) -> ProjectConfig:
     table = document.get("tool", {}).get("harness", {})
     if not isinstance(table, dict):
         raise UserError(f"{file}: [tool.harness] must be a table")
-    return ProjectConfig(file, _data(file, table.get("data", {})), _images(file, table.get("images", {})))
+    return ProjectConfig(
+        file, _data(file, table.get("data", {})), _images(file, table.get("images", {})), _wheelhouse(file, table)
+    )
+
+
+def _wheelhouse(file: Path, table: dict[str, Any]) -> Path | None:
+    if "wheelhouse" not in table:
+        return None
+    folder = (file.parent / str(table["wheelhouse"])).resolve()
+    if not folder.is_dir():
+        raise UserError(
+            f"{file}: [tool.harness] wheelhouse = {table['wheelhouse']!r}: {folder} is not a folder",
+            fix="create it with the wheels your requirements.txt needs: pip download -d wheels -r requirements.txt",
+        )
+    return folder
 
 
 def data_seed(folder: Path, path_text: str, uri_text: str, where: str) -> DataSeed:

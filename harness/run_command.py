@@ -63,6 +63,7 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         asynchronous=request.asynchronous,
         sdk_session=False,  # the command imports the SDK itself; the harness need not
         on_notice=progress.line,
+        wheelhouse=request.project.wheelhouse,
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)

@@ -29,7 +29,7 @@ from harness.emulator.controlplane import SageMakerControlPlane
 from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
 from harness.emulator.local_mode import LocalRuntimeClient, LocalSageMakerClient
-from harness.emulator.platform import ImageResolver, container_environment
+from harness.emulator.platform import ImageResolver, container_environment, wheelhouse_platform
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
 from harness.emulator.server import Routes
@@ -60,6 +60,7 @@ class EnvironmentOptions:
     sdk_session: bool = True
     # Where the harness's notices go (a stand-in standing for AWS's image, and how it differs): never silent.
     on_notice: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
+    wheelhouse: Path | None = None  # wheels pip finds in every container (harness.emulator.platform)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,11 @@ class LocalEnvironment:
             try:
                 s3.start()
                 stand_ins = StandIns(engine, options.on_notice)
+                pip_environment, pip_mounts = wheelhouse_platform(options.wheelhouse)
                 scope.platform = Platform(
-                    container_environment(s3.server.container_url), ImageResolver(engine, options.images, stand_ins)
+                    {**container_environment(s3.server.container_url), **pip_environment},
+                    ImageResolver(engine, options.images, stand_ins),
+                    pip_mounts,
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness.emulator.arns import REGION
-from harness.engine.docker import Engine
+from harness.engine.docker import Engine, Mount
 from harness.errors import UserError
 from harness.images.standins import StandIns, is_standin
 
@@ -49,6 +49,17 @@ def container_environment(endpoint_url: str, region: str = REGION) -> dict[str, 
         "AWS_EC2_METADATA_DISABLED": "true",
         **DUMMY_CREDENTIALS,
     }
+
+
+WHEELHOUSE = "/opt/harness/wheelhouse"  # outside /opt/ml: no SageMaker path is touched
+
+
+def wheelhouse_platform(folder: Path | None) -> tuple[dict[str, str], tuple[Mount, ...]]:
+    """A folder of wheels every container's pip finds (PIP_FIND_LINKS) besides its index: a requirements.txt
+    installs offline from it. AWS has no such thing; it stands for the package index a cloud job reaches."""
+    if folder is None:
+        return {}, ()
+    return {"PIP_FIND_LINKS": WHEELHOUSE}, (Mount(folder, WHEELHOUSE, read_only=True),)
 
 
 def command_environment(

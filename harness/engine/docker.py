@@ -62,6 +62,7 @@ class Platform:
 
     environment: Mapping[str, str] = field(default_factory=dict)
     resolve_image: Callable[[str], str] = _same_image
+    mounts: tuple[Mount, ...] = ()  # beside the spec's own (a wheelhouse), never under /opt/ml
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,8 @@ class Scope:
     def _on_platform(self, spec: ContainerSpec) -> ContainerSpec:
         """The spec with the local image for its (cloud) image and the platform's environment under its own."""
         environment = {**self.platform.environment, **spec.environment}
-        return replace(spec, image=self.platform.resolve_image(spec.image), environment=environment)
+        mounts = (*spec.mounts, *self.platform.mounts)
+        return replace(spec, image=self.platform.resolve_image(spec.image), environment=environment, mounts=mounts)
 
     def network(self, name: str) -> str:
         """A bridge network owned by this scope, so hosts reach each other by name."""

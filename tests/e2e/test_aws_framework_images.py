@@ -30,6 +30,21 @@ def run_job(tmp_path: Path, *data: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def build_probe_wheel(source: Path, wheels: Path) -> None:
+    """A wheel of a package that exists nowhere else: found only in the wheelhouse."""
+    (source / "harness_wheelhouse_probe").mkdir(parents=True)
+    (source / "harness_wheelhouse_probe" / "__init__.py").write_text('WHERE = "from the wheelhouse"\n')
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "harness-wheelhouse-probe"\nversion = "1.0"\n'
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
+         str(source)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
 def reported(stdout: str) -> Any:
     """What the job script printed after `RESULT ` (its last such line: deploy() prints progress marks first)."""
     return json.loads([line for line in stdout.splitlines() if "RESULT " in line][-1].split("RESULT ", 1)[1])
@@ -151,14 +166,20 @@ except Exception as error:
 
 
 @pytest.mark.timeout(1500)
-def test_framework_processor_runs_runproc_and_an_uninstallable_requirement_fails_the_job(tmp_path: Path) -> None:
+def test_framework_processor_runs_runproc_with_the_wheelhouse_and_a_missing_requirement_fails_the_job(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "job.py").write_text(FRAMEWORK_SCRIPT)
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc" / "process.py").write_text(
-        "import sys, helper\nprint('processor says', sys.argv[1:], helper.VALUE)\n"
+        "import sys, helper, harness_wheelhouse_probe as probe\n"
+        "print('processor says', sys.argv[1:], helper.VALUE, probe.WHERE)\n"
     )
     (tmp_path / "proc" / "helper.py").write_text("VALUE = 42\n")  # beside the entry point in sourcedir.tar.gz
-    (tmp_path / "proc" / "requirements.txt").write_text("joblib\n")
+    # A requirement PyPI does not have, from the project's wheelhouse ([tool.harness] wheelhouse).
+    (tmp_path / "proc" / "requirements.txt").write_text("joblib\nharness-wheelhouse-probe==1.0\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.harness]\nwheelhouse = "wheels"\n')
+    build_probe_wheel(tmp_path / "probe", tmp_path / "wheels")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "train.py").write_text("print('never runs')\n")
     (tmp_path / "bad" / "requirements.txt").write_text("harness-no-such-package==1.0\n")
@@ -166,7 +187,7 @@ def test_framework_processor_runs_runproc_and_an_uninstallable_requirement_fails
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
     # The SDK's runproc.sh: sourcedir.tar.gz unpacked, its requirements installed, the entry point run with its
     # arguments.
-    assert "processor says ['--greeting', 'hello'] 42" in result.stdout
+    assert "processor says ['--greeting', 'hello'] 42 from the wheelhouse" in result.stdout
     assert "Requirement already satisfied: joblib" in result.stdout
     # A requirement that cannot be had fails the training job as AWS's toolkit reports it; the log names it.
     error = reported(result.stdout)
