@@ -49,6 +49,7 @@ class JobsApi:
         self._jobs: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.outcomes: dict[str, JobOutcome] = {}  # what a run record needs beyond AWS's shapes
         self._asynchronous = asynchronous
+        self._stopping: set[str] = set()  # jobs a Stop*Job asked to stop
         self._background = ThreadPoolExecutor(thread_name_prefix="job")  # threads start on first use
 
     # -- processing ----------------------------------------------------------------------
@@ -158,7 +159,13 @@ class JobsApi:
             self._fail(kind, name, error)
             raise
         self.outcomes[name] = outcome
-        self._jobs[kind][name] = _described(kind, self._jobs[kind][name], outcome)
+        described = _described(kind, self._jobs[kind][name], outcome)
+        if name in self._stopping:  # whatever its containers' exit codes: it was stopped
+            described.pop("FailureReason", None)
+            described[f"{kind}JobStatus"] = "Stopped"
+            if kind == "Training":
+                described["SecondaryStatus"] = "Stopped"
+        self._jobs[kind][name] = described
 
     def _fail(self, kind: str, name: str, error: BaseException) -> None:
         self._jobs[kind][name] |= {
@@ -183,13 +190,24 @@ class JobsApi:
         return page(summaries, request, f"{kind}JobSummaries", f"{kind}JobName")
 
     def _stop(self, kind: str, name: str) -> dict[str, Any]:
-        status = self._describe(kind, name)[f"{kind}JobStatus"]
-        raise validation_error(
-            f"Stop{kind}Job",
-            f"The request was rejected because the {kind.lower()} job is in status {status}."
-            if status != "InProgress"
-            else f"The local harness cannot stop a running {kind.lower()} job; it ends by itself.",
-        )
+        """As the service: an InProgress job becomes Stopping, its containers get SIGTERM (SIGKILL 120 s later),
+        and it ends Stopped; any other status is refused."""
+        with self._lock:
+            status = self._describe(kind, name)[f"{kind}JobStatus"]
+            if status != "InProgress":
+                raise validation_error(
+                    f"Stop{kind}Job", f"The request was rejected because the {kind.lower()} job is in status {status}."
+                )
+            if kind == "Transform":  # its containers are endpoints' (harness.emulator.transform)
+                raise validation_error(
+                    "StopTransformJob", "The local harness cannot stop a running transform job; it ends by itself."
+                )
+            self._stopping.add(name)
+            self._jobs[kind][name] |= {f"{kind}JobStatus": "Stopping", "LastModifiedTime": datetime.now(UTC)}
+            if kind == "Training":
+                self._jobs[kind][name]["SecondaryStatus"] = "Stopping"
+        self._runner.stop(name)  # not started yet: it stops as soon as it has (see _finish)
+        return {}
 
     def close(self) -> None:
         """Waits for background jobs: none may outlive the environment."""

@@ -29,6 +29,7 @@ from harness.lines import prefixed
 
 FAILURE_REASON_CHARS = 1024  # SageMaker keeps this much of /opt/ml/output/failure
 STOP_GRACE_S = 30  # SIGTERM, then SIGKILL 30 s later
+STOP_JOB_GRACE_S = 120  # Stop*Job: SageMaker's SIGTERM, then SIGKILL 120 s later
 
 LOG_DRAIN_S = 5.0
 LogSink = Callable[[str, str], None]  # (job name, line)
@@ -88,6 +89,19 @@ class JobRunner:
         self._work_dir = work_dir
         self._on_log = on_log
         self._log_streams = log_streams
+        self._running: dict[str, list[Container]] = {}  # job -> its host containers, while they run
+        self._running_lock = threading.Lock()
+        self._stop_requested: set[str] = set()  # stopped before its containers started: they never start
+
+    def stop(self, job: str) -> bool:
+        """Stop a running job's containers as SageMaker does (SIGTERM, then SIGKILL after the grace period);
+        False when none of its containers runs yet (they then never start) or any more."""
+        with self._running_lock:
+            self._stop_requested.add(job)
+            containers = list(self._running.get(job, ()))
+        for container in containers:
+            threading.Thread(target=container.stop, args=(STOP_JOB_GRACE_S,), daemon=True).start()
+        return bool(containers)
 
     # -- processing ------------------------------------------------------------
     def run_processing(self, spec: ProcessingJobSpec) -> JobOutcome:
@@ -228,6 +242,28 @@ class JobRunner:
                 for created in containers.values():
                     created.remove()
                 return (), f"ClientError: {error.problem}" + (f". Fix: {error.fix}" if error.fix else "")
+        with self._running_lock:
+            if job in self._stop_requested:
+                for created in containers.values():
+                    created.remove()
+                return (), ""
+            self._running[job] = list(containers.values())
+        try:
+            return self._wait_for_hosts(kind, job, names, roots, containers, max_runtime_s, on_logged)
+        finally:
+            with self._running_lock:
+                self._running.pop(job, None)
+
+    def _wait_for_hosts(
+        self,
+        kind: str,
+        job: str,
+        names: list[str],
+        roots: dict[str, Path],
+        containers: dict[str, Container],
+        max_runtime_s: int,
+        on_logged: Callable[[str], None],
+    ) -> tuple[tuple[int, ...], str]:
         followers: list[threading.Thread] = []
         for host, container in containers.items():  # all created first: the hosts come up together
             container.start()

@@ -247,3 +247,42 @@ def test_an_endpoint_still_starting_at_the_reply_deadline_is_creating_then_in_se
     sagemaker.get_waiter("endpoint_in_service").wait(EndpointName="slow", WaiterConfig={"Delay": 0.2})
     assert sagemaker.describe_endpoint(EndpointName="slow")["EndpointStatus"] == "InService"
     sagemaker.delete_endpoint(EndpointName="slow")
+
+
+def test_stopping_a_running_job_sends_sigterm_and_ends_it_stopped(
+    local_env: LocalEnvironment, images: dict[ImageKind, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_REPLY_WITHIN_S", "0.5")  # the Create answers while the job runs
+    waits_for_sigterm = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (print('got SIGTERM', flush=True), "
+        "sys.exit(0))); print('running', flush=True); time.sleep(120)"
+    )
+    sagemaker = client(local_env, "sagemaker")
+    sagemaker.create_processing_job(
+        ProcessingJobName="stop-me",
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        AppSpecification={"ImageUri": images["processing"],
+                          "ContainerEntrypoint": ["python3", "-c", waits_for_sigterm]},
+        RoleArn=ROLE,
+    )  # fmt: skip
+    logs = client(local_env, "logs")
+    deadline = time.monotonic() + 60
+    while not logs.describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs")["logStreams"]:
+        assert time.monotonic() < deadline  # its first line: the container runs
+        time.sleep(0.2)
+    started = time.monotonic()
+    sagemaker.stop_processing_job(ProcessingJobName="stop-me")
+    assert sagemaker.describe_processing_job(ProcessingJobName="stop-me")["ProcessingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    with pytest.raises(ClientError, match="in status Stopp"):
+        sagemaker.stop_processing_job(ProcessingJobName="stop-me")
+    while (job := sagemaker.describe_processing_job(ProcessingJobName="stop-me"))["ProcessingJobStatus"] == "Stopping":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["ProcessingJobStatus"] == "Stopped" and "FailureReason" not in job
+    assert time.monotonic() - started < 30  # the SIGTERM ended it, not the 120 s grace or its own sleep
+    stream = logs.describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs")["logStreams"][0]["logStreamName"]
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream)["events"]
+    assert [e["message"] for e in events] == ["running", "got SIGTERM"]
