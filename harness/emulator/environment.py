@@ -104,7 +104,7 @@ class LocalEnvironment:
         # The SDK's parsed service models, shared; the bridge gateway, where containers reach the endpoint.
         s3 = EmbeddedS3(boto_session(_sdk_models() if options.sdk_session else None), routes,
                         engine.bridge_gateway(), options.port)  # fmt: skip
-        endpoints = EndpointHost(scope, s3, work_dir)
+        endpoints = EndpointHost(scope, s3, work_dir, routes.logs.writer)
         control: SageMakerControlPlane | None = None
         with sealed(allowance) as seal:
             try:

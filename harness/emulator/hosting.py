@@ -19,6 +19,7 @@ import shutil
 import tarfile
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from harness.emulator.archives import safe_extract
 from harness.emulator.arns import ACCOUNT, sagemaker_arn
 from harness.emulator.awserrors import client_error, validation_error
 from harness.emulator.inference_client import STARTUP_WINDOW_S, InferenceClient, wait_until_healthy
+from harness.emulator.metrics import as_logged
 from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.engine.docker import Container, ContainerSpec, Mount, Scope
 from harness.errors import ContractViolation, InfrastructureError
@@ -110,13 +112,23 @@ class Endpoint:
         return self.served.container
 
 
+LogStreamFactory = Callable[[str, str], Callable[[str], None]]  # (group, stream) -> a sink for its lines
+
+
+def _no_log_streams(group: str, stream: str) -> Callable[[str], None]:
+    return lambda line: None
+
+
 class EndpointHost:
     """Runs endpoints' containers inside `scope`, model folders under `work_dir`."""
 
-    def __init__(self, scope: Scope, s3: EmbeddedS3, work_dir: Path) -> None:
+    def __init__(
+        self, scope: Scope, s3: EmbeddedS3, work_dir: Path, log_streams: LogStreamFactory = _no_log_streams
+    ) -> None:
         self._scope = scope
         self._s3 = s3
         self._work_dir = work_dir
+        self._log_streams = log_streams
         self.endpoints: dict[str, Endpoint] = {}  # InService
         self._creating: set[str] = set()  # names reserved while their container starts
         self._deleting: dict[str, tuple[Endpoint, Future[None]]] = {}  # their containers are stopping
@@ -140,11 +152,12 @@ class EndpointHost:
     def _start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
         variant = config["ProductionVariants"][0]  # exactly one: the control plane refused any other count
         window = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", STARTUP_WINDOW_S))
-        served = self.serve(name, model, {}, window)
+        variant_name = str(variant.get("VariantName", "AllTraffic"))
+        served = self.serve(name, model, {}, window, (f"/aws/sagemaker/Endpoints/{name}", f"{variant_name}/i-{{id}}"))
         endpoint = Endpoint(
             name,
             config_name,
-            str(variant.get("VariantName", "AllTraffic")),
+            variant_name,
             served,
             CaptureSettings.from_config(config.get("DataCaptureConfig")),
             datetime.now(UTC),
@@ -153,8 +166,17 @@ class EndpointHost:
             self.endpoints[name] = endpoint
         return endpoint
 
-    def serve(self, name: str, model: ModelDefinition, environment: dict[str, str], window_s: float) -> Served:
-        """A healthy inference container for `model`; removed again if it never gets healthy."""
+    def serve(
+        self,
+        name: str,
+        model: ModelDefinition,
+        environment: dict[str, str],
+        window_s: float,
+        log_to: tuple[str, str] | None = None,
+    ) -> Served:
+        """A healthy inference container for `model`; removed again if it never gets healthy. `log_to`: the
+        CloudWatch Logs group and stream its log goes to (`{id}` in the stream: the container's short ID, the
+        local instance ID)."""
         model_dir = self._fetch_model(name, model)
         spec = ContainerSpec(
             image=model.image,
@@ -165,6 +187,10 @@ class EndpointHost:
             labels={ENDPOINT_LABEL: name},
         )
         container = self._scope.start(spec)
+        if log_to is not None:
+            group, stream = log_to
+            sink = self._log_streams(group, stream.format(id=container.short_id))
+            container.stream_logs(lambda line: sink(as_logged(line)))
         client = InferenceClient(container.host_port(8080))
         try:
             seconds = wait_until_healthy(container, client, window_s, port=8080)

@@ -2,9 +2,12 @@
 stream names SageMaker uses, so the SDK's `logs=True` prints them as in the cloud.
 
 SageMaker writes a job's log to `/aws/sagemaker/<Kind>Jobs`, one stream per
-instance named `<job>/<host>-<epoch seconds>`; the SDK finds the streams with
+instance named `<job>/<host>-<epoch seconds>` (a transform job's:
+`<job>/<instance id>-<epoch seconds>`); the SDK finds the streams with
 DescribeLogStreams (prefix `<job>/`) and reads them with GetLogEvents until a
-page comes back empty. A stream exists once its container wrote a line.
+page comes back empty. An endpoint's containers log to
+`/aws/sagemaker/Endpoints/<endpoint>`, stream `<variant>/<instance id>`. A
+stream exists once its container wrote a line.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class LogStore:
     def job_writer(self, kind: str, job: str, host: str) -> Callable[[str], None]:
         """A sink for one job container's lines; its stream appears with the first line, as in CloudWatch."""
         group, stream = JOB_LOG_GROUPS[kind], f"{job}/{host}-{int(time.time())}"
+        return lambda line: self.append(group, stream, line)
+
+    def writer(self, group: str, stream: str) -> Callable[[str], None]:
+        """A sink for one container's lines (an endpoint's, a transform job's), under names the caller chose."""
         return lambda line: self.append(group, stream, line)
 
     def append(self, group: str, stream: str, message: str) -> None:

@@ -103,7 +103,10 @@ def _batches(data: bytes, spec: TransformJobSpec) -> Iterator[bytes]:
 def run_transform(spec: TransformJobSpec, model: ModelDefinition, host: EndpointHost, s3: EmbeddedS3) -> JobOutcome:
     started = datetime.now(UTC)
     try:
-        served = host.serve(spec.name, model, spec.container_environment(), window_s=600)
+        stream = f"{spec.name}/i-{{id}}-{int(started.timestamp())}"
+        served = host.serve(
+            spec.name, model, spec.container_environment(), 600, ("/aws/sagemaker/TransformJobs", stream)
+        )
     except ClientError as error:  # no model data, or the container never got healthy: the job fails, as in AWS
         reason = failure_reason(error)
         return JobOutcome(

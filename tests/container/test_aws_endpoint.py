@@ -246,6 +246,17 @@ def test_an_endpoint_still_starting_at_the_reply_deadline_is_creating_then_in_se
         sagemaker.create_endpoint(EndpointName="slow", EndpointConfigName="c")
     sagemaker.get_waiter("endpoint_in_service").wait(EndpointName="slow", WaiterConfig={"Delay": 0.2})
     assert sagemaker.describe_endpoint(EndpointName="slow")["EndpointStatus"] == "InService"
+    # Its container's log, where SageMaker puts an endpoint's: /aws/sagemaker/Endpoints/<name>, <variant>/<instance>.
+    logs = client(local_env, "logs")
+    deadline = time.monotonic() + 30
+    while not (streams := logs.describe_log_streams(logGroupName="/aws/sagemaker/Endpoints/slow")["logStreams"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert streams[0]["logStreamName"].startswith("v/i-")
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/Endpoints/slow", logStreamName=streams[0]["logStreamName"]
+    )
+    assert events["events"]  # the model server's own lines
     sagemaker.delete_endpoint(EndpointName="slow")
 
 
