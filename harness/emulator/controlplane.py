@@ -24,6 +24,7 @@ from harness.emulator.pipelines_api import PipelinesApi
 from harness.emulator.protocol import unknown_operation
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
+from harness.emulator.search_api import SearchApi
 from harness.emulator.storage import EmbeddedS3
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
@@ -117,7 +118,42 @@ class SageMakerControlPlane:
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
         self.pipelines = PipelinesApi(self, s3, on_event, asynchronous)
-        self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines)
+        self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
+        self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search)
+
+    def _searchable(self) -> dict[str, Callable[[], list[dict[str, Any]]]]:
+        """Search's resources, each described in full from this control plane's own List and Describe calls."""
+
+        def every(
+            listing: str, key: str, describe: str, field: str, parameter: str = "", **request: Any
+        ) -> list[dict[str, Any]]:
+            """Each item `listing` lists, described by `describe` with its `field` (as `parameter`, if named)."""
+            found = self.call(listing, {"MaxResults": 100_000, **request})[key]
+            return [dict(self.call(describe, {parameter or field: item[field]})) for item in found]
+
+        def packages() -> list[dict[str, Any]]:
+            listing = ("ListModelPackages", "ModelPackageSummaryList", "DescribeModelPackage", "ModelPackageArn")
+            return [package for group in every(*groups) for package in every(
+                *listing, "ModelPackageName", ModelPackageGroupName=group["ModelPackageGroupName"])]  # fmt: skip
+
+        def executions() -> list[dict[str, Any]]:
+            pipelines = every("ListPipelines", "PipelineSummaries", "DescribePipeline", "PipelineName")
+            return [execution for pipeline in pipelines for execution in every(
+                "ListPipelineExecutions", "PipelineExecutionSummaries", "DescribePipelineExecution",
+                "PipelineExecutionArn", PipelineName=pipeline["PipelineName"])]  # fmt: skip
+
+        groups = ("ListModelPackageGroups", "ModelPackageGroupSummaryList", "DescribeModelPackageGroup",
+                  "ModelPackageGroupName")  # fmt: skip
+        jobs = ("ListTrainingJobs", "TrainingJobSummaries", "DescribeTrainingJob", "TrainingJobName")
+        return {
+            "TrainingJob": lambda: every(*jobs),
+            "Model": lambda: every("ListModels", "Models", "DescribeModel", "ModelName"),
+            "Endpoint": lambda: every("ListEndpoints", "Endpoints", "DescribeEndpoint", "EndpointName"),
+            "ModelPackageGroup": lambda: every(*groups),
+            "ModelPackage": packages,
+            "Pipeline": lambda: every("ListPipelines", "PipelineSummaries", "DescribePipeline", "PipelineName"),
+            "PipelineExecution": executions,
+        }
 
     # What pipeline steps call (harness.emulator.executor.SageMakerApi).
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +197,7 @@ class SageMakerControlPlane:
 
 
 _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "read_property_file", "runs", "outcomes"})
-PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi)
+PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi)
 
 
 def operation_name(method: str) -> str:

@@ -90,6 +90,13 @@ def test_a_pipeline_from_its_definition_runs_through_plain_boto3(
     assert json.loads(stored)["Steps"][0]["Name"] == "CopyRaw"
     parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
     assert {p["Name"]: p["Value"] for p in parameters} == {"Instances": "1", "Destination": "s3://team-raw/out"}
+    # Search, as the SDK and teams' scripts call it, over the pipeline and its execution.
+    found = sagemaker.search(Resource="PipelineExecution", SearchExpression={"Filters": [
+        {"Name": "PipelineExecutionStatus", "Operator": "Equals", "Value": "Succeeded"}]})["Results"]  # fmt: skip
+    assert [r["PipelineExecution"]["PipelineExecutionArn"] for r in found] == [arn]
+    none = sagemaker.search(Resource="Pipeline", SearchExpression={"Filters": [
+        {"Name": "PipelineName", "Operator": "Equals", "Value": "no-such-pipeline"}]})["Results"]  # fmt: skip
+    assert none == []
 
     # The container read the bucket with its own boto3, through the endpoint on the Docker bridge.
     copied = client(local_env, "s3").get_object(Bucket="team-raw", Key="out/copy.txt")["Body"].read()
