@@ -4,6 +4,7 @@ computed with read-only AWS calls and printed before anything mutates."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -74,9 +75,7 @@ def make_plan(
 ) -> Plan:
     account = aws_call("GetCallerIdentity", "the credentials", clients.sts.get_caller_identity)["Account"]
     tag = f"run-{verified.run_id}".lower()
-    # Every image the run verified, as configuration named them; never a stand-in for AWS's own image (the
-    # cloud runs AWS's image under the same URI).
-    fields = sorted(name for name, entry in verified.images.items() if not entry.get("stand_in"))
+    fields = images_to_push(verified.images)
     repositories = tuple(_repository(clients, promote, account, name) for name in fields)
     pushes = tuple(
         ImagePush(
@@ -115,6 +114,12 @@ def make_plan(
         deploy,
         monitor,
     )
+
+
+def images_to_push(images: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The image fields whose images are pushed: every image the run verified, as configuration named them,
+    never a stand-in for AWS's own image (the cloud runs AWS's image under the same URI)."""
+    return sorted(name for name, entry in images.items() if not entry.get("stand_in"))
 
 
 def _repository(clients: AwsClients, promote: PromoteSettings, account: str, image_field: str) -> Repository:

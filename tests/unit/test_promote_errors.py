@@ -265,3 +265,16 @@ def test_too_many_requests_is_throttling(stand_in: AwsStandIn) -> None:
     with pytest.raises(AwsError) as caught:
         aws.aws_call("CreateModel", "m", sagemaker.create_model, **_model_request())
     assert caught.value.code == "TooManyRequestsException" and caught.value.fix.startswith("AWS throttled CreateModel")
+
+
+def test_stand_ins_for_aws_images_are_never_pushed() -> None:
+    verified = {
+        "training_image": {"tag": "team/trainer:dev", "id": "sha256:1", "stand_in": False},
+        "processing_image": {
+            "tag": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "id": "sha256:2",
+            "stand_in": True,
+        },
+        "inference_image": {"tag": "team/server:dev", "id": "sha256:3"},  # a record from before stand-ins
+    }
+    assert plan.images_to_push(verified) == ["inference_image", "training_image"]
