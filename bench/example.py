@@ -1,14 +1,25 @@
-"""Example-project benchmark: examples/house-prices through `sagemaker-harness run` against its bare containers.
+"""Example-project benchmark: an example project through `sagemaker-harness run` against its bare containers.
 
-Run from the repository root:  .tox/tests/bin/python bench/example.py [--repeat N]   (default 3; ~1 min a repeat)
+Run from the repository root:  .tox/tests/bin/python bench/example.py [--repeat N] [--example NAME]
+(default 3 repeats of examples/house-prices; ~1 min a repeat)
 
-1. Untimed, once: `sagemaker-harness run --quiet -- python pipeline.py` from examples/house-prices, which builds the
-   example's two images from its pyproject's [tool.harness.images] (an unchanged context is Docker's cache) and
-   warms the page cache.
+--example house-prices (the default): `python pipeline.py`, its job steps PrepareFeatures, FitRegressor, ScoreModel on
+  the two images its pyproject builds ([tool.harness.images]); results in bench/results/example.json.
+--example diabetes-xgboost: `python run_pipeline.py --approve` (no deploy), its job steps PreprocessDiabetesData,
+  TrainDiabetesModel, EvaluateDiabetesModel on AWS's scikit-learn and XGBoost images (the harness's stand-ins; no
+  [tool.harness.images]); results in bench/results/example-diabetes-xgboost.json.
+Below, `python pipeline.py` and the three job steps stand for the chosen example's command and steps; each
+example's data comes from its pyproject's [tool.harness] data.
+
+1. Untimed, once: `sagemaker-harness run --quiet -- python pipeline.py` from the example's folder, which builds the
+   example's images from its pyproject's [tool.harness.images] (an unchanged context is Docker's cache), or the
+   stand-ins of AWS's images its jobs name when they are absent or stale, and warms the page cache.
 2. Untimed, discovery: the same script against a LocalEnvironment opened in this process as `run` opens it (the
-   project's image map, its seeded data, the command's environment), under a wrapper that times the script's
-   phases (its SDK import, session, get_pipeline(), definition(), upsert(), start(), the SDK's config validations,
-   its interpreter's exit). Every job container the harness creates is recorded: its spec (image, entrypoint,
+   project's image map, its seeded data, the command's environment), under a wrapper that runs the script as
+   `python SCRIPT ARGS` would (as __main__, its arguments in sys.argv, its folder first on sys.path) and times its
+   phases (its SDK import, its body, its `if __name__ == "__main__"` block, session, get_pipeline() wherever the
+   script's namespace has one, definition(), upsert(), start(), the SDK's config validations, its interpreter's
+   exit). Every job container the harness creates is recorded: its spec (image, entrypoint,
    command, environment, hostname) and a copy of its mounted host folders as staged (inputs in place), i.e. the
    exact commands, environments and inputs. Then the script once more with the SDK validating each distinct
    config once (harness.emulator.sdk_session.validate_config_once, in the wrapper only): what that SDK
@@ -16,11 +27,12 @@ Run from the repository root:  .tox/tests/bin/python bench/example.py [--repeat 
    fresh interpreter replaying `run`'s own start and end step by step (its imports, Docker, the project file, the
    image checks, the environment's open, the seeding, the close).
 3. N repeats, back to back:
-   harness: `sagemaker-harness run --no-build --quiet -- python pipeline.py` from examples/house-prices as a user
+   harness: `sagemaker-harness run --no-build --quiet -- python pipeline.py` from the example's folder as a user
      types it: a subprocess from a cold interpreter, timed to its exit, each output line timestamped (the harness's
      start until its endpoint is up, the command, the harness's end), peak VmHWM of the harness process. Its
      own state folder (HARNESS_STATE_DIR) and TMPDIR under this benchmark's scratch folder: nothing is written in
-     examples/, and every container it mounts a folder into can be found and removed after a Ctrl-C.
+     examples/, and every container it mounts a folder into can be found and removed after a Ctrl-C. A timed run
+     in which the harness rebuilt a stand-in (its recipe changed since the untimed run) is an error.
    bare: each job container (PrepareFeatures, FitRegressor, ScoreModel) from its recorded spec with `docker run
      --rm` semantics (create, start, wait, remove through the harness's Docker adapter), on a fresh copy of its
      staged folders at the same /opt/ml paths. The prepare step downloads the raw CSV from S3 with its own boto3:
@@ -29,7 +41,7 @@ Run from the repository root:  .tox/tests/bin/python bench/example.py [--repeat 
    SDK import: a fresh `python -c "import sagemaker"` (the script's own unavoidable cost), in the offline
      environment of bench/command.py.
 The floor is the sum of the three bare runs and the SDK import. Goal: the harness's median <= 1.3x the floor's.
-Writes bench/results/example.json. Every container, server and folder it creates is removed on success, on error
+Writes the example's results file. Every container, server and folder it creates is removed on success, on error
 and on Ctrl-C or SIGTERM. Exit status: 0 when the goal passes, 3 when it fails, 1 on an error, 130 when interrupted.
 """
 
@@ -64,10 +76,37 @@ from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.sandbox import sanitized
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "house-prices"
-SCRIPT = "pipeline.py"
-RESULTS_FILE = ROOT / "bench" / "results" / "example.json"
-JOB_STEPS = ("PrepareFeatures", "FitRegressor", "ScoreModel")
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example project: its folder, the command a user runs in it, its pipeline's job steps, its results file."""
+
+    name: str
+    command: tuple[str, ...]  # after `sagemaker-harness run --`: python SCRIPT ARGS...
+    job_steps: tuple[str, ...]
+    results_file: Path
+
+    @property
+    def folder(self) -> Path:
+        return ROOT / "examples" / self.name
+
+    @property
+    def command_text(self) -> str:
+        return " ".join(self.command)
+
+
+EXAMPLES = {
+    example.name: example
+    for example in (
+        Example("house-prices", ("python", "pipeline.py"), ("PrepareFeatures", "FitRegressor", "ScoreModel"),
+                ROOT / "bench" / "results" / "example.json"),
+        Example("diabetes-xgboost", ("python", "run_pipeline.py", "--approve"),
+                ("PreprocessDiabetesData", "TrainDiabetesModel", "EvaluateDiabetesModel"),
+                ROOT / "bench" / "results" / "example-diabetes-xgboost.json"),
+    )
+}  # fmt: skip
+DEFAULT_EXAMPLE = "house-prices"
 GOAL_RATIO = 1.3  # harness median / floor (bare containers + SDK import)
 SDK_IMPORT = "import sagemaker"
 MAX_REPEAT = 10
@@ -82,20 +121,21 @@ SUMMARY_LINE = re.compile(r"^pipeline \S+: execution \S+ \w+")
 STEP_ROW = re.compile(r"^(?P<step>\S+)\s+(?P<type>\S+)\s+(?P<status>Succeeded|Failed|Stopped)\s+(?P<seconds>[\d.]+)s")
 JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
 WRAPPER_DONE = "BENCH-WRAPPER-DONE"
+STANDIN_BUILD_LINE = "harness: building the stand-in"
 
-# The discovery wrapper: runs the example's script as `python pipeline.py` would (its main()), timing its phases.
+# The discovery wrapper: runs the example's script as `python SCRIPT ARGS` would (as __main__, with its arguments),
+# timing its phases: its body (imports, definitions) and its `if __name__ == "__main__":` block are run one after
+# the other in the same module namespace, so that a get_pipeline() the body defines or imports is timed too.
 # Standard library and the SDK only, plus harness.emulator.sdk_session when asked to validate the SDK's config once.
 WRAPPER = r"""
-import functools, importlib.util, json, os, sys, time
+import __future__, ast, functools, json, os, sys, time, traceback, types
 
 started = time.perf_counter()
-script, out = sys.argv[1], sys.argv[2]
+out, script, arguments = sys.argv[1], sys.argv[2], sys.argv[3:]
 spans = []
 
 
-def wrap(owner, name, label):
-    original = getattr(owner, name)
-
+def timed_function(original, label):
     @functools.wraps(original)
     def timed(*args, **kwargs):
         began = time.perf_counter()
@@ -104,7 +144,21 @@ def wrap(owner, name, label):
         finally:
             spans.append([label, began - started, time.perf_counter() - began])
 
-    setattr(owner, name, timed)
+    return timed
+
+
+def wrap(owner, name, label):
+    setattr(owner, name, timed_function(getattr(owner, name), label))
+
+
+def is_main_guard(node):
+    if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1):
+        return False
+    sides = (node.test.left, node.test.comparators[0])
+    return isinstance(node.test.ops[0], ast.Eq) and (
+        any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides)
+        and any(isinstance(side, ast.Constant) and side.value == "__main__" for side in sides)
+    )
 
 
 began = time.perf_counter()
@@ -126,15 +180,43 @@ wrap(Pipeline, "start", "start()")
 wrap(_PipelineExecution, "wait", "wait()")
 wrap(_PipelineExecution, "list_steps", "list_steps()")
 wrap(_PipelineExecution, "describe", "describe()")
-began = time.perf_counter()
-spec = importlib.util.spec_from_file_location("user_pipeline", script)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-script_import_s = time.perf_counter() - began
-wrap(module, "get_pipeline", "get_pipeline()")
-began = time.perf_counter()
-code = module.main()
-main_s = time.perf_counter() - began
+path = os.path.abspath(script)
+with open(path, "rb") as handle:
+    tree = ast.parse(handle.read(), path)
+split = next((i for i, node in enumerate(tree.body) if is_main_guard(node)), len(tree.body))
+flags = 0
+for node in tree.body[:split]:
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        for alias in node.names:
+            flags |= getattr(__future__, alias.name).compiler_flag
+body = compile(ast.Module(tree.body[:split], []), path, "exec", dont_inherit=True)
+guarded = compile(ast.Module(tree.body[split:], []), path, "exec", flags=flags, dont_inherit=True)
+wrapper_module = sys.modules["__main__"]  # kept alive while the script is __main__
+module = types.ModuleType("__main__")
+module.__file__ = path
+sys.modules["__main__"] = module
+sys.argv = [script, *arguments]
+sys.path[0] = os.path.dirname(path)  # as `python SCRIPT` has it, instead of the wrapper's folder
+namespace = module.__dict__
+marks = [time.perf_counter()]
+code = 0
+try:
+    exec(body, namespace)
+    marks.append(time.perf_counter())
+    if callable(namespace.get("get_pipeline")):
+        namespace["get_pipeline"] = timed_function(namespace["get_pipeline"], "get_pipeline()")
+    exec(guarded, namespace)
+except SystemExit as stop:
+    if stop.code is None or isinstance(stop.code, int):
+        code = stop.code or 0
+    else:
+        print(stop.code, file=sys.stderr)
+        code = 1
+except BaseException:
+    traceback.print_exc()
+    code = 1
+marks.extend([time.perf_counter()] * (3 - len(marks)))
+script_import_s, main_s = marks[1] - marks[0], marks[2] - marks[1]
 with open(out, "w") as handle:
     json.dump({"sdk_import_s": sdk_import_s, "script_import_s": script_import_s, "main_s": main_s,
                "total_s": time.perf_counter() - started, "spans": spans, "exit_code": code}, handle)
@@ -272,10 +354,10 @@ def run_timed(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout_s:
 # --- the harness side ----------------------------------------------------------------------------------
 
 
-def harness_command(build: bool) -> list[str]:
+def harness_command(example: Example, build: bool) -> list[str]:
     script = Path(sys.executable).parent / "sagemaker-harness"
     door = [str(script)] if script.is_file() else [sys.executable, "-m", "harness.cli"]
-    return [*door, "run", *([] if build else ["--no-build"]), "--quiet", "--", "python", SCRIPT]
+    return [*door, "run", *([] if build else ["--no-build"]), "--quiet", "--", *example.command]
 
 
 def user_environment(scratch: Path, state_dir: Path) -> dict[str, str]:
@@ -296,12 +378,15 @@ class HarnessRun:
     steps: dict[str, float]  # the run's summary table, 0.1 s resolution
 
 
-def run_harness(scratch: Path, index: int, build: bool = False) -> HarnessRun:
+def run_harness(example: Example, scratch: Path, index: int, build: bool = False) -> HarnessRun:
     work = scratch / f"harness-{index}"
     work.mkdir()
-    timed = run_timed(harness_command(build), user_environment(work, work / "state"), EXAMPLE)
+    timed = run_timed(harness_command(example, build), user_environment(work, work / "state"), example.folder)
     if timed.exit_code != 0:
         raise RuntimeError(f"`sagemaker-harness run` exited {timed.exit_code}:\n{timed.text()[-LOG_TAIL_CHARS:]}")
+    rebuilt = [line for _, line in timed.lines if line.startswith(STANDIN_BUILD_LINE)]
+    if rebuilt and not build:
+        raise RuntimeError(f"a stand-in was built inside a timed run (its recipe changed meanwhile?): {rebuilt}")
     up = timed.first(lambda line: line.startswith(ENDPOINT_LINE))
     summary = timed.first(lambda line: bool(SUMMARY_LINE.match(line)))
     exited = timed.first(lambda line: line.startswith("harness: ") and " exited with " in line)
@@ -314,7 +399,7 @@ def run_harness(scratch: Path, index: int, build: bool = False) -> HarnessRun:
             steps[match["step"]] = float(match["seconds"])
     phases = {
         "harness start (until its endpoint is up)": round(up, 3),
-        "the command (python pipeline.py)": round(summary - up, 3),
+        f"the command ({example.command_text})": round(summary - up, 3),
         "harness end: summary + the environment's close": round(exited - summary, 3),
         "harness end: its interpreter's exit after its last line": round(timed.wall_s - exited, 3),
     }
@@ -356,10 +441,11 @@ def script_environment(endpoint_url: str, scratch: Path) -> dict[str, str]:
     return environment
 
 
-def run_wrapped(environment: Mapping[str, str], scratch: Path, name: str) -> dict[str, Any]:
+def run_wrapped(example: Example, environment: Mapping[str, str], scratch: Path, name: str) -> dict[str, Any]:
     wrapper, out = scratch / "wrapper.py", scratch / f"{name}.json"
     wrapper.write_text(WRAPPER)
-    timed = run_timed([sys.executable, str(wrapper), SCRIPT, str(out)], environment, EXAMPLE)
+    argv = [sys.executable, str(wrapper), str(out), *example.command[1:]]
+    timed = run_timed(argv, environment, example.folder)
     if timed.exit_code != 0 or not out.is_file():
         raise RuntimeError(f"the wrapped script exited {timed.exit_code}:\n{timed.text()[-LOG_TAIL_CHARS:]}")
     document = json.loads(out.read_text())
@@ -374,14 +460,15 @@ def run_wrapped(environment: Mapping[str, str], scratch: Path, name: str) -> dic
         "wall_s": timed.wall_s,
         "interpreter_start_s": round(done - document["total_s"], 3),  # until the wrapper's first line ran
         "sdk_import_s": round(document["sdk_import_s"], 3),
-        "main_s": round(document["main_s"], 3),
+        "script_import_s": round(document["script_import_s"], 3),  # its body: imports, definitions
+        "main_s": round(document["main_s"], 3),  # its `if __name__ == "__main__":` block
         "exit_after_main_s": round(timed.wall_s - done, 3),  # the interpreter's teardown (the SDK's objects)
         "phases_s": {k: round(v, 3) for k, v in phases.items()},
         "calls": counts,
     }
 
 
-def discover(engine: Engine, scratch: Path) -> Discovery:
+def discover(example: Example, engine: Engine, scratch: Path) -> Discovery:
     """The script against an in-process LocalEnvironment: its job containers recorded at creation."""
     from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
     from harness.emulator.jobs_api import JobsApi
@@ -389,7 +476,7 @@ def discover(engine: Engine, scratch: Path) -> Discovery:
     from harness.projectconfig import load_project
     from harness.run_command import seed
 
-    project = load_project(EXAMPLE)
+    project = load_project(example.folder)
     folder = scratch / "discovery"
     folder.mkdir()
     recorded: list[RecordedJob] = []
@@ -404,7 +491,7 @@ def discover(engine: Engine, scratch: Path) -> Discovery:
             current.pop()
 
     def create(engine_: Engine, spec: ContainerSpec, scope_labels: Mapping[str, str]) -> Container:
-        if current and len(recorded) < len(JOB_STEPS):  # the first run's jobs; staging is done by now
+        if current and len(recorded) < len(example.job_steps):  # the first run's jobs; staging is done by now
             copies = []
             for number, mount in enumerate(spec.mounts):
                 copy = folder / f"{current[-1]}-{number}"
@@ -422,16 +509,16 @@ def discover(engine: Engine, scratch: Path) -> Discovery:
     ):
         seed(env.s3, project.data, progress)
         environment = script_environment(env.endpoint_url, folder)
-        script = run_wrapped(environment, folder, "as-run")
+        script = run_wrapped(example, environment, folder, "as-run")
         steps = {s.name: round(s.seconds, 3) for s in env.control.pipelines.runs[0].steps}
         requests: dict[str, int] = {}
         for request in env.routes.requests:  # the first run's: the second updates the pipeline it created
             requests[request] = requests.get(request, 0) + 1
-        once = run_wrapped({**environment, "BENCH_VALIDATE_CONFIG_ONCE": "1"}, folder, "validated-once")
+        once = run_wrapped(example, {**environment, "BENCH_VALIDATE_CONFIG_ONCE": "1"}, folder, "validated-once")
         container_endpoint = env.s3.server.container_url
     found = [job.step for job in recorded]
-    if found != list(JOB_STEPS):
-        raise RuntimeError(f"expected the job containers {list(JOB_STEPS)}, the harness created {found}")
+    if found != list(example.job_steps):
+        raise RuntimeError(f"expected the job containers {list(example.job_steps)}, the harness created {found}")
     return Discovery(recorded, container_endpoint, script, once, steps, requests)
 
 
@@ -445,10 +532,11 @@ def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def start_probe(scratch: Path) -> dict[str, float]:
+def start_probe(example: Example, scratch: Path) -> dict[str, float]:
     probe, out = scratch / "start_probe.py", scratch / "start-probe.json"
     probe.write_text(START_PROBE)
-    timed = run_timed([sys.executable, str(probe), str(out)], user_environment(scratch, scratch / "probe"), EXAMPLE)
+    environment = user_environment(scratch, scratch / "probe")
+    timed = run_timed([sys.executable, str(probe), str(out)], environment, example.folder)
     if timed.exit_code != 0 or not out.is_file():
         raise RuntimeError(f"the start probe exited {timed.exit_code}:\n{timed.text()[-LOG_TAIL_CHARS:]}")
     marks = json.loads(out.read_text())
@@ -480,12 +568,12 @@ class MotoS3:
     def __exit__(self, *exc: object) -> None:
         self._server.stop()
 
-    def seed(self) -> None:
+    def seed(self, example: Example) -> None:
         from harness.emulator.storage import boto_session
         from harness.projectconfig import load_project
 
         s3 = boto_session().client("s3", endpoint_url=self.url)
-        for item in load_project(EXAMPLE).data:
+        for item in load_project(example.folder).data:
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
                 s3.create_bucket(Bucket=item.uri.bucket)
             s3.upload_file(str(item.path), item.uri.bucket, item.uri.key)
@@ -548,7 +636,7 @@ def remove_leftovers(engine: Engine, folder: Path) -> list[str]:
 # --- report -------------------------------------------------------------------------------------------------
 
 
-def summarize(runs: Mapping[str, list[Any]]) -> dict[str, Any]:
+def summarize(example: Example, runs: Mapping[str, list[Any]]) -> dict[str, Any]:
     harness: list[HarnessRun] = runs["harness"]
     bare: list[dict[str, dict[str, float]]] = runs["bare"]
     imports: list[float] = runs["sdk_import"]
@@ -562,14 +650,14 @@ def summarize(runs: Mapping[str, list[Any]]) -> dict[str, Any]:
         "ratios": [round(h.wall_s / f, 3) for h, f in zip(harness, floors, strict=True)],
         "floors_s": floors,
         "harness_runs_s": [h.wall_s for h in harness],
-        "bare_jobs_s": {step: median([b[step]["job_s"] for b in bare]) for step in JOB_STEPS},
-        "harness_steps_s": {step: median([h.steps.get(step, 0.0) for h in harness]) for step in JOB_STEPS},
+        "bare_jobs_s": {step: median([b[step]["job_s"] for b in bare]) for step in example.job_steps},
+        "harness_steps_s": {step: median([h.steps.get(step, 0.0) for h in harness]) for step in example.job_steps},
         "sdk_import_s": median(imports),
         "harness_phases_s": {key: median([h.phases[key] for h in harness]) for key in harness[0].phases},
     }
 
 
-def print_report(document: Mapping[str, Any]) -> None:
+def print_report(example: Example, document: Mapping[str, Any]) -> None:
     summary, discovery, probe = document["summary"], document["discovery"], document["start_probe"]
     load = document["load_average_1min"]
     print(
@@ -578,18 +666,18 @@ def print_report(document: Mapping[str, Any]) -> None:
         + (": busy, figures are noisier" if max(load) > (document["cpu_count"] or 1) else "")
     )
     print(
-        f"`sagemaker-harness run --no-build --quiet -- python {SCRIPT}`: {summary['harness_s']:.2f} s "
+        f"`sagemaker-harness run --no-build --quiet -- {example.command_text}`: {summary['harness_s']:.2f} s "
         f"(runs {', '.join(f'{v:.2f}' for v in summary['harness_runs_s'])}; harness process peak RSS "
         f"{summary['harness_peak_rss_mb']:.0f} MB)"
     )
-    bare = " + ".join(f"{step} {summary['bare_jobs_s'][step]:.2f}" for step in JOB_STEPS)
+    bare = " + ".join(f"{step} {summary['bare_jobs_s'][step]:.2f}" for step in example.job_steps)
     print(f"floor: {summary['floor_s']:.2f} s = bare {bare} + `{SDK_IMPORT}` {summary['sdk_import_s']:.2f}")
     print(f"ratio: {summary['ratio']:.2f}x (per repeat: {', '.join(f'{r:.2f}x' for r in summary['ratios'])})")
     print("\nwhere the harness's time goes (median of the timed runs, from its output's timestamps):")
     for phase, value in summary["harness_phases_s"].items():
         print(f"  {phase:<58}{value:>8.2f}")
     print("  its job steps (its summary table) vs the bare runs:")
-    for step in JOB_STEPS:
+    for step in example.job_steps:
         print(
             f"    {step:<22} harness {summary['harness_steps_s'][step]:>5.1f}  "
             f"bare {summary['bare_jobs_s'][step]:>6.2f}"
@@ -602,8 +690,9 @@ def print_report(document: Mapping[str, Any]) -> None:
         calls = script["calls"].get("config validation", 0)
         print(
             f"\nthe script, {label} (in-process environment, one run): {script['wall_s']:.2f} s: SDK import "
-            f"{script['sdk_import_s']:.2f}, main() {script['main_s']:.2f}, interpreter exit after main() "
-            f"{script['exit_after_main_s']:.2f}; SDK config validations: {calls} calls, "
+            f"{script['sdk_import_s']:.2f}, its body {script.get('script_import_s', 0.0):.2f}, its __main__ block "
+            f"{script['main_s']:.2f}, interpreter exit after it {script['exit_after_main_s']:.2f}; SDK config "
+            f"validations: {calls} calls, "
             f"{script['phases_s'].get('config validation', 0.0):.2f} s"
         )
         for phase, value in script["phases_s"].items():
@@ -621,34 +710,39 @@ def print_report(document: Mapping[str, Any]) -> None:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side; medians are reported")
+    parser.add_argument("--example", choices=sorted(EXAMPLES), default=DEFAULT_EXAMPLE,
+                        help=f"the example project under examples/ (default {DEFAULT_EXAMPLE})")  # fmt: skip
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= MAX_REPEAT:
         parser.error(f"--repeat must be in [1, {MAX_REPEAT}]")
     return args
 
 
-def benchmark(args: argparse.Namespace, engine: Engine, scratch: Path) -> dict[str, Any]:
+def benchmark(example: Example, args: argparse.Namespace, engine: Engine, scratch: Path) -> dict[str, Any]:
     gateway = engine.bridge_gateway()
     if gateway is None:
         raise SystemExit("Docker has no default bridge: the bare containers could not reach the moto server")
     load = [round(os.getloadavg()[0], 2)]
-    log("untimed: `sagemaker-harness run --quiet -- python pipeline.py` (builds the example's images if needed)")
-    first = run_harness(scratch, 0, build=True)
+    log(
+        f"untimed: `sagemaker-harness run --quiet -- {example.command_text}` in examples/{example.name} "
+        "(builds the example's images, or the stand-ins it uses, if needed)"
+    )
+    first = run_harness(example, scratch, 0, build=True)
     log(f"  {first.wall_s:.2f} s")
     log(
         "untimed: the script against an in-process environment, its job containers recorded; "
         "again with the SDK's config validated once"
     )
-    discovery = discover(engine, scratch)
+    discovery = discover(example, engine, scratch)
     log("untimed: `sagemaker-harness run`'s start and end, replayed in a fresh interpreter")
-    probe = start_probe(scratch)
+    probe = start_probe(example, scratch)
     runs: dict[str, list[Any]] = {"harness": [], "bare": [], "sdk_import": []}
     with MotoS3(gateway) as moto, Scope(engine, "bench-example-bare") as scope:
-        moto.seed()
+        moto.seed(example)
         for index in range(1, args.repeat + 1):
             load.append(round(os.getloadavg()[0], 2))
-            log(f"run {index}/{args.repeat}: `sagemaker-harness run --no-build --quiet -- python {SCRIPT}`")
-            runs["harness"].append(run_harness(scratch, index))
+            log(f"run {index}/{args.repeat}: `sagemaker-harness run --no-build --quiet -- {example.command_text}`")
+            runs["harness"].append(run_harness(example, scratch, index))
             log(f"  {runs['harness'][-1].wall_s:.2f} s; the bare runs of the three job containers")
             runs["bare"].append(run_bare(scope, discovery, moto, scratch, index))
             runs["sdk_import"].append(sdk_import(scratch))
@@ -658,9 +752,11 @@ def benchmark(args: argparse.Namespace, engine: Engine, scratch: Path) -> dict[s
     left = containers_under(engine, scratch)
     if left:
         raise RuntimeError(f"containers left behind: {[c.short_id for c in left]}")
-    summary = summarize(runs)
+    summary = summarize(example, runs)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "example": example.name,
+        "command": example.command_text,
         "cpu_count": os.cpu_count(),
         "load_average_1min": load,
         "repeat": args.repeat,
@@ -679,12 +775,13 @@ def benchmark(args: argparse.Namespace, engine: Engine, scratch: Path) -> dict[s
             for job in discovery.jobs
         },
         "method": {
-            "harness": f"`{' '.join(harness_command(False))}` from examples/house-prices, a subprocess from a cold "
+            "harness": f"`{' '.join(harness_command(example, False))}` from examples/{example.name}, a subprocess "
+            "from a cold "
             "interpreter timed to its exit; own HARNESS_STATE_DIR and TMPDIR per run",
             "bare": "each job container's spec as the harness created it, on a fresh copy of its staged folders at "
             "the same /opt/ml paths, create+start+wait+remove through the harness's Docker adapter; the AWS "
             "endpoint in its environment replaced with a plain moto server on the Docker bridge seeded with the "
-            "same CSV",
+            "same data ([tool.harness] data)",
             "floor": f"the three bare runs + `python -c {SDK_IMPORT!r}` in a fresh interpreter",
         },
         "summary": summary,
@@ -710,12 +807,13 @@ def benchmark(args: argparse.Namespace, engine: Engine, scratch: Path) -> dict[s
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    example = EXAMPLES[args.example]
     signal.signal(signal.SIGTERM, _interrupt)
     engine = Engine.connect()
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="bench-example-"))
     try:
-        document = benchmark(args, engine, scratch)
+        document = benchmark(example, args, engine, scratch)
     except KeyboardInterrupt:
         log("interrupted; the benchmark's containers, servers and folders were removed")
         return 130
@@ -724,9 +822,9 @@ def main(argv: Sequence[str]) -> int:
         if removed:
             log(f"removed containers left behind: {removed}")
         shutil.rmtree(scratch, ignore_errors=True)
-    print_report(document)
-    write_results(RESULTS_FILE, document)
-    log(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({time.monotonic() - started:.0f} s in all)")
+    print_report(example, document)
+    write_results(example.results_file, document)
+    log(f"wrote {example.results_file.relative_to(ROOT)} ({time.monotonic() - started:.0f} s in all)")
     return 0 if all(document["goals"].values()) else EXIT_GOALS_FAILED
 
 
