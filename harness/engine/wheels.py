@@ -74,14 +74,9 @@ def ensure_wheelhouse(
             "and that every pinned version has a wheel for CPython 3.11 on this architecture",
         )  # fmt: skip
         binary.unlink()
-        if built:
-            _require_matching_host(architecture, built)
-            on_line(f"building wheels from source on the host: {', '.join(built)}")
-            _pip(
-                ["wheel", "--quiet", "--no-deps", "--no-binary=:all:", "--wheel-dir", str(staging), *built],
-                f"could not build {', '.join(built)} from source",
-                "the host needs a C compiler and the Python headers (Debian: apt-get install gcc python3-dev)",
-            )
+        for pin in built:
+            for wheel in _built_from_source(cache_dir, architecture, pin, on_line):
+                link_or_copy(wheel, staging / wheel.name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -89,6 +84,31 @@ def ensure_wheelhouse(
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
+
+
+def _built_from_source(cache_dir: Path, architecture: str, pin: str, on_line: Callable[[str], None]) -> list[Path]:
+    """`pin`'s wheel, built from source by the host once and kept (every lock that pins it shares it)."""
+    folder = cache_dir / f"from-source-py{PYTHON_VERSION}-{architecture}" / pin.replace("==", "-")
+    wheels = sorted(folder.glob("*.whl"))
+    if wheels:
+        return wheels
+    _require_matching_host(architecture, [pin])
+    on_line(f"building {pin} from source on the host (PyPI has no wheel of it)")
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        _pip(
+            ["wheel", "--quiet", "--no-deps", "--no-binary=:all:", "--wheel-dir", str(staging), pin],
+            f"could not build {pin} from source",
+            "the host needs a C compiler and the Python headers (Debian: apt-get install gcc python3-dev)",
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return sorted(folder.glob("*.whl"))
 
 
 def _name(pin: str) -> str:
