@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.engine.baseimage import AUTO, resolve_base_image
 from harness.engine.docker import Engine, ImageInfo
 from harness.engine.wheels import ensure_wheelhouse, link_or_copy
+from harness.errors import InfrastructureError, UserError
 from harness.images.aws import AwsImage, parse_aws_image
 from harness.images.recipes import DOCKERFILE, HERE, RECIPES, Recipe, recipe_for
 
@@ -97,7 +98,14 @@ class StandIns:
         digest = recipe_digest(recipe)
         if info is not None and info.labels.get(RECIPE_LABEL) == digest:
             return info
-        return build_standin(self._engine, recipe, self._cache, self._base_image, self._notice)
+        try:
+            return build_standin(self._engine, recipe, self._cache, self._base_image, self._notice)
+        except InfrastructureError as error:  # no PyPI, no compiler, a failed build: the job that needs it fails
+            raise UserError(
+                f"the stand-in for AWS's {recipe.framework} {recipe.version} image could not be built: {error.problem}",
+                fix=error.fix or "read the error above, then run again (the harness retries the build)",
+                details=error.details,
+            ) from error
 
     def _announce(self, image: AwsImage, recipe: Recipe) -> None:
         self._notice(
