@@ -1,10 +1,12 @@
-"""What the benchmarks share: the bare `docker run` they measure against, and how they write their results."""
+"""What the benchmarks share: the bare `docker run` they measure against, how they write their results, and
+a patch for timing wrappers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +43,14 @@ def write_results(path: Path, document: Mapping[str, Any]) -> None:
     partial = path.with_suffix(".json.tmp")
     partial.write_text(json.dumps(document, indent=2, default=str) + "\n")
     partial.replace(path)
+
+
+@contextlib.contextmanager
+def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.name` is `replacement` inside the block (timing wrappers, a refused call), restored after."""
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)

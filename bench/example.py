@@ -63,14 +63,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchkit import docker_run, write_results
+from benchkit import docker_run, patched, write_results
 
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.sandbox import sanitized
@@ -520,16 +520,6 @@ def discover(example: Example, engine: Engine, scratch: Path) -> Discovery:
     if found != list(example.job_steps):
         raise RuntimeError(f"expected the job containers {list(example.job_steps)}, the harness created {found}")
     return Discovery(recorded, container_endpoint, script, once, steps, requests)
-
-
-@contextlib.contextmanager
-def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def start_probe(example: Example, scratch: Path) -> dict[str, float]:

@@ -60,7 +60,7 @@ from typing import Any, Self, TypeVar
 import sagemaker.local.entities as sagemaker_local_entities
 import sagemaker.session as sagemaker_session
 import sagemaker.utils as sagemaker_utils
-from benchkit import docker_run, write_results
+from benchkit import docker_run, patched, write_results
 from sagemaker.local.image import _SageMakerContainer
 from sagemaker.local.local_session import LocalSession
 from sagemaker.model import Model
@@ -220,16 +220,6 @@ class Tracer:
 
     def main_spans(self) -> list[Span]:
         return sorted((s for s in self.spans if s.thread == "MainThread"), key=lambda s: s.start)
-
-
-@contextlib.contextmanager
-def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def inside(spans: Sequence[Span], parent: Span, label: str) -> list[Span]:

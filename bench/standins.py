@@ -57,7 +57,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchkit import write_results
+from benchkit import patched, write_results
 
 import harness.engine.wheels as wheels_module
 import harness.images.standins as standins_module
@@ -186,16 +186,6 @@ class Leftovers:
 
 
 # --- timing build_standin's parts --------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 @dataclass
