@@ -21,6 +21,7 @@ import importlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -186,8 +187,6 @@ def _fetch_code(source: str) -> None:
         for item in Path(source).iterdir():
             target = CODE_DIR / item.name
             if item.is_dir():
-                import shutil
-
                 shutil.copytree(item, target)
             else:
                 target.write_bytes(item.read_bytes())

@@ -57,17 +57,16 @@ def to_dmatrix(body: bytes | str, content_type: str) -> Any:
                 f"{type(error)}\n {error}"
             ) from None
     if kind in LIBSVM_TYPES:
-        try:
-            with tempfile.NamedTemporaryFile("w", suffix=".libsvm", delete=False) as file:
-                file.write(text + "\n")
-            return xgb.DMatrix(f"{file.name}?format=libsvm")
-        except Exception as error:  # noqa: BLE001
-            raise UnsupportedFormatError(
-                "Loading libsvm data failed with Exception, please ensure data is in libsvm format:\n "
-                f"{type(error)}\n {error}"
-            ) from None
-        finally:
-            Path(file.name).unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:  # xgboost reads LIBSVM from a file
+            request = Path(scratch) / "request.libsvm"
+            request.write_text(text + "\n")
+            try:
+                return xgb.DMatrix(f"{request}?format=libsvm")
+            except Exception as error:  # noqa: BLE001
+                raise UnsupportedFormatError(
+                    "Loading libsvm data failed with Exception, please ensure data is in libsvm format:\n "
+                    f"{type(error)}\n {error}"
+                ) from None
     if kind == "application/x-parquet":
         raise UnsupportedFormatError("Content-type application/x-parquet is not supported.")
     raise UnsupportedFormatError(f"{kind} is not an accepted ContentType: {ACCEPTED}.")
