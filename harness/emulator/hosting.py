@@ -130,26 +130,32 @@ class EndpointHost:
         self._work_dir = work_dir
         self._log_streams = log_streams
         self.endpoints: dict[str, Endpoint] = {}  # InService
-        self._creating: set[str] = set()  # names reserved while their container starts
+        self._creating: dict[str, tuple[str, datetime]] = {}  # reserved names: (config, since) while starting
         self._deleting: dict[str, tuple[Endpoint, Future[None]]] = {}  # their containers are stopping
         self._lock = threading.Lock()  # deletions finish on their own threads; creations may run concurrently
         self._deleter: ThreadPoolExecutor | None = None  # started with the first deletion, ended by drain()
 
-    def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
+    def reserve(self, name: str, config_name: str) -> None:
+        """Claim `name` for an endpoint about to start (`creating()` reports it until `release()`); refused as
+        the service refuses it when an endpoint of that name exists, starts or is being deleted."""
         with self._lock:
             if name in self.endpoints or name in self._deleting or name in self._creating:
                 raise validation_error(
                     "CreateEndpoint", f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", name)}".'
                 )
-            self._creating.add(name)
-        try:
-            endpoint = self._start(name, config_name, config, model)
-        finally:
-            with self._lock:
-                self._creating.discard(name)
-        return endpoint
+            self._creating[name] = (config_name, datetime.now(UTC))
 
-    def _start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._creating.pop(name, None)
+
+    def creating(self, name: str) -> tuple[str, datetime] | None:
+        """(config, since) of a reserved endpoint whose container is still starting, else None."""
+        with self._lock:
+            return self._creating.get(name)
+
+    def start(self, name: str, config_name: str, config: dict[str, Any], model: ModelDefinition) -> Endpoint:
+        """Serve `name` (which the caller reserved) until it is stopped."""
         variant = config["ProductionVariants"][0]  # exactly one: the control plane refused any other count
         window = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", STARTUP_WINDOW_S))
         variant_name = str(variant.get("VariantName", "AllTraffic"))

@@ -43,7 +43,6 @@ class HostingApi:
         self._models: dict[str, tuple[ModelDefinition, dict[str, Any]]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._failed: dict[str, _FailedEndpoint] = {}
-        self._creating: dict[str, tuple[str, datetime]] = {}  # name -> (config, since): its container starting
         self._background = ThreadPoolExecutor(thread_name_prefix="endpoint")  # threads start on first use
 
     def close(self) -> None:
@@ -146,25 +145,24 @@ class HostingApi:
     # -- endpoints -----------------------------------------------------------------------
     def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, str]:
         with self._lock:
-            exists = EndpointName in self._failed or EndpointName in self._creating
-            if exists or self._endpoints.status(EndpointName) is not None:
+            if EndpointName in self._failed:
                 raise validation_error(
                     "CreateEndpoint",
                     f'Cannot create already existing endpoint "{sagemaker_arn("endpoint", EndpointName)}".',
                 )
-            self._creating[EndpointName] = (EndpointConfigName, datetime.now(UTC))
+            self._endpoints.reserve(EndpointName, EndpointConfigName)  # refused if it exists or starts already
         try:  # to InService (or Failed), or until the HTTP reply's deadline: then it is Creating, as in AWS
-            run_until_reply(self._background, lambda: self._serve_then_settle(EndpointName, EndpointConfigName))
+            run_until_reply(self._background, lambda: self._serve_reserved(EndpointName, EndpointConfigName))
         except BaseException:
-            self._creating.pop(EndpointName, None)
+            self._endpoints.release(EndpointName)
             raise
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
-    def _serve_then_settle(self, name: str, config_name: str) -> None:
+    def _serve_reserved(self, name: str, config_name: str) -> None:
         try:
             self._serve(name, config_name)
         finally:
-            self._creating.pop(name, None)
+            self._endpoints.release(name)
 
     def _serve(self, name: str, config_name: str) -> None:
         """The request is refused now if it is invalid; once the endpoint exists, a failure to start (no model
@@ -190,7 +188,8 @@ class HostingApi:
         self.describe_endpoint_config(EndpointConfigName)
         self._endpoints.stop(EndpointName)
         self._endpoints.wait_deleted(EndpointName)
-        self._serve(EndpointName, EndpointConfigName)
+        self._endpoints.reserve(EndpointName, EndpointConfigName)
+        self._serve_reserved(EndpointName, EndpointConfigName)
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
@@ -207,7 +206,7 @@ class HostingApi:
                 "LastModifiedTime": failed.created,
             }
         found = self._endpoints.status(EndpointName)
-        creating = self._creating.get(EndpointName)
+        creating = self._endpoints.creating(EndpointName)
         if found is None and creating is not None:  # its image (a stand-in, built once) or container still starting
             return {
                 "EndpointName": EndpointName,
