@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -156,7 +156,7 @@ class JobRunner:
             metrics.feed,
         )
         if run.reason:
-            return replace(self._outcome(spec.name, spec.image, run), metrics=tuple(metrics.final()))
+            return self._outcome(spec.name, spec.image, run, metrics=metrics.final())
         # The first host's artifacts are the job's (each host has its own /opt/ml/model).
         output = S3Uri.parse(spec.output_path).join(spec.name, "output")
         first = run.roots["algo-1"]
@@ -164,7 +164,7 @@ class JobRunner:
             "model": self._upload_archive(first / "model", output.join("model.tar.gz"), spec.name),
             "output": self._upload_archive(first / "output" / "data", output.join("output.tar.gz"), spec.name),
         }
-        return replace(self._outcome(spec.name, spec.image, run, artifacts), metrics=tuple(metrics.final()))
+        return self._outcome(spec.name, spec.image, run, artifacts, metrics.final())
 
     def _stage_training(self, spec: TrainingJobSpec, host: str, names: list[str], root: Path) -> None:
         for channel in spec.channels:
@@ -300,12 +300,20 @@ class JobRunner:
         self._s3.put_file(archive, uri)
         return str(uri)
 
-    def _outcome(self, job: str, image: str, run: _Execution, artifacts: dict[str, str] | None = None) -> JobOutcome:
+    def _outcome(
+        self,
+        job: str,
+        image: str,
+        run: _Execution,
+        artifacts: dict[str, str] | None = None,
+        metrics: Sequence[dict[str, Any]] = (),
+    ) -> JobOutcome:
         info = self._engine.image(image)
         status = JobStatus.FAILED if run.reason else JobStatus.COMPLETED
         return JobOutcome(
-            job, status, run.reason, run.started, _now(), run.codes, info.id if info else "", artifacts or {}
-        )
+            job, status, run.reason, run.started, _now(), run.codes, info.id if info else "", artifacts or {},
+            tuple(metrics),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
