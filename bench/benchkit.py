@@ -1,14 +1,17 @@
-"""What the benchmarks share: the bare `docker run` they measure against, how they write their results, and
-a patch for timing wrappers."""
+"""What the benchmarks share: the bare `docker run` they measure against, how they write their results, a
+patch for timing wrappers, and the tracer that times the harness's own calls."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from harness.engine.docker import ContainerSpec, Scope
 
@@ -54,3 +57,80 @@ def patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
         yield
     finally:
         setattr(owner, name, original)
+
+
+@dataclass(frozen=True)
+class Span:
+    label: str
+    start: float  # seconds since the tracer started
+    seconds: float
+    thread: str
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+
+class Tracer:
+    """Times every call (any thread) to chosen functions by wrapping them inside a `with` block; the originals
+    are restored on exit. `targets`: (owner, attribute, label)."""
+
+    def __init__(self, targets: Sequence[tuple[Any, str, str]]) -> None:
+        self._targets = targets
+        self._restore: list[tuple[Any, str, Any]] = []
+        self._origin = time.perf_counter()
+        self._lock = threading.Lock()
+        self.spans: list[Span] = []
+
+    def __enter__(self) -> Self:
+        self._origin = time.perf_counter()
+        for owner, name, label in self._targets:
+            self.wrap(owner, name, label)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
+        self._restore.clear()
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name, None)
+        if original is None:  # the harness changed: say which target to update
+            raise RuntimeError(
+                f"cannot time {getattr(owner, '__name__', owner)}.{name}: it no longer exists "
+                "(update the benchmark's targets)"
+            )
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.record(label, started, time.perf_counter())
+
+        self.replace(owner, name, timed)
+
+    def replace(self, owner: Any, name: str, replacement: Any) -> None:
+        """`owner.name` is `replacement` until the block ends."""
+        self._restore.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def record(self, label: str, started: float, ended: float) -> None:
+        """A span from two `time.perf_counter()` readings."""
+        span = Span(label, started - self._origin, ended - started, threading.current_thread().name)
+        with self._lock:
+            self.spans.append(span)
+
+    def main_spans(self) -> list[Span]:
+        return sorted((s for s in self.spans if s.thread == "MainThread"), key=lambda s: s.start)
+
+    def within(self, started: float, ended: float) -> dict[str, float]:
+        """Seconds per label of the spans inside two `time.perf_counter()` readings."""
+        low, high = started - self._origin, ended - self._origin
+        parts: dict[str, float] = {}
+        with self._lock:
+            for span in self.spans:
+                if span.start >= low and span.end <= high:
+                    parts[span.label] = parts.get(span.label, 0.0) + span.seconds
+        return parts

@@ -60,7 +60,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-from benchkit import write_results
+from benchkit import Tracer, write_results
 
 from harness.emulator.arns import ACCOUNT
 from harness.emulator.storage import boto_session
@@ -126,15 +126,8 @@ def rss_kb(field_name: str = "VmRSS") -> int:
 # --- timing Docker calls ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Span:
-    label: str
-    start: float
-    end: float
-
-
-class Tracer:
-    """Times every call to chosen methods (any thread) inside a `with` block; the originals come back on exit."""
+class DockerTracer(Tracer):
+    """Times the Docker calls of a job's round trip, and the runner's join of each container's log follower."""
 
     TARGETS: tuple[tuple[Any, str, str], ...] = (
         (Engine, "create", "docker create"),
@@ -147,40 +140,12 @@ class Tracer:
     )
 
     def __init__(self) -> None:
-        self._restore: list[tuple[Any, str, Any]] = []
-        self._lock = threading.Lock()
-        self.spans: list[Span] = []
+        super().__init__(self.TARGETS)
 
-    def __enter__(self) -> Tracer:
-        for owner, name, label in self.TARGETS:
-            self._wrap(owner, name, label)
+    def __enter__(self) -> DockerTracer:
+        super().__enter__()
         self._wrap_followers()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        for owner, name, original in reversed(self._restore):
-            setattr(owner, name, original)
-        self._restore.clear()
-
-    def record(self, label: str, start: float, end: float) -> None:
-        with self._lock:
-            self.spans.append(Span(label, start, end))
-
-    def _wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name, None)
-        if original is None:  # the harness changed: say which target to update
-            raise RuntimeError(f"cannot time {owner.__name__}.{name}: it no longer exists (update bench/endpoint.py)")
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.record(label, started, time.perf_counter())
-
-        self._restore.append((owner, name, original))
-        setattr(owner, name, timed)
 
     def _wrap_followers(self) -> None:
         """The runner joins each container's log follower after the wait: time that join."""
@@ -202,17 +167,7 @@ class Tracer:
             thread.join = timed_join  # type: ignore[method-assign]
             return thread
 
-        self._restore.append((Container, "stream_logs", original))
-        Container.stream_logs = stream_logs  # type: ignore[method-assign]
-
-    def within(self, start: float, end: float) -> dict[str, float]:
-        """Seconds per label of the spans inside [start, end] (the calls under test never overlap)."""
-        parts: dict[str, float] = {}
-        with self._lock:
-            for span in self.spans:
-                if span.start >= start and span.end <= end:
-                    parts[span.label] = parts.get(span.label, 0.0) + span.end - span.start
-        return parts
+        self.replace(Container, "stream_logs", stream_logs)
 
 
 # --- moto's IAM models ----------------------------------------------------------------
@@ -385,7 +340,7 @@ def bare_run(scope: Scope) -> None:
 CONTAINER_LIFECYCLE = ("docker create", "docker start", "docker wait", "docker logs", "docker remove")
 
 
-def job_round_trips(env: Any, sagemaker: Any, scope: Scope, jobs: int, tracer: Tracer) -> dict[str, Any]:
+def job_round_trips(env: Any, sagemaker: Any, scope: Scope, jobs: int, tracer: DockerTracer) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     counter = iter(range(10_000))
 
@@ -493,7 +448,7 @@ def endpoint_benchmark(args: argparse.Namespace, engine: Engine, watch: ImportWa
             EnvironmentOptions(scope_name="bench-endpoint"),
         ) as env,
         Scope(engine, "bench-endpoint-bare") as bare_scope,
-        Tracer() as tracer,
+        DockerTracer() as tracer,
     ):
         scopes += [env.scope.id, bare_scope.id]
         session = boto_session()

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import functools
 import http.client
 import importlib.util
 import io
@@ -55,12 +54,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from types import FrameType, ModuleType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import sagemaker.local.entities as sagemaker_local_entities
 import sagemaker.session as sagemaker_session
 import sagemaker.utils as sagemaker_utils
-from benchkit import docker_run, patched, write_results
+from benchkit import Span, Tracer, docker_run, patched, write_results
 from sagemaker.local.image import _SageMakerContainer
 from sagemaker.local.local_session import LocalSession
 from sagemaker.model import Model
@@ -159,67 +158,6 @@ def check_interrupted() -> None:
 
 
 # --- timing harness internals ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Span:
-    label: str
-    start: float  # seconds since the tracer started
-    seconds: float
-    thread: str
-
-    @property
-    def end(self) -> float:
-        return self.start + self.seconds
-
-
-class Tracer:
-    """Times calls to chosen functions by wrapping them inside a `with` block;
-    the originals are restored on exit."""
-
-    def __init__(self, targets: Sequence[tuple[Any, str, str]]) -> None:
-        self._targets = targets
-        self._restore: list[tuple[Any, str, Any]] = []
-        self._origin = 0.0
-        self._lock = threading.Lock()
-        self.spans: list[Span] = []
-
-    def __enter__(self) -> Self:
-        self._origin = time.perf_counter()
-        for owner, name, label in self._targets:
-            self.wrap(owner, name, label)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for owner, name, original in reversed(self._restore):
-            setattr(owner, name, original)
-        self._restore.clear()
-
-    def wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name, None)
-        if original is None:  # the harness changed: say which target to update
-            raise RuntimeError(
-                f"cannot time {getattr(owner, '__name__', owner)}.{name}: it no longer exists "
-                "(update the targets in bench/pipeline.py)"
-            )
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                span = Span(
-                    label, started - self._origin, time.perf_counter() - started, threading.current_thread().name
-                )
-                with self._lock:
-                    self.spans.append(span)
-
-        self._restore.append((owner, name, original))
-        setattr(owner, name, timed)
-
-    def main_spans(self) -> list[Span]:
-        return sorted((s for s in self.spans if s.thread == "MainThread"), key=lambda s: s.start)
 
 
 def inside(spans: Sequence[Span], parent: Span, label: str) -> list[Span]:
