@@ -121,6 +121,34 @@ def test_a_client_built_for_an_aws_host_goes_to_the_local_endpoint_and_the_users
     assert json.loads(out.stdout) == ["http://127.0.0.1:4566", "http://10.1.2.3:9000", True]
 
 
+EXIT_PROBE = """
+import atexit, gc, sys, types
+sys.modules["sagemaker"] = types.ModuleType("sagemaker")  # as if the script had imported the SDK
+class Cycle:
+    def __init__(self, path): self.path, self.me = path, self
+    def __del__(self): open(self.path, "w").write("finalized")
+Cycle(sys.argv[1])  # cyclic garbage at exit: still finalized
+gc.disable()  # so that only the exit's own collection can find it
+atexit.register(lambda: print(atexit._ncallbacks() - 1, gc.get_freeze_count(), flush=True))  # less this one
+"""
+
+
+@pytest.mark.parametrize("full_exit", ["", "1"])
+def test_a_command_that_imported_the_sdk_exits_without_walking_its_live_objects_again(
+    tmp_path: Path, full_exit: str
+) -> None:
+    env = command_environment({}, "http://127.0.0.1:4566", tmp_path / "e", tmp_path / "s")
+    env["HARNESS_FULL_EXIT"] = full_exit
+    marker = tmp_path / "finalized"
+    out = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(marker)], env=env, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    hooks_before_ours, frozen = (int(n) for n in out.stdout.split())
+    assert hooks_before_ours == (1 if full_exit == "" else 0)  # ours is registered first, so it runs last
+    assert frozen == 0  # nothing is frozen before the other exit hooks have run
+    if full_exit == "":  # garbage cycles are still collected, while the interpreter is whole (Python's own
+        assert marker.read_text() == "finalized"  # teardown collects them after `open` is gone)
+
+
 def test_an_unimplemented_operation_and_a_bad_body_answer_aws_errors_through_boto3() -> None:
     server = LocalAwsServer(Routes()).start()
     try:
