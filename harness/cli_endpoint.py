@@ -32,6 +32,16 @@ def _seed(text: str) -> tuple[str, str]:
     return path, uri
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_run(args: argparse.Namespace, _: Any) -> int:
     from harness.engine.docker import Engine
     from harness.progress import Progress
@@ -44,7 +54,7 @@ def cmd_run(args: argparse.Namespace, _: Any) -> int:
     seeds = tuple(data_seed(cwd, path, uri, "--data") for path, uri in args.data)
     request = RunRequest(
         command=command, cwd=cwd, state_dir=state_dir_for(cwd), project=project, data=seeds, port=args.port,
-        asynchronous=args.asynchronous, build=not args.no_build,
+        asynchronous=args.asynchronous, build=not args.no_build, max_parallel=args.max_parallel,
     )  # fmt: skip
     progress = Progress(stream=sys.stderr, show_logs=not args.quiet)
     return run_command(request, Engine.connect(), progress)
@@ -123,6 +133,9 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--async", dest="asynchronous", action="store_true",
                      help="Create*/Start* calls return at once, as in AWS (default: once the work ended)")  # fmt: skip
     run.add_argument("--no-build", action="store_true", help="build configured images only when absent")
+    run.add_argument("--max-parallel", type=_at_least_one, default=None, metavar="N",
+                     help="pipeline steps at once at most (default: [tool.harness] max-parallel, else 2 a core "
+                          "and 1 a GiB of memory; a pipeline's ParallelismConfiguration may lower it)")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run, anywhere=True)
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from harness.emulator.executor import StepRecord
 
-_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
+_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-z]{12}-")
 _MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}
 
 

@@ -4,6 +4,7 @@ above the folder a command runs in (ignored by the cloud).
     [tool.harness]
     data = { "data/houses.csv" = "s3://acme-ml-data/raw/houses.csv" }   # seeded before the command
     wheelhouse = "wheels"              # a folder of wheels pip finds in every container (requirements.txt)
+    max-parallel = 4                   # pipeline steps at once at most (default: 2 a core, 1 a GiB of memory)
 
     [tool.harness.images]
     "111122223333.dkr.ecr.us-east-1.amazonaws.com/acme/prep:1.0" = "prep:dev"   # a local image stands for it
@@ -54,6 +55,7 @@ class ProjectConfig:
     data: tuple[DataSeed, ...] = ()
     images: tuple[ImageSource, ...] = ()
     wheelhouse: Path | None = None
+    max_parallel: int | None = None
 
     @property
     def folder(self) -> Path | None:
@@ -85,8 +87,19 @@ def load_project(start: Path) -> ProjectConfig:
     if not isinstance(table, dict):
         raise UserError(f"{file}: [tool.harness] must be a table")
     return ProjectConfig(
-        file, _data(file, table.get("data", {})), _images(file, table.get("images", {})), _wheelhouse(file, table)
-    )
+        file, _data(file, table.get("data", {})), _images(file, table.get("images", {})), _wheelhouse(file, table),
+        _max_parallel(file, table),
+    )  # fmt: skip
+
+
+def _max_parallel(file: Path, table: dict[str, Any]) -> int | None:
+    value = table.get("max-parallel")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{file}: [tool.harness] max-parallel = {value!r} is not a whole number of 1 or more",
+                        fix="max-parallel = 4 (or remove it: 2 steps a core, 1 a GiB of memory)")  # fmt: skip
+    return value
 
 
 def _wheelhouse(file: Path, table: dict[str, Any]) -> Path | None:

@@ -24,6 +24,7 @@ import yaml
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun
+from harness.emulator.pipelines_api import PipelineOptions
 from harness.emulator.platform import command_environment
 from harness.emulator.storage import EmbeddedS3
 from harness.engine.docker import Engine
@@ -50,6 +51,7 @@ class RunRequest:
     port: int = 0
     asynchronous: bool = False
     build: bool = True
+    max_parallel: int | None = None  # --max-parallel, over the configuration's max-parallel
 
 
 def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
@@ -64,6 +66,7 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         sdk_session=False,  # the command imports the SDK itself; the harness need not
         on_notice=progress.line,
         wheelhouse=request.project.wheelhouse,
+        pipelines=PipelineOptions(max_parallel=request.max_parallel or request.project.max_parallel),
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)
@@ -171,7 +174,7 @@ def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:
         progress.line(f"pipeline {run.pipeline_name}: execution {run.execution_id} {run.status}")
         rows = [
             (step.name, step.step_type, step.status, f"{step.seconds:.1f}s", step.failure_reason[:100])
-            for step in run.steps
+            for step in run.steps_in_order
         ]
         if rows:
             progress.table(("step", "type", "status", "duration", "failure"), rows)

@@ -20,7 +20,7 @@ from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.jobs_api import JobsApi
 from harness.emulator.paging import page
-from harness.emulator.pipelines_api import PipelinesApi
+from harness.emulator.pipelines_api import PipelineOptions, PipelinesApi
 from harness.emulator.protocol import unknown_operation
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
@@ -112,12 +112,13 @@ class SageMakerControlPlane:
         s3: EmbeddedS3,
         on_event: StepEvent,
         asynchronous: bool = False,
+        pipeline_options: PipelineOptions | None = None,
     ) -> None:
         self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
-        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous)
+        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options)
         self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
         self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search)
 

@@ -29,6 +29,7 @@ from harness.emulator.controlplane import SageMakerControlPlane
 from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
 from harness.emulator.local_mode import LocalRuntimeClient, LocalSageMakerClient
+from harness.emulator.pipelines_api import PipelineOptions
 from harness.emulator.platform import ImageResolver, container_environment, wheelhouse_platform
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
@@ -61,6 +62,7 @@ class EnvironmentOptions:
     # Where the harness's notices go (a stand-in standing for AWS's image, and how it differs): never silent.
     on_notice: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
     wheelhouse: Path | None = None  # wheels pip finds in every container (harness.emulator.platform)
+    pipelines: PipelineOptions = field(default_factory=PipelineOptions)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ class LocalEnvironment:
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
-                control = SageMakerControlPlane(runner, endpoints, registry, s3, on_event, options.asynchronous)
+                control = SageMakerControlPlane(
+                    runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines
+                )
                 routes.sagemaker, routes.endpoints = control, endpoints
                 client = LocalSageMakerClient(control, endpoints)
                 runtime = LocalRuntimeClient(endpoints)

@@ -1,15 +1,16 @@
-"""Runs a pipeline definition (the JSON the cloud receives) step by step.
+"""Runs a pipeline definition (the JSON the cloud receives).
 
-Steps run in dependency order (DependsOn and property references); a
-Condition step runs one branch; the first failure stops the execution and
-later steps do not run. Every step type and argument is checked before the
-first container starts.
+Independent steps run concurrently (harness.emulator.scheduler decides when
+each may start); a Condition step runs one branch; after the first failure no
+further step starts and the execution fails. Every step type, argument and
+reference is checked before the first container starts.
 """
 
 from __future__ import annotations
 
+import secrets
+import string
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from botocore.exceptions import ClientError
 
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import cap_reason, failure_reason
-from harness.emulator.expressions import Context, condition_holds, is_expression, references, resolve
+from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
+from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
@@ -99,7 +101,7 @@ def all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def validate(definition: Mapping[str, Any]) -> None:
-    """Refuse unsupported step types and arguments before anything runs."""
+    """Refuse unsupported step types, a broken graph and bad arguments before anything runs."""
     steps = all_steps(definition.get("Steps", []))
     for step in steps:
         kind = step.get("Type")
@@ -108,15 +110,25 @@ def validate(definition: Mapping[str, Any]) -> None:
                 f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
                 fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}",
             )
-        arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
-        if kind == "Processing":
-            ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
-        elif kind == "Training":
-            TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
     names = [s.get("Name") for s in steps]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise UserError(f"step names must be unique; repeated: {', '.join(sorted(str(d) for d in duplicates))}")
+    for step in steps:
+        missing = sorted(dependencies(step) - set(names))
+        if missing:
+            raise UserError(
+                f"step {step.get('Name')!r} depends on {', '.join(map(repr, missing))}, "
+                "which the pipeline does not have",
+                fix="add the step to the pipeline's steps, or fix the name in depends_on or the property reference",
+            )
+    order(steps)  # a dependency cycle is refused here
+    for step in steps:
+        arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
+        if step["Type"] == "Processing":
+            ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
+        elif step["Type"] == "Training":
+            TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
 
 
 # Members SageMaker types as numbers: an expression standing there validates as a number.
@@ -148,26 +160,6 @@ def _placeholders(value: Any, stand_ins: Mapping[str, Any], member: str = "") ->
     return value
 
 
-def order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Topological order by DependsOn and references, keeping the written order otherwise."""
-    by_name = {s["Name"]: s for s in steps}
-    done: list[str] = []
-
-    def visit(name: str, trail: tuple[str, ...]) -> None:
-        if name in done or name not in by_name:
-            return
-        if name in trail:
-            raise UserError(f"the pipeline has a dependency cycle: {' -> '.join((*trail, name))}")
-        step = by_name[name]
-        for dependency in sorted(set(step.get("DependsOn", [])) | references(step.get("Arguments", {}))):
-            visit(dependency, (*trail, name))
-        done.append(name)
-
-    for step in steps:
-        visit(step["Name"], ())
-    return [by_name[n] for n in done]
-
-
 class PipelineRun:
     """One execution of one definition."""
 
@@ -178,16 +170,22 @@ class PipelineRun:
         parameters: Mapping[str, Any],
         api: SageMakerApi,
         on_event: StepEvent,
+        parallelism: Mapping[str, Any] | None = None,  # ParallelismConfiguration
+        max_parallel: int | None = None,  # the local limit (--max-parallel); None: scheduler.local_parallel_limit()
     ) -> None:
         self.definition = definition
         self.pipeline_name = pipeline_name
-        self.execution_id = uuid.uuid4().hex[:12]
+        self.execution_id = execution_id()
         self.arn = sagemaker_arn("pipeline", f"{pipeline_name}/execution/{self.execution_id}")
         self.parameters = _parameters(definition, parameters)
         self.started = datetime.now(UTC)
         self.status = "Executing"
         self.failure_reason = ""
-        self.steps: list[StepRecord] = []
+        self.steps: list[StepRecord] = []  # in the order they started (ListPipelineExecutionSteps)
+        self.parallelism = dict(parallelism or {})
+        self.parallel_limit = parallel_limit(parallelism, max_parallel)
+        self._rank = {s["Name"]: i for i, s in enumerate(_written_order(definition.get("Steps", [])))}
+        self._steps_lock = threading.Lock()
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -200,6 +198,11 @@ class PipelineRun:
     def request_stop(self) -> None:
         """StopPipelineExecution: the running step finishes, no further step starts, the execution is Stopped."""
         self._stop_requested.set()
+
+    @property
+    def steps_in_order(self) -> list[StepRecord]:
+        """The steps that ran, in the definition's dependency order: the same every run, however they overlapped."""
+        return sorted(self.steps, key=lambda record: self._rank.get(record.name, len(self._rank)))
 
     def properties(self) -> dict[str, dict[str, Any]]:
         """Each finished step's properties (what `Steps.<name>...` references read)."""
@@ -244,14 +247,15 @@ class PipelineRun:
         return self
 
     def _run_steps(self, steps: list[dict[str, Any]]) -> None:
-        for step in order(steps):
-            if self._stop_requested.is_set():
-                raise _Stopped
-            self._run_step(step)
+        run_dag(steps, self._run_step, self.parallel_limit, lambda: not self._stop_requested.is_set())
+        if self._stop_requested.is_set():
+            raise _Stopped
 
-    def _run_step(self, step: dict[str, Any]) -> None:
+    def _run_step(self, step: dict[str, Any]) -> list[dict[str, Any]]:
+        """Runs one step (in a thread of its own); returns the branch a Condition chose."""
         record = StepRecord(step["Name"], step["Type"])
-        self.steps.append(record)
+        with self._steps_lock:
+            self.steps.append(record)
         self._on_event(record)
         try:
             branch = self._execute(step, record)
@@ -267,8 +271,7 @@ class PipelineRun:
                 raise StepFailed(step["Name"], failure_reason(error)) from error
             raise
         self._finish(record, "Succeeded")
-        if branch:
-            self._run_steps(branch)
+        return branch
 
     def _finish(self, record: StepRecord, status: str, reason: str = "") -> None:
         record.status, record.failure_reason, record.ended = status, cap_reason(reason), datetime.now(UTC)
@@ -313,6 +316,21 @@ class PipelineRun:
         ]
         record.metadata = {"Condition": {"Outcome": str(outcome).lower(), "Evaluated": compared}}
         return list(arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", []))
+
+
+def execution_id() -> str:
+    """As the service makes them: 12 lowercase letters and digits."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+
+
+def _written_order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every step in dependency order, each Condition's branches right after it."""
+    found = []
+    for step in order(steps):
+        found.append(step)
+        if step.get("Type") == "Condition":
+            found += _written_order(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
+    return found
 
 
 def _job_metadata(kind: str, description: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any
 from botocore.exceptions import WaiterError
 from botocore.response import StreamingBody
 
-from harness.emulator.arns import sagemaker_arn
 from harness.emulator.controlplane import SageMakerControlPlane, operation_name
 from harness.emulator.executor import PipelineRun
 from harness.emulator.hosting import EndpointHost
@@ -27,21 +26,13 @@ from harness.errors import UserError
 class LocalExecution:
     """What `Pipeline.start()` returns; the run has finished when it is returned."""
 
-    def __init__(self, run: PipelineRun) -> None:
+    def __init__(self, run: PipelineRun, control: SageMakerControlPlane) -> None:
         self.run = run
         self.arn = run.arn
+        self._control = control
 
     def describe(self) -> dict[str, Any]:
-        run = self.run
-        described = {
-            "PipelineArn": sagemaker_arn("pipeline", run.pipeline_name),
-            "PipelineExecutionArn": run.arn,
-            "PipelineExecutionStatus": run.status,
-            "CreationTime": run.started,
-        }
-        if run.failure_reason:
-            described["FailureReason"] = run.failure_reason
-        return described
+        return self._control.pipelines.describe_pipeline_execution(PipelineExecutionArn=self.arn)
 
     def list_steps(self) -> list[dict[str, Any]]:
         return [step.as_api() for step in reversed(self.run.steps)]  # newest first, as AWS lists them
@@ -152,9 +143,11 @@ class LocalSageMakerClient:
             raise UserError("SelectiveExecutionConfig is not supported locally", fix="run the whole pipeline")
         values = _parameter_values(PipelineParameters)
         arn = self.control.pipelines.start_pipeline_execution(
-            PipelineName=PipelineName, PipelineParameters=[{"Name": k, "Value": v} for k, v in values.items()]
+            PipelineName=PipelineName,
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in values.items()],
+            **options,  # display name, description, ParallelismConfiguration
         )["PipelineExecutionArn"]
-        return LocalExecution(next(run for run in self.executions if run.arn == arn))
+        return LocalExecution(next(run for run in self.executions if run.arn == arn), self.control)
 
 
 class LocalRuntimeClient:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,8 +36,23 @@ class Execution:
     created: datetime
 
 
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How this machine runs executions, beyond what the pipeline asks for."""
+
+    max_parallel: int | None = None  # steps at once at most (--max-parallel); None: scheduler.local_parallel_limit()
+
+
 class PipelinesApi:
-    def __init__(self, steps: SageMakerApi, s3: EmbeddedS3, on_event: StepEvent, asynchronous: bool) -> None:
+    def __init__(
+        self,
+        steps: SageMakerApi,
+        s3: EmbeddedS3,
+        on_event: StepEvent,
+        asynchronous: bool,
+        options: PipelineOptions | None = None,
+    ) -> None:
+        self._options = options or PipelineOptions()
         self._steps = steps
         self._s3 = s3
         self._on_event = on_event
@@ -153,12 +167,14 @@ class PipelinesApi:
         pipeline = self._pipeline(PipelineName, "StartPipelineExecution")
         definition = pipeline["PipelineDefinition"]
         run = PipelineRun(
-            json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event
-        )
+            json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
+            request.get("ParallelismConfiguration") or pipeline.get("ParallelismConfiguration"),
+            self._options.max_parallel,
+        )  # fmt: skip
         execution = Execution(
             run,
             definition,
-            str(request.get("PipelineExecutionDisplayName") or f"execution-{uuid.uuid4().hex[:13]}"),
+            str(request.get("PipelineExecutionDisplayName") or f"execution-{int(run.started.timestamp() * 1000)}"),
             str(request.get("PipelineExecutionDescription", "")),
             run.started,
         )
@@ -181,10 +197,12 @@ class PipelinesApi:
             "PipelineExecutionDescription": execution.description,
             "PipelineExecutionStatus": run.status,
             "CreationTime": execution.created,
-            "LastModifiedTime": run.steps[-1].ended or run.steps[-1].started if run.steps else execution.created,
+            "LastModifiedTime": max((s.ended or s.started for s in run.steps), default=execution.created),
         }
         if run.failure_reason:
             described["FailureReason"] = run.failure_reason
+        if run.parallelism:
+            described["ParallelismConfiguration"] = dict(run.parallelism)
         return described
 
     def list_pipeline_executions(self, PipelineName: str, **request: Any) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def _run_pipeline(
         # block, which swallows KeyboardInterrupt: raise it again so the run stops.
         raise KeyboardInterrupt
     record["execution"] = {"arn": run.arn, "status": run.status, "failure_reason": run.failure_reason}
-    record["steps"] = [_step_entry(env, run, step) for step in run.steps]
+    record["steps"] = [_step_entry(env, run, step) for step in run.steps_in_order]
     if run.status != "Succeeded":
         raise JobFailed(
             f"pipeline execution failed: {run.failure_reason}",

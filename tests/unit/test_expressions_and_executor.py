@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from harness.emulator.executor import PipelineRun, order, validate
+from harness.emulator.executor import PipelineRun, validate
 from harness.emulator.expressions import Context, condition_holds, references, resolve, walk
+from harness.emulator.scheduler import order
 from harness.errors import UserError
 
 PROPERTIES = {
