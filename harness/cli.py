@@ -98,7 +98,7 @@ def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
     from harness.project.summary import print_summary
 
     progress = Progress(show_logs=not args.quiet)
-    options = RunOptions(parameters=dict(args.param), deploy=not args.no_deploy)
+    options = RunOptions(parameters=dict(args.param), deploy=not args.no_deploy, use_cache=not args.no_cache)
     record = run_local(settings, Engine.connect(), progress, options)
     print_summary(progress, record)
     return 0
@@ -294,6 +294,7 @@ def _add_run_local(run: argparse.ArgumentParser) -> None:
         help="a pipeline parameter (default: ModelApprovalStatus=Approved)",
     )
     run.add_argument("--no-deploy", action="store_true", help="stop after the pipeline")
+    run.add_argument("--no-cache", action="store_true", help="every step runs (default: unchanged steps are reused)")
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run_local)
 

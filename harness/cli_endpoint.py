@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace, _: Any) -> int:
     request = RunRequest(
         command=command, cwd=cwd, state_dir=state_dir_for(cwd), project=project, data=seeds, port=args.port,
         asynchronous=args.asynchronous, build=not args.no_build, max_parallel=args.max_parallel,
+        use_cache=not args.no_cache,
     )  # fmt: skip
     progress = Progress(stream=sys.stderr, show_logs=not args.quiet)
     return run_command(request, Engine.connect(), progress)
@@ -136,6 +137,8 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--max-parallel", type=_at_least_one, default=None, metavar="N",
                      help="pipeline steps at once at most (default: [tool.harness] max-parallel, else 2 a core "
                           "and 1 a GiB of memory; a pipeline's ParallelismConfiguration may lower it)")  # fmt: skip
+    run.add_argument("--no-cache", action="store_true",
+                     help="every pipeline step runs, even one whose CacheConfig reuses an earlier run")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run, anywhere=True)
 

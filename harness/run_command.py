@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
-from harness.emulator.executor import PipelineRun
+from harness.emulator.executor import PipelineRun, StepRecord
 from harness.emulator.pipelines_api import PipelineOptions
 from harness.emulator.platform import command_environment
 from harness.emulator.storage import EmbeddedS3
@@ -52,6 +52,7 @@ class RunRequest:
     asynchronous: bool = False
     build: bool = True
     max_parallel: int | None = None  # --max-parallel, over the configuration's max-parallel
+    use_cache: bool = True  # --no-cache: every step runs
 
 
 def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
@@ -66,7 +67,7 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         sdk_session=False,  # the command imports the SDK itself; the harness need not
         on_notice=progress.line,
         wheelhouse=request.project.wheelhouse,
-        pipelines=PipelineOptions(max_parallel=request.max_parallel or request.project.max_parallel),
+        pipelines=PipelineOptions(request.max_parallel or request.project.max_parallel, request.use_cache),
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)
@@ -173,11 +174,16 @@ def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:
         progress.line("")
         progress.line(f"pipeline {run.pipeline_name}: execution {run.execution_id} {run.status}")
         rows = [
-            (step.name, step.step_type, step.status, f"{step.seconds:.1f}s", step.failure_reason[:100])
-            for step in run.steps_in_order
+            (step.name, step.step_type, step.status, f"{step.seconds:.1f}s", _note(step)) for step in run.steps_in_order
         ]
         if rows:
-            progress.table(("step", "type", "status", "duration", "failure"), rows)
+            progress.table(("step", "type", "status", "duration", "note"), rows)
+
+
+def _note(step: StepRecord) -> str:
+    if step.cache_hit:
+        return f"cached from execution {step.cache_hit.rsplit('/', 1)[-1]}"
+    return step.failure_reason[:100]
 
 
 def _shown(command: Sequence[str]) -> str:

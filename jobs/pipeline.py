@@ -27,7 +27,7 @@ from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
 JOBS_DIR = Path(__file__).resolve().parent
 CONTENT_TYPES = ["text/csv", "application/json"]
@@ -43,6 +43,12 @@ class PipelineSettings:
     name: str = "mlops-pipeline"
     model_package_group: str = "mlops-models"
     instance_type: str = "ml.m5.large"
+    # Unchanged steps reuse their last run's outputs within this time (ISO 8601; None: every step runs).
+    cache_expire_after: str | None = "P30D"
+
+    @property
+    def cache(self) -> CacheConfig:
+        return CacheConfig(enable_caching=self.cache_expire_after is not None, expire_after=self.cache_expire_after)
 
     @property
     def raw_data_uri(self) -> str:
@@ -74,6 +80,7 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
 
     preprocess = ProcessingStep(
         "Preprocess",
+        cache_config=settings.cache,
         step_args=_processor(session, settings, "preprocess").run(
             code=str(JOBS_DIR / "preprocess.py"),
             inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
@@ -97,6 +104,7 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     )
     train = TrainingStep(
         "Train",
+        cache_config=settings.cache,
         step_args=estimator.fit(
             inputs={
                 channel: TrainingInput(s3_data=split[channel].S3Output.S3Uri, content_type="text/csv")
@@ -110,6 +118,7 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     evaluate = ProcessingStep(
         "Evaluate",
         property_files=[report],
+        cache_config=settings.cache,
         step_args=_processor(session, settings, "evaluate").run(
             code=str(JOBS_DIR / "evaluate.py"),
             inputs=[

@@ -25,6 +25,7 @@ from harness.emulator.protocol import unknown_operation
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
 from harness.emulator.search_api import SearchApi
+from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
@@ -113,12 +114,13 @@ class SageMakerControlPlane:
         on_event: StepEvent,
         asynchronous: bool = False,
         pipeline_options: PipelineOptions | None = None,
+        step_cache: StepCache | None = None,
     ) -> None:
         self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
-        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options)
+        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, step_cache)
         self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
         self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search)
 

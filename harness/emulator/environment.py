@@ -34,6 +34,7 @@ from harness.emulator.platform import ImageResolver, container_environment, whee
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
 from harness.emulator.server import Routes
+from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3, boto_session
 from harness.engine.docker import SCOPE_LABEL, Engine, Platform, Scope
 from harness.engine.egress import Seal, local_allowance, sealed
@@ -113,15 +114,15 @@ class LocalEnvironment:
                 s3.start()
                 stand_ins = StandIns(engine, options.on_notice)
                 pip_environment, pip_mounts = wheelhouse_platform(options.wheelhouse)
+                resolver = ImageResolver(engine, options.images, stand_ins)
                 scope.platform = Platform(
-                    {**container_environment(s3.server.container_url), **pip_environment},
-                    ImageResolver(engine, options.images, stand_ins),
-                    pip_mounts,
+                    {**container_environment(s3.server.container_url), **pip_environment}, resolver, pip_mounts
                 )
+                step_cache = StepCache(state_dir / "step-cache", s3, resolver.local_id)
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
                 control = SageMakerControlPlane(
-                    runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines
+                    runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines, step_cache
                 )
                 routes.sagemaker, routes.endpoints = control, endpoints
                 client = LocalSageMakerClient(control, endpoints)

@@ -23,6 +23,7 @@ from harness.emulator.awserrors import cap_reason, failure_reason
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
+from harness.emulator.step_cache import CachePolicy, StepCache
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
@@ -68,6 +69,7 @@ class StepRecord:
     ended: datetime | None = None
     failure_reason: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    cache_hit: str = ""  # the source execution's ARN when the step reused an earlier run (CacheConfig)
 
     @property
     def seconds(self) -> float:
@@ -84,6 +86,8 @@ class StepRecord:
             entry["EndTime"] = self.ended
         if self.failure_reason:
             entry["FailureReason"] = self.failure_reason
+        if self.cache_hit:
+            entry["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_hit}
         return entry
 
 
@@ -124,6 +128,7 @@ def validate(definition: Mapping[str, Any]) -> None:
             )
     order(steps)  # a dependency cycle is refused here
     for step in steps:
+        CachePolicy.of(step)  # caching on a step type it does not apply to, or a bad ExpireAfter
         arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
         if step["Type"] == "Processing":
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
@@ -172,6 +177,8 @@ class PipelineRun:
         on_event: StepEvent,
         parallelism: Mapping[str, Any] | None = None,  # ParallelismConfiguration
         max_parallel: int | None = None,  # the local limit (--max-parallel); None: scheduler.local_parallel_limit()
+        cache: StepCache | None = None,  # earlier runs' steps, for steps with CacheConfig
+        use_cache: bool = True,  # False: no step reuses an earlier run (each is still kept)
     ) -> None:
         self.definition = definition
         self.pipeline_name = pipeline_name
@@ -186,6 +193,8 @@ class PipelineRun:
         self.parallel_limit = parallel_limit(parallelism, max_parallel)
         self._rank = {s["Name"]: i for i, s in enumerate(_written_order(definition.get("Steps", [])))}
         self._steps_lock = threading.Lock()
+        self._cache = cache
+        self._use_cache = use_cache
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -228,6 +237,8 @@ class PipelineRun:
         return self._api.read_property_file(self._properties[step], spec)
 
     def run(self) -> PipelineRun:
+        if self._cache is not None:
+            self._cache.prune(datetime.now(UTC))
         try:
             self._run_steps(self.definition.get("Steps", []))
         except KeyboardInterrupt:
@@ -296,12 +307,22 @@ class PipelineRun:
             self._properties[name] = self._api.describe_model_package(ModelPackageName=arn)
             record.metadata = {"RegisterModel": {"Arn": arn}}
             return []
+        policy = CachePolicy.of(step) if self._cache is not None else None
+        key = self._cache.key(self.pipeline_name, step, arguments) if self._cache and policy else ""
+        if self._cache and policy and self._use_cache:
+            hit = self._cache.find(self.pipeline_name, key, policy, datetime.now(UTC))
+            if hit is not None:  # no container: the earlier run's outputs are back in S3, its properties stand
+                self._properties[name] = hit.description
+                record.metadata, record.cache_hit = _job_metadata(kind, hit.description), hit.source_execution_arn
+                return []
         description = self._api.run_step_job(kind, job_name(self.execution_id, name), arguments)
         self._properties[name] = description
         record.metadata = _job_metadata(kind, description)
         status = description.get(f"{kind}JobStatus")
         if status != "Completed":
             raise StepFailed(name, str(description.get("FailureReason", f"{kind} job {status}")))
+        if self._cache and policy:
+            self._cache.store(self.pipeline_name, key, self.arn, description, policy, datetime.now(UTC))
         return []
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from harness.emulator.awserrors import failure_reason, not_found, validation_err
 from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
 from harness.emulator.paging import page
 from harness.emulator.replies import run_until_reply
+from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3, S3Uri
 
 DEFINITION_LIMIT = 1024 * 1024  # CreatePipeline: PipelineDefinition at most 1 MB
@@ -41,6 +42,7 @@ class PipelineOptions:
     """How this machine runs executions, beyond what the pipeline asks for."""
 
     max_parallel: int | None = None  # steps at once at most (--max-parallel); None: scheduler.local_parallel_limit()
+    use_cache: bool = True  # False (--no-cache): every step runs; what runs is still kept for later runs
 
 
 class PipelinesApi:
@@ -51,8 +53,10 @@ class PipelinesApi:
         on_event: StepEvent,
         asynchronous: bool,
         options: PipelineOptions | None = None,
+        cache: StepCache | None = None,
     ) -> None:
         self._options = options or PipelineOptions()
+        self._cache = cache
         self._steps = steps
         self._s3 = s3
         self._on_event = on_event
@@ -169,7 +173,7 @@ class PipelinesApi:
         run = PipelineRun(
             json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
             request.get("ParallelismConfiguration") or pipeline.get("ParallelismConfiguration"),
-            self._options.max_parallel,
+            self._options.max_parallel, self._cache, self._options.use_cache,
         )  # fmt: skip
         execution = Execution(
             run,

@@ -102,6 +102,17 @@ class ImageResolver:
         self._aliases = dict(aliases)
         self._stand_ins = stand_ins
 
+    def local_id(self, uri: str) -> str | None:
+        """The ID of the local image `uri` would run on, if it exists now (nothing is built)."""
+        present = self._engine.image(uri)
+        if present is not None and not is_standin(present):
+            return present.id
+        alias = self._aliases.get(uri) or self._aliases.get(repository(uri))
+        mapped = self._engine.image(alias) if alias else None
+        if mapped is not None:
+            return mapped.id
+        return present.id if present is not None else None  # a stand-in built already, or nothing yet
+
     def __call__(self, uri: str) -> str:
         present = self._engine.image(uri)
         if present is not None and not is_standin(present):

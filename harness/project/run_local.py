@@ -19,9 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness.emulator.environment import LocalEnvironment
+from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun, job_name
 from harness.emulator.expressions import walk
+from harness.emulator.pipelines_api import PipelineOptions
 from harness.emulator.sdk_session import default_boto_session
 from harness.emulator.storage import S3Uri, sha256_file
 from harness.engine.docker import Engine, Scope
@@ -53,6 +54,7 @@ RECORD_VERSION = 2  # raise when promotion starts to need fields older records l
 class RunOptions:
     parameters: dict[str, str] = field(default_factory=dict)
     deploy: bool = True
+    use_cache: bool = True  # --no-cache: every step runs
 
 
 def load_pipeline_module(settings: Settings) -> ModuleType:
@@ -135,7 +137,13 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
         record["libraries"] = check_parity(settings, engine, images, config.parity)
         module = load_pipeline_module(settings)
         with (
-            LocalEnvironment.open(settings.state_dir, engine, progress.log, progress.step) as env,
+            LocalEnvironment.open(
+                settings.state_dir,
+                engine,
+                progress.log,
+                progress.step,
+                EnvironmentOptions(pipelines=PipelineOptions(use_cache=options.use_cache)),
+            ) as env,
             default_boto_session(env.s3.boto_session),
         ):
             _run_pipeline(settings, config, env, module, images, options, record, progress)
@@ -207,6 +215,8 @@ def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str,
     }
     if step.failure_reason:
         entry["failure_reason"] = step.failure_reason
+    if step.cache_hit:
+        entry["cache_hit"] = step.cache_hit  # no job ran: the source execution's outputs stand
     job = job_name(run.execution_id, step.name)
     outcome = env.client.outcomes.get(job)
     if outcome is not None:
