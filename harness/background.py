@@ -70,7 +70,7 @@ def serve(state_dir: Path, project: ProjectConfig, port: int, engine: Engine, pr
     build_project_images(project.images, engine, progress, build=True)
     options = EnvironmentOptions(
         scope_name="up", images=project.aliases(), port=port, sdk_session=False, wheelhouse=project.wheelhouse,
-        pipelines=PipelineOptions(max_parallel=project.max_parallel),
+        pipelines=PipelineOptions(max_parallel=project.max_parallel, faults=project.faults),
     )  # fmt: skip
     with LocalEnvironment.open(state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, project.data, progress)

@@ -30,6 +30,8 @@ class Progress:
         mark = _MARKS.get(record.status, "•")
         timing = "" if record.status == "Executing" else f"  {record.seconds:6.1f}s"
         reason = f"  {record.failure_reason}" if record.failure_reason else ""
+        if record.retried and record.status == "Executing":
+            reason = f"  attempt {record.attempts}, after: {record.retried[-1]}"
         if record.cache_hit:
             reason = f"  cached: the outputs of execution {record.cache_hit.rsplit('/', 1)[-1]}, no container"
         self.line(f"{mark} {record.name:<28} {record.step_type:<14} {record.status:<10}{timing}{reason}")

@@ -6,6 +6,9 @@ above the folder a command runs in (ignored by the cloud).
     wheelhouse = "wheels"              # a folder of wheels pip finds in every container (requirements.txt)
     max-parallel = 4                   # pipeline steps at once at most (default: 2 a core, 1 a GiB of memory)
 
+    [tool.harness.faults]              # a step's first attempts fail as the service would (to try retry policies)
+    TrainModel = { exception = "SageMaker.CAPACITY_ERROR", attempts = 2 }
+
     [tool.harness.images]
     "111122223333.dkr.ecr.us-east-1.amazonaws.com/acme/prep:1.0" = "prep:dev"   # a local image stands for it
     [tool.harness.images."111122223333.dkr.ecr.us-east-1.amazonaws.com/acme/train:1.0"]
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.retries import InjectedFault
 from harness.emulator.storage import S3Uri
 from harness.errors import UserError
 
@@ -56,6 +60,7 @@ class ProjectConfig:
     images: tuple[ImageSource, ...] = ()
     wheelhouse: Path | None = None
     max_parallel: int | None = None
+    faults: Mapping[str, InjectedFault] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path | None:
@@ -88,8 +93,14 @@ def load_project(start: Path) -> ProjectConfig:
         raise UserError(f"{file}: [tool.harness] must be a table")
     return ProjectConfig(
         file, _data(file, table.get("data", {})), _images(file, table.get("images", {})), _wheelhouse(file, table),
-        _max_parallel(file, table),
+        _max_parallel(file, table), _faults(file, table.get("faults", {})),
     )  # fmt: skip
+
+
+def _faults(file: Path, table: Any) -> dict[str, InjectedFault]:
+    if not isinstance(table, dict):
+        raise UserError(f"{file}: [tool.harness.faults] must be a table of step name = {{ exception, attempts }}")
+    return {str(step): InjectedFault.parse(str(file), str(step), value) for step, value in table.items()}
 
 
 def _max_parallel(file: Path, table: dict[str, Any]) -> int | None:

@@ -67,7 +67,9 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         sdk_session=False,  # the command imports the SDK itself; the harness need not
         on_notice=progress.line,
         wheelhouse=request.project.wheelhouse,
-        pipelines=PipelineOptions(request.max_parallel or request.project.max_parallel, request.use_cache),
+        pipelines=PipelineOptions(
+            request.max_parallel or request.project.max_parallel, request.use_cache, request.project.faults
+        ),
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, (*request.project.data, *request.data), progress)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from botocore.exceptions import ClientError
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import cap_reason, failure_reason
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
+from harness.emulator.retries import STEP_TYPES as RETRYABLE_STEP_TYPES
+from harness.emulator.retries import InjectedFault, RetryPolicy, exception_type, matching, retry_policies
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.step_cache import CachePolicy, StepCache
@@ -29,16 +32,19 @@ from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 
 
-def job_name(execution_id: str, step: str) -> str:
-    """The job a pipeline step starts is named after the execution and the step (at most 63 characters)."""
-    return f"pipelines-{execution_id}-{step}"[:63].strip("-")
+def job_name(execution_id: str, step: str, attempt: int = 1) -> str:
+    """The job a pipeline step starts is named after the execution and the step (at most 63 characters); a retry's
+    job after its attempt too."""
+    suffix = f"-{attempt}" if attempt > 1 else ""
+    return f"pipelines-{execution_id}-{step}"[: 63 - len(suffix)].strip("-") + suffix
 
 
 class StepFailed(Exception):
-    def __init__(self, step: str, reason: str) -> None:
+    def __init__(self, step: str, reason: str, exception_type: str | None = None) -> None:
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = cap_reason(reason)
+        self.exception_type = exception_type  # a retry policy's ExceptionType this failure is, if known
 
 
 class _Stopped(Exception):
@@ -70,6 +76,9 @@ class StepRecord:
     failure_reason: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     cache_hit: str = ""  # the source execution's ARN when the step reused an earlier run (CacheConfig)
+    attempts: int = 1  # AttemptCount: 2 and more after a retry policy retried it
+    retried: list[str] = field(default_factory=list)  # the failure reason of each attempt that was retried
+    job: str = ""  # the job its last attempt started, if any
 
     @property
     def seconds(self) -> float:
@@ -88,6 +97,8 @@ class StepRecord:
             entry["FailureReason"] = self.failure_reason
         if self.cache_hit:
             entry["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_hit}
+        if self.step_type in RETRYABLE_STEP_TYPES:
+            entry["AttemptCount"] = self.attempts
         return entry
 
 
@@ -129,6 +140,7 @@ def validate(definition: Mapping[str, Any]) -> None:
     order(steps)  # a dependency cycle is refused here
     for step in steps:
         CachePolicy.of(step)  # caching on a step type it does not apply to, or a bad ExpireAfter
+        retry_policies(step)  # a policy the service would reject
         arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
         if step["Type"] == "Processing":
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
@@ -179,6 +191,7 @@ class PipelineRun:
         max_parallel: int | None = None,  # the local limit (--max-parallel); None: scheduler.local_parallel_limit()
         cache: StepCache | None = None,  # earlier runs' steps, for steps with CacheConfig
         use_cache: bool = True,  # False: no step reuses an earlier run (each is still kept)
+        faults: Mapping[str, InjectedFault] | None = None,  # [tool.harness.faults]: steps' first attempts fail
     ) -> None:
         self.definition = definition
         self.pipeline_name = pipeline_name
@@ -195,6 +208,7 @@ class PipelineRun:
         self._steps_lock = threading.Lock()
         self._cache = cache
         self._use_cache = use_cache
+        self._faults = dict(faults or {})
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -263,26 +277,46 @@ class PipelineRun:
             raise _Stopped
 
     def _run_step(self, step: dict[str, Any]) -> list[dict[str, Any]]:
-        """Runs one step (in a thread of its own); returns the branch a Condition chose."""
+        """Runs one step (in a thread of its own), retried as its retry policies say; returns the branch a
+        Condition chose."""
         record = StepRecord(step["Name"], step["Type"])
         with self._steps_lock:
             self.steps.append(record)
         self._on_event(record)
-        try:
-            branch = self._execute(step, record)
-        except KeyboardInterrupt:
-            self._finish(record, "Stopped", "interrupted")
-            raise
-        except StepFailed as failure:
-            self._finish(record, "Failed", failure.reason)
-            raise
-        except Exception as error:
-            self._finish(record, "Failed", failure_reason(error))
-            if isinstance(error, _STEP_LEVEL) and not isinstance(error, CorruptState):  # the harness's own files
-                raise StepFailed(step["Name"], failure_reason(error)) from error
-            raise
-        self._finish(record, "Succeeded")
-        return branch
+        policies, began = retry_policies(step), time.monotonic()
+        while True:
+            try:
+                branch = self._execute(step, record)
+            except KeyboardInterrupt:
+                self._finish(record, "Stopped", "interrupted")
+                raise
+            except Exception as error:
+                reason = error.reason if isinstance(error, StepFailed) else failure_reason(error)
+                kind = error.exception_type if isinstance(error, StepFailed) else None
+                policy = matching(policies, kind or exception_type(step["Type"], error, reason))
+                if policy is not None and self._retry(record, policy, began, reason):
+                    continue
+                self._finish(record, "Failed", reason)
+                if isinstance(error, StepFailed):
+                    raise
+                if isinstance(error, _STEP_LEVEL) and not isinstance(error, CorruptState):  # the harness's own files
+                    raise StepFailed(step["Name"], reason) from error
+                raise
+            self._finish(record, "Succeeded")
+            return branch
+
+    def _retry(self, record: StepRecord, policy: RetryPolicy, began: float, reason: str) -> bool:
+        """Wait out the policy's interval and count the next attempt; False when the policy allows no more (or
+        StopPipelineExecution came meanwhile)."""
+        attempt = record.attempts + 1
+        if not policy.allows(attempt, time.monotonic() - began):
+            return False
+        record.retried.append(cap_reason(reason))
+        if self._stop_requested.wait(policy.delay_before(attempt)):
+            return False
+        record.attempts = attempt
+        self._on_event(record)  # the same step, its next attempt
+        return True
 
     def _finish(self, record: StepRecord, status: str, reason: str = "") -> None:
         record.status, record.failure_reason, record.ended = status, cap_reason(reason), datetime.now(UTC)
@@ -315,7 +349,11 @@ class PipelineRun:
                 self._properties[name] = hit.description
                 record.metadata, record.cache_hit = _job_metadata(kind, hit.description), hit.source_execution_arn
                 return []
-        description = self._api.run_step_job(kind, job_name(self.execution_id, name), arguments)
+        fault = self._faults.get(name)
+        if fault is not None and record.attempts <= fault.attempts:  # as the service would say it; no container
+            raise StepFailed(name, fault.failure(), fault.exception)
+        record.job = job_name(self.execution_id, name, record.attempts)
+        description = self._api.run_step_job(kind, record.job, arguments)
         self._properties[name] = description
         record.metadata = _job_metadata(kind, description)
         status = description.get(f"{kind}JobStatus")

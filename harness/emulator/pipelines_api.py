@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from harness.emulator.awserrors import failure_reason, not_found, validation_err
 from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
 from harness.emulator.paging import page
 from harness.emulator.replies import run_until_reply
+from harness.emulator.retries import InjectedFault
 from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3, S3Uri
 
@@ -43,6 +44,8 @@ class PipelineOptions:
 
     max_parallel: int | None = None  # steps at once at most (--max-parallel); None: scheduler.local_parallel_limit()
     use_cache: bool = True  # False (--no-cache): every step runs; what runs is still kept for later runs
+    # [tool.harness.faults]: a step's first attempts fail as the service fails them (to try retry policies)
+    faults: Mapping[str, InjectedFault] = field(default_factory=dict)
 
 
 class PipelinesApi:
@@ -173,7 +176,7 @@ class PipelinesApi:
         run = PipelineRun(
             json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
             request.get("ParallelismConfiguration") or pipeline.get("ParallelismConfiguration"),
-            self._options.max_parallel, self._cache, self._options.use_cache,
+            self._options.max_parallel, self._cache, self._options.use_cache, self._options.faults,
         )  # fmt: skip
         execution = Execution(
             run,

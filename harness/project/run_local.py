@@ -217,7 +217,9 @@ def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str,
         entry["failure_reason"] = step.failure_reason
     if step.cache_hit:
         entry["cache_hit"] = step.cache_hit  # no job ran: the source execution's outputs stand
-    job = job_name(run.execution_id, step.name)
+    if step.retried:
+        entry["attempts"], entry["retried_after"] = step.attempts, list(step.retried)
+    job = step.job or job_name(run.execution_id, step.name)
     outcome = env.client.outcomes.get(job)
     if outcome is not None:
         entry["job"] = {
