@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from benchkit import write_results  # noqa: E402
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment  # noqa: E402
-from harness.emulator.pipelines_api import PipelineOptions  # noqa: E402
+from harness.emulator.pipeline_options import PipelineOptions  # noqa: E402
 from harness.emulator.scheduler import local_parallel_limit  # noqa: E402
 from harness.engine.docker import Engine  # noqa: E402
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
-from harness.emulator.pipelines_api import PipelineOptions
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.platform import command_environment
 from harness.engine.docker import Engine
 from harness.errors import InfrastructureError, UserError
@@ -70,7 +70,7 @@ def serve(state_dir: Path, project: ProjectConfig, port: int, engine: Engine, pr
     build_project_images(project.images, engine, progress, build=True)
     options = EnvironmentOptions(
         scope_name="up", images=project.aliases(), port=port, sdk_session=False, wheelhouse=project.wheelhouse,
-        pipelines=PipelineOptions(max_parallel=project.max_parallel, faults=project.faults),
+        pipelines=PipelineOptions(max_parallel=project.max_parallel, faults=project.faults, lambdas=project.lambdas),
     )  # fmt: skip
     with LocalEnvironment.open(state_dir, engine, progress.log, progress.step, options) as env:
         seed(env.s3, project.data, progress)

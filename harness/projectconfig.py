@@ -6,6 +6,10 @@ above the folder a command runs in (ignored by the cloud).
     wheelhouse = "wheels"              # a folder of wheels pip finds in every container (requirements.txt)
     max-parallel = 4                   # pipeline steps at once at most (default: 2 a core, 1 a GiB of memory)
 
+    [tool.harness.lambda]              # a LambdaStep's function (ARN or name) -> the handler run on this machine
+    notify-team = "lambdas/notify.py:handler"
+    "arn:aws:lambda:us-east-1:111122223333:function:deploy" = { handler = "lambdas/deploy.py:main", timeout = 300 }
+
     [tool.harness.faults]              # a step's first attempts fail as the service would (to try retry policies)
     TrainModel = { exception = "SageMaker.CAPACITY_ERROR", attempts = 2 }
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.lambda_step import LambdaHandler
 from harness.emulator.retries import InjectedFault
 from harness.emulator.storage import S3Uri
 from harness.errors import UserError
@@ -61,6 +66,7 @@ class ProjectConfig:
     wheelhouse: Path | None = None
     max_parallel: int | None = None
     faults: Mapping[str, InjectedFault] = field(default_factory=dict)
+    lambdas: Mapping[str, LambdaHandler] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path | None:
@@ -93,8 +99,14 @@ def load_project(start: Path) -> ProjectConfig:
         raise UserError(f"{file}: [tool.harness] must be a table")
     return ProjectConfig(
         file, _data(file, table.get("data", {})), _images(file, table.get("images", {})), _wheelhouse(file, table),
-        _max_parallel(file, table), _faults(file, table.get("faults", {})),
+        _max_parallel(file, table), _faults(file, table.get("faults", {})), _lambdas(file, table.get("lambda", {})),
     )  # fmt: skip
+
+
+def _lambdas(file: Path, table: Any) -> dict[str, LambdaHandler]:
+    if not isinstance(table, dict):
+        raise UserError(f"{file}: [tool.harness.lambda] must be a table of function ARN or name = handler")
+    return {str(key): LambdaHandler.parse(file.parent, str(file), str(key), value) for key, value in table.items()}
 
 
 def _faults(file: Path, table: Any) -> dict[str, InjectedFault]:

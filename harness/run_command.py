@@ -24,7 +24,7 @@ import yaml
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun, StepRecord
-from harness.emulator.pipelines_api import PipelineOptions
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.platform import command_environment
 from harness.emulator.storage import EmbeddedS3
 from harness.engine.docker import Engine
@@ -68,7 +68,10 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         on_notice=progress.line,
         wheelhouse=request.project.wheelhouse,
         pipelines=PipelineOptions(
-            request.max_parallel or request.project.max_parallel, request.use_cache, request.project.faults
+            request.max_parallel or request.project.max_parallel,
+            request.use_cache,
+            request.project.faults,
+            request.project.lambdas,
         ),
     )
     with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:

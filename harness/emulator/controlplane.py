@@ -20,12 +20,12 @@ from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.jobs_api import JobsApi
 from harness.emulator.paging import page
-from harness.emulator.pipelines_api import PipelineOptions, PipelinesApi
+from harness.emulator.pipeline_options import PipelineOptions, StepServices
+from harness.emulator.pipelines_api import PipelinesApi
 from harness.emulator.protocol import unknown_operation
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
 from harness.emulator.search_api import SearchApi
-from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
@@ -114,13 +114,13 @@ class SageMakerControlPlane:
         on_event: StepEvent,
         asynchronous: bool = False,
         pipeline_options: PipelineOptions | None = None,
-        step_cache: StepCache | None = None,
+        step_services: StepServices | None = None,
     ) -> None:
         self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
-        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, step_cache)
+        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, step_services)
         self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
         self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search)
 

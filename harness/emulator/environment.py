@@ -28,8 +28,9 @@ from botocore.loaders import Loader
 from harness.emulator.controlplane import SageMakerControlPlane
 from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
+from harness.emulator.lambda_step import LambdaFunctions
 from harness.emulator.local_mode import LocalRuntimeClient, LocalSageMakerClient
-from harness.emulator.pipelines_api import PipelineOptions
+from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.platform import ImageResolver, container_environment, wheelhouse_platform
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
@@ -118,11 +119,15 @@ class LocalEnvironment:
                 scope.platform = Platform(
                     {**container_environment(s3.server.container_url), **pip_environment}, resolver, pip_mounts
                 )
-                step_cache = StepCache(state_dir / "step-cache", s3, resolver.local_id)
+                services = StepServices(
+                    StepCache(state_dir / "step-cache", s3, resolver.local_id),
+                    LambdaFunctions(options.pipelines.lambdas, lambda: s3.endpoint_url),
+                    on_log,
+                )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
                 control = SageMakerControlPlane(
-                    runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines, step_cache
+                    runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines, services
                 )
                 routes.sagemaker, routes.endpoints = control, endpoints
                 client = LocalSageMakerClient(control, endpoints)

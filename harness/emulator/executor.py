@@ -22,14 +22,18 @@ from botocore.exceptions import ClientError
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import cap_reason, failure_reason
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
+from harness.emulator.lambda_step import LambdaFunctions
+from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.retries import STEP_TYPES as RETRYABLE_STEP_TYPES
-from harness.emulator.retries import InjectedFault, RetryPolicy, exception_type, matching, retry_policies
+from harness.emulator.retries import RetryPolicy, exception_type, matching, retry_policies
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
-from harness.emulator.step_cache import CachePolicy, StepCache
+from harness.emulator.step_cache import CachePolicy
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
+SUPPORTED_STEP_TYPES = (
+    "Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail", "Lambda"
+)  # fmt: skip
 
 
 def job_name(execution_id: str, step: str, attempt: int = 1) -> str:
@@ -115,14 +119,28 @@ def all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def validate(definition: Mapping[str, Any]) -> None:
-    """Refuse unsupported step types, a broken graph and bad arguments before anything runs."""
+# Why a step type does not run locally, for the refusal.
+_NOT_RUN = {
+    "EMR": "an EMR step runs on an Amazon EMR cluster, which has no local stand-in",
+    "ClarifyCheck": "a Clarify check runs AWS's Clarify container, which is not available offline",
+    "QualityCheck": "Model Monitor's data and model quality checks do not run locally yet",
+    "Tuning": "hyperparameter tuning does not run locally yet",
+    "Callback": "callback steps do not run locally yet",
+    "AutoML": "Autopilot runs AWS's own AutoML jobs, which have no local stand-in",
+    "NotebookJob": "notebook jobs do not run locally",
+}
+
+
+def validate(definition: Mapping[str, Any], lambdas: LambdaFunctions | None = None) -> None:
+    """Refuse unsupported step types, a broken graph, bad arguments and Lambda functions without a local handler
+    before anything runs."""
     steps = all_steps(definition.get("Steps", []))
     for step in steps:
         kind = step.get("Type")
         if kind not in SUPPORTED_STEP_TYPES:
+            why = f" ({_NOT_RUN[str(kind)]})" if kind in _NOT_RUN else ""
             raise UserError(
-                f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run",
+                f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run{why}",
                 fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}",
             )
     names = [s.get("Name") for s in steps]
@@ -146,6 +164,8 @@ def validate(definition: Mapping[str, Any]) -> None:
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
         elif step["Type"] == "Training":
             TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
+        elif step["Type"] == "Lambda":
+            (lambdas or LambdaFunctions({}, str)).handler(step["Name"], str(step.get("FunctionArn", "")))
 
 
 # Members SageMaker types as numbers: an expression standing there validates as a number.
@@ -188,11 +208,10 @@ class PipelineRun:
         api: SageMakerApi,
         on_event: StepEvent,
         parallelism: Mapping[str, Any] | None = None,  # ParallelismConfiguration
-        max_parallel: int | None = None,  # the local limit (--max-parallel); None: scheduler.local_parallel_limit()
-        cache: StepCache | None = None,  # earlier runs' steps, for steps with CacheConfig
-        use_cache: bool = True,  # False: no step reuses an earlier run (each is still kept)
-        faults: Mapping[str, InjectedFault] | None = None,  # [tool.harness.faults]: steps' first attempts fail
+        options: PipelineOptions | None = None,
+        services: StepServices | None = None,
     ) -> None:
+        options, services = options or PipelineOptions(), services or StepServices()
         self.definition = definition
         self.pipeline_name = pipeline_name
         self.execution_id = execution_id()
@@ -203,12 +222,14 @@ class PipelineRun:
         self.failure_reason = ""
         self.steps: list[StepRecord] = []  # in the order they started (ListPipelineExecutionSteps)
         self.parallelism = dict(parallelism or {})
-        self.parallel_limit = parallel_limit(parallelism, max_parallel)
+        self.parallel_limit = parallel_limit(parallelism, options.max_parallel)
         self._rank = {s["Name"]: i for i, s in enumerate(_written_order(definition.get("Steps", [])))}
         self._steps_lock = threading.Lock()
-        self._cache = cache
-        self._use_cache = use_cache
-        self._faults = dict(faults or {})
+        self._cache = services.cache
+        self._use_cache = options.use_cache
+        self._faults = dict(options.faults)
+        self._lambdas = services.lambdas
+        self._on_log = services.on_log
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -330,6 +351,8 @@ class PipelineRun:
         arguments = resolve(step.get("Arguments", {}), self.context())
         if kind == "Fail":
             raise StepFailed(name, str(arguments.get("ErrorMessage", "")) or "the pipeline reached a Fail step")
+        if kind == "Lambda":
+            return self._lambda(step, arguments, record)
         if kind == "Model":
             model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
             self._api.create_model(ModelName=model_name, **arguments)
@@ -363,6 +386,17 @@ class PipelineRun:
             self._cache.store(self.pipeline_name, key, self.arn, description, policy, datetime.now(UTC))
         return []
 
+    def _lambda(self, step: dict[str, Any], event: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
+        arn, name = str(step.get("FunctionArn", "")), step["Name"]
+        label = job_name(self.execution_id, name, record.attempts)
+        outputs = self._lambdas.invoke(name, arn, event, step.get("OutputParameters", []),
+                                       lambda line: self._on_log(label, line))  # fmt: skip
+        self._properties[name] = {"OutputParameters": outputs}
+        record.metadata = {"Lambda": {"Arn": arn, "OutputParameters": [
+            {"Name": key, "Value": _as_text(value)} for key, value in outputs.items()
+        ]}}  # fmt: skip
+        return []
+
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
         arguments = step["Arguments"]
         context = self.context()
@@ -375,6 +409,10 @@ class PipelineRun:
         ]
         record.metadata = {"Condition": {"Outcome": str(outcome).lower(), "Evaluated": compared}}
         return list(arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", []))
+
+
+def _as_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def execution_id() -> str:

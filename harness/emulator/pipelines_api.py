@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +21,8 @@ from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import failure_reason, not_found, validation_error
 from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
 from harness.emulator.paging import page
+from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.replies import run_until_reply
-from harness.emulator.retries import InjectedFault
-from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3, S3Uri
 
 DEFINITION_LIMIT = 1024 * 1024  # CreatePipeline: PipelineDefinition at most 1 MB
@@ -38,16 +37,6 @@ class Execution:
     created: datetime
 
 
-@dataclass(frozen=True)
-class PipelineOptions:
-    """How this machine runs executions, beyond what the pipeline asks for."""
-
-    max_parallel: int | None = None  # steps at once at most (--max-parallel); None: scheduler.local_parallel_limit()
-    use_cache: bool = True  # False (--no-cache): every step runs; what runs is still kept for later runs
-    # [tool.harness.faults]: a step's first attempts fail as the service fails them (to try retry policies)
-    faults: Mapping[str, InjectedFault] = field(default_factory=dict)
-
-
 class PipelinesApi:
     def __init__(
         self,
@@ -56,10 +45,10 @@ class PipelinesApi:
         on_event: StepEvent,
         asynchronous: bool,
         options: PipelineOptions | None = None,
-        cache: StepCache | None = None,
+        services: StepServices | None = None,
     ) -> None:
         self._options = options or PipelineOptions()
-        self._cache = cache
+        self._services = services or StepServices()
         self._steps = steps
         self._s3 = s3
         self._on_event = on_event
@@ -135,7 +124,7 @@ class PipelinesApi:
             raise validation_error(operation, f"The pipeline definition is not valid JSON: {error}") from None
         if not isinstance(parsed, dict):
             raise validation_error(operation, "The pipeline definition must be a JSON object.")
-        validate(parsed)  # refuse unsupported steps before anything runs
+        validate(parsed, self._services.lambdas)  # refuse unsupported steps before anything runs
         return text
 
     def describe_pipeline(self, PipelineName: str, **_: Any) -> dict[str, Any]:
@@ -176,7 +165,7 @@ class PipelinesApi:
         run = PipelineRun(
             json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
             request.get("ParallelismConfiguration") or pipeline.get("ParallelismConfiguration"),
-            self._options.max_parallel, self._cache, self._options.use_cache, self._options.faults,
+            self._options, self._services,
         )  # fmt: skip
         execution = Execution(
             run,

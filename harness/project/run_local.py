@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun, job_name
 from harness.emulator.expressions import walk
-from harness.emulator.pipelines_api import PipelineOptions
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.sdk_session import default_boto_session
 from harness.emulator.storage import S3Uri, sha256_file
 from harness.engine.docker import Engine, Scope

@@ -21,7 +21,7 @@ def scoped_containers(engine: Engine, env: LocalEnvironment) -> list:
 
 
 @pytest.mark.filterwarnings("ignore:Lambda function won't be updated")  # the SDK's note on a bare ARN
-def test_unsupported_step_type_is_refused_before_any_container(local_env: LocalEnvironment, engine: Engine) -> None:
+def test_an_unmapped_lambda_step_is_refused_before_any_container(local_env: LocalEnvironment, engine: Engine) -> None:
     notify = LambdaStep(
         "Notify",
         lambda_func=Lambda(function_arn="arn:aws:lambda:us-east-1:000000000000:function:f", session=local_env.session),
@@ -31,7 +31,10 @@ def test_unsupported_step_type_is_refused_before_any_container(local_env: LocalE
     )
     with pytest.raises(UserError) as caught:
         pipeline.upsert(role_arn=ROLE)
-    assert "step 'Notify' has type 'Lambda'" in caught.value.problem
+    assert "step 'Notify' invokes the Lambda function arn:aws:lambda:us-east-1:000000000000:function:f" in str(
+        caught.value
+    )
+    assert '[tool.harness.lambda] "f"' in caught.value.fix
     assert scoped_containers(engine, local_env) == []
 
 

@@ -11,7 +11,7 @@ from sagemaker.workflow.retry import SageMakerJobExceptionTypeEnum, SageMakerJob
 from sagemaker.workflow.steps import ProcessingStep
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
-from harness.emulator.pipelines_api import PipelineOptions
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.retries import FAULT_REASONS, InjectedFault
 from harness.engine.docker import Engine
 from harness.project.images import ImageKind

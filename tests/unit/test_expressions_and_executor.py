@@ -113,10 +113,11 @@ def test_order_follows_references_and_depends_on() -> None:
 
 
 def test_unsupported_step_type_is_refused_with_its_name() -> None:
-    definition = {"Steps": [{"Name": "Notify", "Type": "Lambda", "Arguments": {}}]}
+    definition = {"Steps": [{"Name": "Spark", "Type": "EMR", "Arguments": {}}]}
     with pytest.raises(UserError) as caught:
         validate(definition)
-    assert "step 'Notify' has type 'Lambda'" in caught.value.problem
+    assert "step 'Spark' has type 'EMR'" in caught.value.problem
+    assert "runs on an Amazon EMR cluster" in caught.value.problem
     assert "Processing, Training" in caught.value.fix
 
 

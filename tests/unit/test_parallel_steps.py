@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from harness.emulator.executor import PipelineRun, validate
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.scheduler import local_parallel_limit, parallel_limit
 from harness.errors import UserError
 
@@ -67,7 +68,7 @@ FOUR_BRANCHES = {"Steps": [_job(n) for n in ("A", "B", "C", "D")] + [_job("Join"
 def test_independent_branches_run_at_the_same_time_and_their_join_waits_for_all() -> None:
     api = TimedApi(seconds=0.3)
     began = time.monotonic()
-    run = PipelineRun(FOUR_BRANCHES, "p", {}, api, lambda r: None, max_parallel=4).run()
+    run = PipelineRun(FOUR_BRANCHES, "p", {}, api, lambda r: None, options=PipelineOptions(max_parallel=4)).run()
     took = time.monotonic() - began
     assert run.status == "Succeeded"
     assert api.most == 4 and api.started[-1] == "Join"
@@ -79,14 +80,16 @@ def test_the_pipelines_parallelism_and_the_local_limit_both_cap_it(
     service: dict[str, int] | None, local: int, most: int
 ) -> None:
     api = TimedApi(seconds=0.05)
-    run = PipelineRun(FOUR_BRANCHES, "p", {}, api, lambda r: None, parallelism=service, max_parallel=local).run()
+    run = PipelineRun(
+        FOUR_BRANCHES, "p", {}, api, lambda r: None, parallelism=service, options=PipelineOptions(max_parallel=local)
+    ).run()
     assert run.status == "Succeeded" and api.most == most
 
 
 def test_after_the_first_failure_no_step_starts_and_running_ones_finish() -> None:
     definition = {"Steps": [_job("Slow"), _job("Breaks"), _job("Later", ("Breaks",)), _job("Waiting")]}
     api = TimedApi(seconds=0.3, failing=frozenset({"Breaks"}))
-    run = PipelineRun(definition, "p", {}, api, lambda r: None, max_parallel=2).run()
+    run = PipelineRun(definition, "p", {}, api, lambda r: None, options=PipelineOptions(max_parallel=2)).run()
     assert run.status == "Failed" and run.failure_reason == "Step failure: Breaks: Breaks broke"
     statuses = {s.name: s.status for s in run.steps}
     assert statuses == {"Slow": "Succeeded", "Breaks": "Failed"}  # Waiting had no free slot; Later depends on it
@@ -100,7 +103,7 @@ def test_the_summary_order_is_the_definitions_whatever_finished_first() -> None:
             self.seconds = 0.3 if job_name.endswith("-Long") else 0.0
             return super().run_step_job(step_type, job_name, request)
 
-    run = PipelineRun(definition, "p", {}, Uneven(), lambda r: None, max_parallel=4).run()
+    run = PipelineRun(definition, "p", {}, Uneven(), lambda r: None, options=PipelineOptions(max_parallel=4)).run()
     assert [s.name for s in run.steps][:2] in (["Long", "Short"], ["Short", "Long"])
     assert [s.name for s in run.steps][2] == "AfterShort"  # it started first: Short ended first
     assert [s.name for s in run.steps_in_order] == ["Long", "Short", "AfterLong", "AfterShort"]  # as written

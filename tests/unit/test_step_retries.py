@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from harness.emulator.executor import PipelineRun, validate
+from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.retries import FAULT_REASONS, InjectedFault, RetryPolicy, retry_policies
 from harness.errors import InfrastructureError, UserError
 from harness.projectconfig import load_project
@@ -54,7 +55,8 @@ class JobApi:
 
 
 def _run(step: dict[str, Any], api: JobApi, faults: dict[str, InjectedFault] | None = None) -> PipelineRun:
-    return PipelineRun({"Steps": [step]}, "p", {}, api, lambda r: None, faults=faults).run()
+    options = PipelineOptions(faults=faults or {})
+    return PipelineRun({"Steps": [step]}, "p", {}, api, lambda r: None, options=options).run()
 
 
 def test_an_injected_capacity_error_is_retried_until_the_step_succeeds() -> None:
