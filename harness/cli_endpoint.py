@@ -113,6 +113,45 @@ def cmd_env(args: argparse.Namespace, _: Any) -> int:
     return 0
 
 
+def cmd_callback(args: argparse.Namespace, _: Any) -> int:
+    """Complete a waiting CallbackStep through the endpoint's SendPipelineExecutionStep{Success,Failure}."""
+    import os
+
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from harness.background import files_for
+    from harness.emulator.storage import boto_session
+
+    state = files_for(state_dir_for(Path.cwd())).read()
+    url = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or (state or {}).get("url")
+    if not url:
+        raise UserError(
+            "no local AWS endpoint to send the callback to",
+            fix="pass --endpoint URL (the `harness: local AWS endpoint ...` line of `run`), run it where "
+            "AWS_ENDPOINT_URL is set, or start one with `sagemaker-harness up`",
+        )
+    client = boto_session().client("sagemaker", endpoint_url=url)  # nothing of the host's AWS set-up
+    try:
+        if args.outcome == "success":
+            outputs = [{"Name": name, "Value": value} for name, value in args.output]
+            answer = client.send_pipeline_execution_step_success(CallbackToken=args.token, OutputParameters=outputs)
+        else:
+            answer = client.send_pipeline_execution_step_failure(CallbackToken=args.token, FailureReason=args.reason)
+    except ClientError as error:
+        raise UserError(error.response["Error"]["Message"], fix="copy the token from the step's line") from None
+    except EndpointConnectionError:
+        raise UserError(f"nothing answers at {url}", fix="is the run or `up` server still running?") from None
+    print(f"callback {args.outcome} sent for {answer['PipelineExecutionArn']}")
+    return 0
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def cmd_endpoint(args: argparse.Namespace, _: Any) -> int:
     if not args.operations:
         raise UserError("nothing to show", fix="pass --operations")
@@ -141,6 +180,15 @@ def add_commands(commands: Any) -> None:
                      help="every pipeline step runs, even one whose CacheConfig reuses an earlier run")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
     run.set_defaults(handler=cmd_run, anywhere=True)
+
+    callback = commands.add_parser("callback", help="complete a pipeline's waiting CallbackStep")
+    callback.add_argument("outcome", choices=("success", "failure"))
+    callback.add_argument("token", help="the step's callback token (its line in the run, or its SQS message)")
+    callback.add_argument("--output", type=_name_value, action="append", default=[], metavar="NAME=VALUE",
+                          help="an output parameter of the step (success; repeatable)")  # fmt: skip
+    callback.add_argument("--reason", default="", help="the failure reason (failure)")
+    callback.add_argument("--endpoint", default="", help="the endpoint's URL (default: AWS_ENDPOINT_URL, or `up`'s)")
+    callback.set_defaults(handler=cmd_callback, anywhere=True)
 
     up = commands.add_parser("up", help="start the local AWS endpoint in the background")
     up.add_argument("--port", type=int, default=0, help="the endpoint's port (default: a free one)")

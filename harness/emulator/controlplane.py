@@ -8,11 +8,13 @@ Any other operation answers UnknownOperationException, naming it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from harness.emulator.awserrors import validation_error
 from harness.emulator.executor import StepEvent
@@ -162,6 +164,12 @@ class SageMakerControlPlane:
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
         return self.jobs.run_step_job(step_type, job_name, request)
 
+    def stop_step_job(self, step_type: str, job_name: str) -> None:
+        """StopPipelineExecution: a running step's job stops as Stop*Job stops it (a transform runs to its end)."""
+        if step_type in ("Processing", "Training"):
+            with contextlib.suppress(ClientError):  # it ended meanwhile
+                self.jobs._stop(step_type, job_name)
+
     def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
         return self.hosting.create_model(ModelName, **request)
 
@@ -199,7 +207,8 @@ class SageMakerControlPlane:
         self.hosting.close()
 
 
-_NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "read_property_file", "runs", "outcomes"})
+_NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "stop_step_job", "read_property_file", "runs",
+                             "outcomes"})  # fmt: skip
 PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi)
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from botocore.loaders import Loader
 
+from harness.emulator.callbacks import Callbacks
 from harness.emulator.controlplane import SageMakerControlPlane
 from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
@@ -123,6 +124,7 @@ class LocalEnvironment:
                     StepCache(state_dir / "step-cache", s3, resolver.local_id),
                     LambdaFunctions(options.pipelines.lambdas, lambda: s3.endpoint_url),
                     on_log,
+                    Callbacks(_sqs_sender(s3), options.on_notice),
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
@@ -142,6 +144,17 @@ class LocalEnvironment:
                 raise
             else:
                 _close(control, endpoints, scope, s3, work_dir, raise_failures=True)
+
+
+def _sqs_sender(s3: EmbeddedS3) -> Callable[[str, str], None]:
+    """A callback step's message, sent to the local endpoint's SQS (its queue must exist there)."""
+
+    def send(queue_url: str, body: str) -> None:
+        client = s3.boto_session.client("sqs", endpoint_url=s3.endpoint_url)
+        client.send_message(QueueUrl=client.get_queue_url(QueueName=queue_url.rstrip("/").rsplit("/", 1)[-1])[
+            "QueueUrl"], MessageBody=body)  # fmt: skip
+
+    return send
 
 
 def _sdk_models() -> Loader | None:

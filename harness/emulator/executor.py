@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import cap_reason, failure_reason
+from harness.emulator.callbacks import CallbackStopped
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
 from harness.emulator.lambda_step import LambdaFunctions
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
@@ -29,10 +30,11 @@ from harness.emulator.retries import RetryPolicy, exception_type, matching, retr
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.step_cache import CachePolicy
+from harness.emulator.step_outputs import as_text
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
 SUPPORTED_STEP_TYPES = (
-    "Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail", "Lambda"
+    "Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail", "Lambda", "Callback"
 )  # fmt: skip
 
 
@@ -64,6 +66,7 @@ class SageMakerApi(Protocol):
     """The part of the (local) SageMaker API that steps call."""
 
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]: ...
+    def stop_step_job(self, step_type: str, job_name: str) -> None: ...
     def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]: ...
     def create_model_package(self, **request: Any) -> dict[str, Any]: ...
     def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]: ...
@@ -125,7 +128,6 @@ _NOT_RUN = {
     "ClarifyCheck": "a Clarify check runs AWS's Clarify container, which is not available offline",
     "QualityCheck": "Model Monitor's data and model quality checks do not run locally yet",
     "Tuning": "hyperparameter tuning does not run locally yet",
-    "Callback": "callback steps do not run locally yet",
     "AutoML": "Autopilot runs AWS's own AutoML jobs, which have no local stand-in",
     "NotebookJob": "notebook jobs do not run locally",
 }
@@ -230,6 +232,7 @@ class PipelineRun:
         self._faults = dict(options.faults)
         self._lambdas = services.lambdas
         self._on_log = services.on_log
+        self._callbacks = services.callbacks
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -240,8 +243,13 @@ class PipelineRun:
         self._stop_requested = threading.Event()
 
     def request_stop(self) -> None:
-        """StopPipelineExecution: the running step finishes, no further step starts, the execution is Stopped."""
+        """StopPipelineExecution: no further step starts, running jobs stop as Stop*Job stops them (SIGTERM), a
+        waiting callback or retry ends; those steps and the execution end Stopped."""
         self._stop_requested.set()
+        with self._steps_lock:
+            running = [(r.step_type, r.job) for r in self.steps if r.status == "Executing" and r.job]
+        for step_type, job in running:
+            threading.Thread(target=self._api.stop_step_job, args=(step_type, job), daemon=True).start()
 
     @property
     def steps_in_order(self) -> list[StepRecord]:
@@ -311,12 +319,19 @@ class PipelineRun:
             except KeyboardInterrupt:
                 self._finish(record, "Stopped", "interrupted")
                 raise
+            except (CallbackStopped, _Stopped):
+                self._finish(record, "Stopped")
+                raise _Stopped from None
             except Exception as error:
                 reason = error.reason if isinstance(error, StepFailed) else failure_reason(error)
                 kind = error.exception_type if isinstance(error, StepFailed) else None
                 policy = matching(policies, kind or exception_type(step["Type"], error, reason))
-                if policy is not None and self._retry(record, policy, began, reason):
-                    continue
+                try:
+                    if policy is not None and self._retry(record, policy, began, reason):
+                        continue
+                except _Stopped:
+                    self._finish(record, "Stopped", reason)
+                    raise
                 self._finish(record, "Failed", reason)
                 if isinstance(error, StepFailed):
                     raise
@@ -334,7 +349,7 @@ class PipelineRun:
             return False
         record.retried.append(cap_reason(reason))
         if self._stop_requested.wait(policy.delay_before(attempt)):
-            return False
+            raise _Stopped
         record.attempts = attempt
         self._on_event(record)  # the same step, its next attempt
         return True
@@ -353,6 +368,8 @@ class PipelineRun:
             raise StepFailed(name, str(arguments.get("ErrorMessage", "")) or "the pipeline reached a Fail step")
         if kind == "Lambda":
             return self._lambda(step, arguments, record)
+        if kind == "Callback":
+            return self._callback(step, arguments, record)
         if kind == "Model":
             model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
             self._api.create_model(ModelName=model_name, **arguments)
@@ -376,10 +393,14 @@ class PipelineRun:
         if fault is not None and record.attempts <= fault.attempts:  # as the service would say it; no container
             raise StepFailed(name, fault.failure(), fault.exception)
         record.job = job_name(self.execution_id, name, record.attempts)
+        if self._stop_requested.is_set():  # StopPipelineExecution came as this step was starting
+            raise _Stopped
         description = self._api.run_step_job(kind, record.job, arguments)
         self._properties[name] = description
         record.metadata = _job_metadata(kind, description)
         status = description.get(f"{kind}JobStatus")
+        if status == "Stopped" and self._stop_requested.is_set():
+            raise _Stopped
         if status != "Completed":
             raise StepFailed(name, str(description.get("FailureReason", f"{kind} job {status}")))
         if self._cache and policy:
@@ -393,8 +414,17 @@ class PipelineRun:
                                        lambda line: self._on_log(label, line))  # fmt: skip
         self._properties[name] = {"OutputParameters": outputs}
         record.metadata = {"Lambda": {"Arn": arn, "OutputParameters": [
-            {"Name": key, "Value": _as_text(value)} for key, value in outputs.items()
+            {"Name": key, "Value": as_text(value)} for key, value in outputs.items()
         ]}}  # fmt: skip
+        return []
+
+    def _callback(self, step: dict[str, Any], arguments: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
+        queue = str(step.get("SqsQueueUrl", ""))
+        token = self._callbacks.open(self.arn, step["Name"], queue, arguments)
+        record.metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": queue}}  # listed while it waits
+        outputs = self._callbacks.wait(token, step.get("OutputParameters", []), self._stop_requested)
+        self._properties[step["Name"]] = {"OutputParameters": outputs}
+        record.metadata["Callback"]["OutputParameters"] = [{"Name": k, "Value": as_text(v)} for k, v in outputs.items()]
         return []
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
@@ -409,10 +439,6 @@ class PipelineRun:
         ]
         record.metadata = {"Condition": {"Outcome": str(outcome).lower(), "Evaluated": compared}}
         return list(arguments.get("IfSteps", []) if outcome else arguments.get("ElseSteps", []))
-
-
-def _as_text(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def execution_id() -> str:

@@ -27,12 +27,12 @@ from typing import Any
 
 from harness.emulator.arns import ACCOUNT, REGION
 from harness.emulator.platform import CHILD_SITE, container_environment
+from harness.emulator.step_outputs import typed_outputs
 from harness.errors import UserError
 
 RUNTIME = Path(__file__).parent / "lambda_bootstrap" / "bootstrap.py"  # alone in its folder: sys.path[0]
 STEP_TIMEOUT_S = 600  # a LambdaStep's limit in the service
 CONFIG_KEY = "[tool.harness.lambda]"
-_TYPES: dict[str, Callable[[Any], Any]] = {"String": str, "Integer": int, "Float": float, "Boolean": bool}
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class LambdaFunctions:
             detail = f"{answer.get('errorType')}: {answer.get('errorMessage')}" if isinstance(answer, dict) else \
                 f"exit code {process.returncode}"  # fmt: skip
             raise UserError(f"Lambda function {name} failed: {detail}")
-        return _typed_outputs(name, answer, outputs)
+        return typed_outputs(f"Lambda function {name}", answer, outputs)
 
     def _environment(self, handler: LambdaHandler, name: str, arn: str) -> dict[str, str]:
         endpoint = self._endpoint_url()
@@ -150,21 +150,3 @@ def _follow(process: subprocess.Popen[str], on_line: Callable[[str], None]) -> N
     assert process.stdout is not None
     for line in process.stdout:
         on_line(line.rstrip("\n"))
-
-
-def _typed_outputs(name: str, answer: Any, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    if outputs and not isinstance(answer, dict):
-        raise UserError(f"Lambda function {name} returned {type(answer).__name__}, not a JSON object with its "
-                        f"outputs {', '.join(str(o.get('OutputName')) for o in outputs)}")  # fmt: skip
-    typed: dict[str, Any] = {}
-    for output in outputs:
-        key, kind = str(output.get("OutputName")), str(output.get("OutputType", "String"))
-        if key not in answer:
-            raise UserError(f"Lambda function {name} returned no output {key!r}: it returned {sorted(answer)}")
-        value = answer[key]
-        try:
-            typed[key] = (str(value).lower() == "true") if kind == "Boolean" and isinstance(value, str) else \
-                _TYPES.get(kind, str)(value)  # fmt: skip
-        except (TypeError, ValueError):
-            raise UserError(f"Lambda function {name}: output {key}={value!r} is not a {kind}") from None
-    return typed

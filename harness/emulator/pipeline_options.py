@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from harness.emulator.callbacks import Callbacks
 from harness.emulator.lambda_step import LambdaFunctions, LambdaHandler
 from harness.emulator.retries import InjectedFault
 from harness.emulator.step_cache import StepCache
@@ -29,3 +30,8 @@ class StepServices:
     cache: StepCache | None = None
     lambdas: LambdaFunctions = field(default_factory=lambda: LambdaFunctions({}, lambda: ""))
     on_log: Callable[[str, str], None] = lambda job, line: None
+    callbacks: Callbacks = field(default_factory=lambda: Callbacks(_no_queue, lambda text: None))
+
+
+def _no_queue(queue_url: str, body: str) -> None:
+    raise LookupError(queue_url)

@@ -248,6 +248,20 @@ class PipelinesApi:
         run.request_stop()
         return {"PipelineExecutionArn": run.arn}
 
+    def send_pipeline_execution_step_success(
+        self, CallbackToken: str, OutputParameters: list[dict[str, Any]] | None = None, **_: Any
+    ) -> dict[str, str]:
+        arn = self._services.callbacks.succeed(
+            "SendPipelineExecutionStepSuccess", CallbackToken, OutputParameters or []
+        )
+        return {"PipelineExecutionArn": arn}
+
+    def send_pipeline_execution_step_failure(
+        self, CallbackToken: str, FailureReason: str = "", **_: Any
+    ) -> dict[str, str]:
+        arn = self._services.callbacks.fail("SendPipelineExecutionStepFailure", CallbackToken, FailureReason)
+        return {"PipelineExecutionArn": arn}
+
     def _execution(self, arn: str, operation: str) -> Execution:
         execution = self._executions.get(arn)
         if execution is None:
