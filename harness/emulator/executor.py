@@ -145,6 +145,14 @@ def validate(definition: Mapping[str, Any], lambdas: LambdaFunctions | None = No
                 f"step {step.get('Name')!r} has type {kind!r}, which the local harness does not run{why}",
                 fix=f"supported step types: {', '.join(SUPPORTED_STEP_TYPES)}",
             )
+        if kind == "Training" and _is_function_step(step):
+            raise UserError(
+                f"step {step.get('Name')!r} is a @step function, which the local harness does not run: it runs the "
+                "SDK's remote-function runtime (its job_driver.sh bootstrap, the function pickled in S3) inside an "
+                "image with the SageMaker SDK",
+                fix="write the function's work as a ProcessingStep or TrainingStep with a script, or run this "
+                "pipeline in AWS",
+            )
     names = [s.get("Name") for s in steps]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
@@ -168,6 +176,12 @@ def validate(definition: Mapping[str, Any], lambdas: LambdaFunctions | None = No
             TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
         elif step["Type"] == "Lambda":
             (lambdas or LambdaFunctions({}, str)).handler(step["Name"], str(step.get("FunctionArn", "")))
+
+
+def _is_function_step(step: Mapping[str, Any]) -> bool:
+    """A `@step`-decorated function: the SDK's remote-function bootstrap is its container's entrypoint."""
+    entrypoint = ((step.get("Arguments") or {}).get("AlgorithmSpecification") or {}).get("ContainerEntrypoint") or []
+    return any("sagemaker_remote_function_bootstrap" in str(part) for part in entrypoint)
 
 
 # Members SageMaker types as numbers: an expression standing there validates as a number.

@@ -200,3 +200,12 @@ def test_fail_step_fails_the_execution_with_its_message() -> None:
     assert run.status == "Failed"
     assert run.failure_reason == "Step failure: Stop: below 0.5"
     assert events == [("Check", "Executing"), ("Check", "Succeeded"), ("Stop", "Executing"), ("Stop", "Failed")]
+
+
+def test_a_step_function_is_refused_with_the_reason() -> None:
+    entrypoint = ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"]
+    algorithm = {"TrainingImage": "img", "ContainerEntrypoint": entrypoint}
+    step = {"Name": "featurize", "Type": "Training", "Arguments": {"AlgorithmSpecification": algorithm}}
+    with pytest.raises(UserError) as refused:
+        validate({"Steps": [step]})
+    assert "step 'featurize' is a @step function, which the local harness does not run" in refused.value.problem
