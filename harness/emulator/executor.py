@@ -28,6 +28,7 @@ from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.retries import STEP_TYPES as RETRYABLE_STEP_TYPES
 from harness.emulator.retries import RetryPolicy, exception_type, matching, retry_policies
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
+from harness.emulator.selective import SelectivePlan
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.step_cache import CachePolicy
 from harness.emulator.step_outputs import as_text
@@ -86,6 +87,7 @@ class StepRecord:
     attempts: int = 1  # AttemptCount: 2 and more after a retry policy retried it
     retried: list[str] = field(default_factory=list)  # the failure reason of each attempt that was retried
     job: str = ""  # the job its last attempt started, if any
+    selective_source: str = ""  # a selective execution's reference whose outputs this step reused
 
     @property
     def seconds(self) -> float:
@@ -104,6 +106,8 @@ class StepRecord:
             entry["FailureReason"] = self.failure_reason
         if self.cache_hit:
             entry["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_hit}
+        if self.selective_source:
+            entry["SelectiveExecutionResult"] = {"SourcePipelineExecutionArn": self.selective_source}
         if self.step_type in RETRYABLE_STEP_TYPES:
             entry["AttemptCount"] = self.attempts
         return entry
@@ -226,6 +230,7 @@ class PipelineRun:
         parallelism: Mapping[str, Any] | None = None,  # ParallelismConfiguration
         options: PipelineOptions | None = None,
         services: StepServices | None = None,
+        selective: SelectivePlan | None = None,  # SelectiveExecutionConfig, checked
     ) -> None:
         options, services = options or PipelineOptions(), services or StepServices()
         self.definition = definition
@@ -247,6 +252,7 @@ class PipelineRun:
         self._lambdas = services.lambdas
         self._on_log = services.on_log
         self._callbacks = services.callbacks
+        self.selective = selective
         self._properties: dict[str, dict[str, Any]] = {}
         self._property_files = {
             s["Name"]: {f["PropertyFileName"]: f for f in s.get("PropertyFiles", [])}
@@ -269,6 +275,11 @@ class PipelineRun:
     def steps_in_order(self) -> list[StepRecord]:
         """The steps that ran, in the definition's dependency order: the same every run, however they overlapped."""
         return sorted(self.steps, key=lambda record: self._rank.get(record.name, len(self._rank)))
+
+    def succeeded_properties(self) -> dict[str, dict[str, Any]]:
+        """The properties of the steps that succeeded (what a selective execution may reuse)."""
+        succeeded = {record.name for record in self.steps if record.status == "Succeeded"}
+        return {name: value for name, value in self._properties.items() if name in succeeded}
 
     def properties(self) -> dict[str, dict[str, Any]]:
         """Each finished step's properties (what `Steps.<name>...` references read)."""
@@ -322,10 +333,15 @@ class PipelineRun:
     def _run_step(self, step: dict[str, Any]) -> list[dict[str, Any]]:
         """Runs one step (in a thread of its own), retried as its retry policies say; returns the branch a
         Condition chose."""
+        part = self.selective.part(step["Name"]) if self.selective else "run"
+        if part == "skip":  # a selective execution that does not need it
+            return []
         record = StepRecord(step["Name"], step["Type"])
         with self._steps_lock:
             self.steps.append(record)
         self._on_event(record)
+        if part == "reuse" and self.selective is not None:
+            return self._reuse(step, record, self.selective)
         policies, began = retry_policies(step), time.monotonic()
         while True:
             try:
@@ -354,6 +370,17 @@ class PipelineRun:
                 raise
             self._finish(record, "Succeeded")
             return branch
+
+    def _reuse(self, step: dict[str, Any], record: StepRecord, selective: SelectivePlan) -> list[dict[str, Any]]:
+        """A selective execution's unselected dependency: the reference execution's properties stand."""
+        properties = dict(selective.source_properties[step["Name"]])
+        self._properties[step["Name"]] = properties
+        record.selective_source = selective.source_arn
+        self._finish(record, "Succeeded")
+        if step["Type"] != "Condition":
+            return []
+        arguments = step["Arguments"]
+        return list(arguments.get("IfSteps", []) if properties.get("Outcome") else arguments.get("ElseSteps", []))
 
     def _retry(self, record: StepRecord, policy: RetryPolicy, began: float, reason: str) -> bool:
         """Wait out the policy's interval and count the next attempt; False when the policy allows no more (or

@@ -139,8 +139,6 @@ class LocalSageMakerClient:
     def start_pipeline_execution(
         self, PipelineName: str, PipelineParameters: Any = None, **options: Any
     ) -> LocalExecution:
-        if options.get("SelectiveExecutionConfig"):
-            raise UserError("SelectiveExecutionConfig is not supported locally", fix="run the whole pipeline")
         values = _parameter_values(PipelineParameters)
         arn = self.control.pipelines.start_pipeline_execution(
             PipelineName=PipelineName,

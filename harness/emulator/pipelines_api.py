@@ -19,10 +19,12 @@ from typing import Any
 
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import failure_reason, not_found, validation_error
-from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, validate
+from harness.emulator.executor import PipelineRun, SageMakerApi, StepEvent, all_steps, validate
 from harness.emulator.paging import page
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.replies import run_until_reply
+from harness.emulator.selective import SelectivePlan
+from harness.emulator.selective import plan as selective_plan
 from harness.emulator.storage import EmbeddedS3, S3Uri
 
 DEFINITION_LIMIT = 1024 * 1024  # CreatePipeline: PipelineDefinition at most 1 MB
@@ -156,16 +158,14 @@ class PipelinesApi:
 
     # -- executions ----------------------------------------------------------------------
     def start_pipeline_execution(self, PipelineName: str, **request: Any) -> dict[str, str]:
-        if request.get("SelectiveExecutionConfig"):
-            raise validation_error(
-                "StartPipelineExecution", "SelectiveExecutionConfig is not supported locally: run the whole pipeline."
-            )
         pipeline = self._pipeline(PipelineName, "StartPipelineExecution")
         definition = pipeline["PipelineDefinition"]
+        parsed = json.loads(definition)
+        selective = self._selective(request.get("SelectiveExecutionConfig"), parsed, pipeline["PipelineName"])
         run = PipelineRun(
-            json.loads(definition), pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
+            parsed, pipeline["PipelineName"], _parameter_values(request), self._steps, self._on_event,
             request.get("ParallelismConfiguration") or pipeline.get("ParallelismConfiguration"),
-            self._options, self._services,
+            self._options, self._services, selective,
         )  # fmt: skip
         execution = Execution(
             run,
@@ -183,6 +183,19 @@ class PipelinesApi:
             run_until_reply(self._background, run.run)
         return {"PipelineExecutionArn": run.arn}
 
+    def _selective(self, config: Any, definition: Mapping[str, Any], pipeline: str) -> SelectivePlan | None:
+        if not config:
+            return None
+        source = str(config.get("SourcePipelineExecutionArn") or "")
+        reference = self._executions.get(source)
+        if source and (reference is None or reference.run.pipeline_name != pipeline):
+            raise validation_error(
+                "StartPipelineExecution",
+                f"SourcePipelineExecutionArn {source} is not an execution of pipeline {pipeline}.",
+            )
+        return selective_plan(config, all_steps(definition.get("Steps", [])), pipeline,
+                              reference.run if reference else None)  # fmt: skip
+
     def describe_pipeline_execution(self, PipelineExecutionArn: str) -> dict[str, Any]:
         execution = self._execution(PipelineExecutionArn, "DescribePipelineExecution")
         run = execution.run
@@ -199,6 +212,8 @@ class PipelinesApi:
             described["FailureReason"] = run.failure_reason
         if run.parallelism:
             described["ParallelismConfiguration"] = dict(run.parallelism)
+        if run.selective:
+            described["SelectiveExecutionConfig"] = dict(run.selective.config)
         return described
 
     def list_pipeline_executions(self, PipelineName: str, **request: Any) -> dict[str, Any]:
