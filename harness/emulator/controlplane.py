@@ -27,8 +27,10 @@ from harness.emulator.pipelines_api import PipelinesApi
 from harness.emulator.protocol import unknown_operation
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
+from harness.emulator.scheduler import parallel_limit
 from harness.emulator.search_api import SearchApi
 from harness.emulator.storage import EmbeddedS3
+from harness.emulator.tuning import TuningApi
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
 
@@ -122,9 +124,14 @@ class SageMakerControlPlane:
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
         self.tags = TagsApi()
-        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, step_services)
+        services = step_services or StepServices()
+        self.tuning = TuningApi(self.jobs, services.on_notice, asynchronous,
+                                parallel_limit(None, (pipeline_options or PipelineOptions()).max_parallel))  # fmt: skip
+        self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, services)
         self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
-        self._table = _operation_table(self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search)
+        self._table = _operation_table(
+            self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search, self.tuning
+        )
 
     def _searchable(self) -> dict[str, Callable[[], list[dict[str, Any]]]]:
         """Search's resources, each described in full from this control plane's own List and Describe calls."""
@@ -170,6 +177,9 @@ class SageMakerControlPlane:
             with contextlib.suppress(ClientError):  # it ended meanwhile
                 self.jobs._stop(step_type, job_name)
 
+    def run_tuning(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        return self.tuning.run_tuning(name, request)
+
     def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
         return self.hosting.create_model(ModelName, **request)
 
@@ -203,13 +213,14 @@ class SageMakerControlPlane:
 
     def close(self) -> None:
         self.pipelines.close()
+        self.tuning.close()
         self.jobs.close()
         self.hosting.close()
 
 
 _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "stop_step_job", "read_property_file", "runs",
-                             "outcomes"})  # fmt: skip
-PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi)
+                             "outcomes", "run_tuning", "step_properties"})  # fmt: skip
+PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi, TuningApi)
 
 
 def operation_name(method: str) -> str:

@@ -121,10 +121,11 @@ class LocalEnvironment:
                     {**container_environment(s3.server.container_url), **pip_environment}, resolver, pip_mounts
                 )
                 services = StepServices(
-                    StepCache(state_dir / "step-cache", s3, resolver.local_id),
-                    LambdaFunctions(options.pipelines.lambdas, lambda: s3.endpoint_url),
-                    on_log,
-                    Callbacks(_sqs_sender(s3), options.on_notice),
+                    cache=StepCache(state_dir / "step-cache", s3, resolver.local_id),
+                    lambdas=LambdaFunctions(options.pipelines.lambdas, lambda: s3.endpoint_url),
+                    on_log=on_log,
+                    on_notice=options.on_notice,
+                    callbacks=Callbacks(_sqs_sender(s3), options.on_notice),
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
                 runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)

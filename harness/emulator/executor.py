@@ -8,6 +8,7 @@ reference is checked before the first container starts.
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 import threading
@@ -32,10 +33,12 @@ from harness.emulator.selective import SelectivePlan
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
 from harness.emulator.step_cache import CachePolicy
 from harness.emulator.step_outputs import as_text
+from harness.emulator.tuning import plan as tuning_plan
 from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
 SUPPORTED_STEP_TYPES = (
-    "Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail", "Lambda", "Callback"
+    "Processing", "Training", "Transform", "Tuning", "Model", "RegisterModel", "Condition", "Fail", "Lambda",
+    "Callback",
 )  # fmt: skip
 
 
@@ -68,6 +71,7 @@ class SageMakerApi(Protocol):
 
     def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]: ...
     def stop_step_job(self, step_type: str, job_name: str) -> None: ...
+    def run_tuning(self, name: str, request: dict[str, Any]) -> dict[str, Any]: ...
     def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]: ...
     def create_model_package(self, **request: Any) -> dict[str, Any]: ...
     def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]: ...
@@ -131,7 +135,6 @@ _NOT_RUN = {
     "EMR": "an EMR step runs on an Amazon EMR cluster, which has no local stand-in",
     "ClarifyCheck": "a Clarify check runs AWS's Clarify container, which is not available offline",
     "QualityCheck": "Model Monitor's data and model quality checks do not run locally yet",
-    "Tuning": "hyperparameter tuning does not run locally yet",
     "AutoML": "Autopilot runs AWS's own AutoML jobs, which have no local stand-in",
     "NotebookJob": "notebook jobs do not run locally",
 }
@@ -178,6 +181,11 @@ def validate(definition: Mapping[str, Any], lambdas: LambdaFunctions | None = No
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
         elif step["Type"] == "Training":
             TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
+        elif step["Type"] == "Tuning":
+            try:
+                tuning_plan({**arguments, "HyperParameterTuningJobName": "validation"})
+            except ClientError as error:
+                raise UserError(f"step {step['Name']!r}: {error.response['Error']['Message']}") from None
         elif step["Type"] == "Lambda":
             (lambdas or LambdaFunctions({}, str)).handler(step["Name"], str(step.get("FunctionArn", "")))
 
@@ -411,6 +419,8 @@ class PipelineRun:
             return self._lambda(step, arguments, record)
         if kind == "Callback":
             return self._callback(step, arguments, record)
+        if kind == "Tuning":
+            return self._tuning(step, arguments, record)
         if kind == "Model":
             model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
             self._api.create_model(ModelName=model_name, **arguments)
@@ -466,6 +476,20 @@ class PipelineRun:
         outputs = self._callbacks.wait(token, step.get("OutputParameters", []), self._stop_requested)
         self._properties[step["Name"]] = {"OutputParameters": outputs}
         record.metadata["Callback"]["OutputParameters"] = [{"Name": k, "Value": as_text(v)} for k, v in outputs.items()]
+        return []
+
+    def _tuning(self, step: dict[str, Any], arguments: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:
+        name = step["Name"]
+        suffix = f"-{record.attempts}" if record.attempts > 1 else ""
+        # At most 32 characters; lowercase, so that the name in its (lowercased) ARN describes it too.
+        tuning_job = f"{self.execution_id}-{re.sub('[^a-z0-9-]', '', name.lower())}"[: 32 - len(suffix)] + suffix
+        record.job = tuning_job
+        properties = self._api.run_tuning(tuning_job, arguments)
+        self._properties[name] = properties
+        record.metadata = {"TuningJob": {"Arn": properties["HyperParameterTuningJobArn"]}}
+        status = properties.get("HyperParameterTuningJobStatus")
+        if status != "Completed":
+            raise StepFailed(name, str(properties.get("FailureReason", f"tuning job {status}")))
         return []
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:

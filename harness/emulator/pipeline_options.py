@@ -24,12 +24,14 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class StepServices:
-    """What steps reach beyond the SageMaker API: the step cache, the Lambda handlers, and where the output of
-    what runs on the host (a Lambda handler) goes, as (job, line) like a container's log."""
+    """What steps reach beyond the SageMaker API: the step cache, the Lambda handlers, the callbacks waiting, where
+    the output of what runs on the host (a Lambda handler) goes, as (job, line) like a container's log, and where
+    the harness's notices go."""
 
     cache: StepCache | None = None
     lambdas: LambdaFunctions = field(default_factory=lambda: LambdaFunctions({}, lambda: ""))
     on_log: Callable[[str, str], None] = lambda job, line: None
+    on_notice: Callable[[str], None] = lambda text: None  # what runs otherwise than in AWS, said as it happens
     callbacks: Callbacks = field(default_factory=lambda: Callbacks(_no_queue, lambda text: None))
 
 

@@ -34,6 +34,7 @@ CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
                  "Environment", "HyperParameters", "InputDataConfig"),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "TrainingJobDefinitions"),
 }  # fmt: skip
 _DURATION = re.compile(
     r"^P?(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -215,6 +216,9 @@ def written_prefixes(description: Mapping[str, Any]) -> list[S3Uri]:
     training_output = (description.get("OutputDataConfig") or {}).get("S3OutputPath")
     if training_output and description.get("TrainingJobName"):
         found.append(f"{str(training_output).rstrip('/')}/{description['TrainingJobName']}")
+    tuning_output = ((description.get("TrainingJobDefinition") or {}).get("OutputDataConfig") or {}).get("S3OutputPath")
+    for summary in description.get("TrainingJobSummaries", []) if tuning_output else []:
+        found.append(f"{str(tuning_output).rstrip('/')}/{summary['TrainingJobName']}")
     transform_output = (description.get("TransformOutput") or {}).get("S3OutputPath")
     if transform_output:
         found.append(str(transform_output))
@@ -226,6 +230,10 @@ def _images(kind: str, arguments: Mapping[str, Any]) -> list[str]:
         image = (arguments.get("AppSpecification") or {}).get("ImageUri")
     elif kind == "Training":
         image = (arguments.get("AlgorithmSpecification") or {}).get("TrainingImage")
+    elif kind == "Tuning":
+        image = ((arguments.get("TrainingJobDefinition") or {}).get("AlgorithmSpecification") or {}).get(
+            "TrainingImage"
+        )
     else:
         image = None  # a transform's image is its model's, and its ModelName is compared already
     return [str(image)] if image else []
