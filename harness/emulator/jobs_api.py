@@ -141,6 +141,7 @@ class JobsApi:
             now = datetime.now(UTC)
             self._jobs[kind][name] = {
                 **request,
+                **(_training_defaults(request) if kind == "Training" else {}),
                 f"{kind}JobName": name,
                 f"{kind}JobArn": _arn(kind, name),
                 f"{kind}JobStatus": "InProgress",
@@ -212,6 +213,20 @@ class JobsApi:
     def close(self) -> None:
         """Waits for background jobs: none may outlive the environment."""
         self._background.shutdown(wait=True)
+
+
+def _training_defaults(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What DescribeTrainingJob gives for what the request left out, as the service fills it in (the SDK's
+    `Estimator.attach()` reads these keys)."""
+    output = dict(request.get("OutputDataConfig") or {})
+    output.setdefault("KmsKeyId", "")
+    stopping = dict(request.get("StoppingCondition") or {})
+    stopping.setdefault("MaxRuntimeInSeconds", 86400)
+    resources = dict(request.get("ResourceConfig") or {})
+    resources.setdefault("InstanceCount", 1)
+    resources.setdefault("InstanceType", "ml.m5.large")
+    resources.setdefault("VolumeSizeInGB", 30)
+    return {"OutputDataConfig": output, "StoppingCondition": stopping, "ResourceConfig": resources}
 
 
 def _arn(kind: str, name: str) -> str:

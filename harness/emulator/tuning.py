@@ -163,6 +163,17 @@ def _categorical(spec: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     return str(spec.get("Name")), values
 
 
+def _resource_config(tuning: Mapping[str, Any]) -> dict[str, Any]:
+    """A training job's ResourceConfig from a HyperParameterTuningResourceConfig (its first instance config when it
+    lists several, as the service's Prioritized allocation tries them in order)."""
+    first = (tuning.get("InstanceConfigs") or [{}])[0]
+    return {
+        "InstanceType": tuning.get("InstanceType") or first.get("InstanceType", "ml.m5.large"),
+        "InstanceCount": tuning.get("InstanceCount") or first.get("InstanceCount", 1),
+        "VolumeSizeInGB": tuning.get("VolumeSizeInGB") or first.get("VolumeSizeInGB", 30),
+    }
+
+
 class TuningApi:
     """The tuning jobs of this control plane; each training job runs through `training` (the jobs API)."""
 
@@ -279,6 +290,8 @@ class TuningApi:
                                                                      "TuningObjective", "HyperParameterRanges",
                                                                      "HyperParameterTuningResourceConfig")}  # fmt: skip
         request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
+        if "ResourceConfig" not in request:  # the SDK's tuners give HyperParameterTuningResourceConfig instead
+            request["ResourceConfig"] = _resource_config(definition.get("HyperParameterTuningResourceConfig") or {})
         request["TuningJobArn"] = arn
         started = datetime.now(UTC)
         try:

@@ -88,5 +88,6 @@ def test_a_tuning_steps_best_model_feeds_the_next_step_and_a_tuner_fits_alone(
         alone = _tuner(env, images[ImageKind.TRAINING], max_jobs=2, session=plain)
         alone.fit(inputs=channels, wait=False)  # CreateHyperParameterTuningJob answers once the job has ended
         assert alone.best_training_job().startswith(alone.latest_tuning_job.name)
+        assert alone.best_estimator().model_data.endswith(f"/{alone.best_training_job()}/output/model.tar.gz")
         frame = alone.analytics().dataframe()
         assert len(frame) == 2 and set(frame["TrainingJobStatus"]) == {"Completed"}
