@@ -17,6 +17,8 @@ def _key_outputs(step: dict[str, Any]) -> str:
         return str(metadata["RegisterModel"]["Arn"])
     if "Model" in metadata:
         return str(metadata["Model"]["Arn"])
+    if step.get("cache_hit"):
+        return f"the outputs of execution {str(step['cache_hit']).rsplit('/', 1)[-1]}, no container"
     artifacts = step.get("job", {}).get("artifacts", {})
     return ", ".join(_artifact(name, objects) for name, objects in artifacts.items())
 
@@ -27,9 +29,18 @@ def _artifact(name: str, objects: dict[str, str]) -> str:
     return f"{name}: {len(objects)} objects"
 
 
+def _status(step: dict[str, Any]) -> str:
+    """The step's status, marked when it reused an earlier run (CacheConfig) or needed retries."""
+    if step.get("cache_hit"):
+        return f"{step['status']} (cached)"
+    if step.get("attempts", 1) > 1:
+        return f"{step['status']} (attempt {step['attempts']})"
+    return str(step["status"])
+
+
 def print_summary(progress: Progress, record: dict[str, Any]) -> None:
     rows = [
-        (s["name"], s["type"], s["status"], f"{s['seconds']:.1f}s", _key_outputs(s)) for s in record.get("steps", [])
+        (s["name"], s["type"], _status(s), f"{s['seconds']:.1f}s", _key_outputs(s)) for s in record.get("steps", [])
     ]
     progress.line("")
     progress.table(("step", "type", "status", "duration", "key outputs"), rows)

@@ -91,3 +91,22 @@ def test_what_a_job_wrote_is_found_from_its_description() -> None:
     assert [str(p) for p in written_prefixes(processing)] == ["s3://b/run/Prep/train/"]
     assert [str(p) for p in written_prefixes(training)] == ["s3://b/models/pipelines-x-Fit/"]
     assert [str(p) for p in written_prefixes(transform)] == ["s3://b/scored/"]
+
+
+def test_the_run_local_summary_marks_cached_and_retried_steps() -> None:
+    import io
+
+    from harness.progress import Progress
+    from harness.project.summary import print_summary
+
+    out = io.StringIO()
+    record = {"run_id": "r", "status": "Succeeded", "seconds": 1.0, "path": "p", "steps": [
+        {"name": "Train", "type": "Training", "status": "Succeeded", "seconds": 0.0, "metadata": {},
+         "cache_hit": "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/abc123def456"},
+        {"name": "Evaluate", "type": "Processing", "status": "Succeeded", "seconds": 2.0, "metadata": {},
+         "attempts": 2},
+    ]}  # fmt: skip
+    print_summary(Progress(stream=out), record)
+    text = out.getvalue()
+    assert "Succeeded (cached)" in text and "the outputs of execution abc123def456, no container" in text
+    assert "Succeeded (attempt 2)" in text
