@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
-from harness.cli_endpoint import add_commands
+from harness.cli_endpoint import add_commands, key_value
 from harness.crash import report_bug
 from harness.engine.docker import Engine
 from harness.engine.provision import ensure_docker, ensure_test_registry
@@ -165,13 +165,6 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
-
-
 def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Local-first SageMaker emulator and test harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -242,16 +235,16 @@ def _add_check_job_options(check: argparse.ArgumentParser) -> None:
     """The training and processing jobs' data, hyperparameters, outputs and entry point."""
     check.add_argument(
         "--channel",
-        type=_key_value,
+        type=key_value,
         action="append",
         default=[],
         metavar="NAME=PATH",
         help="training: data for /opt/ml/input/data/NAME",
     )
-    check.add_argument("--hyperparameter", type=_key_value, action="append", default=[], metavar="NAME=VALUE")
+    check.add_argument("--hyperparameter", type=key_value, action="append", default=[], metavar="NAME=VALUE")
     check.add_argument(
         "--input",
-        type=_key_value,
+        type=key_value,
         action="append",
         default=[],
         metavar="NAME=PATH",
@@ -287,7 +280,7 @@ def _add_promote(promote: argparse.ArgumentParser) -> None:
 def _add_run_local(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--param",
-        type=_key_value,
+        type=key_value,
         action="append",
         default=[],
         metavar="NAME=VALUE",

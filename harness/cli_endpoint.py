@@ -145,11 +145,12 @@ def cmd_callback(args: argparse.Namespace, _: Any) -> int:
     return 0
 
 
-def _name_value(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
+def key_value(text: str) -> tuple[str, str]:
+    """An argparse type: KEY=VALUE (a pipeline parameter, a callback's output)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def cmd_endpoint(args: argparse.Namespace, _: Any) -> int:
@@ -184,7 +185,7 @@ def add_commands(commands: Any) -> None:
     callback = commands.add_parser("callback", help="complete a pipeline's waiting CallbackStep")
     callback.add_argument("outcome", choices=("success", "failure"))
     callback.add_argument("token", help="the step's callback token (its line in the run, or its SQS message)")
-    callback.add_argument("--output", type=_name_value, action="append", default=[], metavar="NAME=VALUE",
+    callback.add_argument("--output", type=key_value, action="append", default=[], metavar="NAME=VALUE",
                           help="an output parameter of the step (success; repeatable)")  # fmt: skip
     callback.add_argument("--reason", default="", help="the failure reason (failure)")
     callback.add_argument("--endpoint", default="", help="the endpoint's URL (default: AWS_ENDPOINT_URL, or `up`'s)")

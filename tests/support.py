@@ -8,8 +8,9 @@ import os
 import shutil
 import tarfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.emulator.inference_client import InferenceClient, wait_until_healthy
 from harness.emulator.paths import FILE_CHANNEL, TrainingConfig, on_host, write_training_config
@@ -113,3 +114,29 @@ def escaped_by_process(tmp_path: Path, engine: Engine) -> dict[str, list[str]]:
         record = json.loads(file.read_text())
         found[" ".join(record["argv"])[:80]] = escaped(record["events"], engine)
     return found
+
+
+class UnusedStepApi:
+    """The executor's step API (harness.emulator.executor.SageMakerApi) for tests: every call a test does not
+    override fails it, saying the definition was not expected to reach it."""
+
+    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("no step of this definition runs a job")
+
+    def stop_step_job(self, step_type: str, job_name: str) -> None:
+        raise AssertionError("no job of this definition is stopped")
+
+    def run_tuning(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("no step of this definition tunes")
+
+    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
+        raise AssertionError("no step of this definition creates a model")
+
+    def create_model_package(self, **request: Any) -> dict[str, Any]:
+        raise AssertionError("no step of this definition registers a model")
+
+    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+        raise AssertionError("no step of this definition registers a model")
+
+    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
+        raise AssertionError("no step of this definition reads a property file")

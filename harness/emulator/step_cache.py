@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.storage import EmbeddedS3, S3Uri
+from harness.emulator.storage import EmbeddedS3, S3Uri, sha256_file
 from harness.errors import UserError
 
 # The attributes the service compares, by step type (its documentation's list).
@@ -146,17 +146,10 @@ class StepCache:
     ) -> int:
         """Keep a successful run: its description and a copy of every object it wrote. Returns the objects kept."""
         with self._lock:  # a prune meanwhile would take the new blobs for orphans
-            return self._store(pipeline, key, execution_arn, description, policy, now)
+            return len(self._keep(pipeline, key, execution_arn, description, policy, now))
 
-    def _store(
-        self,
-        pipeline: str,
-        key: str,
-        execution_arn: str,
-        description: Mapping[str, Any],
-        policy: CachePolicy,
-        now: datetime,
-    ) -> int:
+    def _keep(self, pipeline: str, key: str, execution_arn: str, description: Mapping[str, Any],
+              policy: CachePolicy, now: datetime) -> list[dict[str, str]]:  # fmt: skip
         objects = []
         blobs = self.folder / "blobs"
         blobs.mkdir(parents=True, exist_ok=True)
@@ -165,7 +158,7 @@ class StepCache:
                 uri = S3Uri(prefix.bucket, key_name)
                 staging = blobs / f".incoming-{threading.get_ident()}"
                 self._s3.get_file(uri, staging)
-                digest = _sha256_file(staging)
+                digest = sha256_file(staging)
                 staging.replace(self._blob(digest))
                 objects.append({"uri": str(uri), "sha256": digest})
         expires = None if policy.expire_after is None else (now + policy.expire_after).isoformat()
@@ -176,7 +169,7 @@ class StepCache:
         staging_entry = entry_file.with_suffix(".tmp")
         staging_entry.write_text(json.dumps(entry, indent=1))
         staging_entry.replace(entry_file)
-        return len(objects)
+        return objects
 
     def prune(self, now: datetime) -> None:
         """Remove entries past the expiry they were stored with, then the blobs no entry names."""
@@ -248,14 +241,6 @@ def _read(entry_file: Path) -> dict[str, Any] | None:
     except (ValueError, KeyError, TypeError) as error:
         _LOG.warning("the step cache entry %s is unreadable (%s): the step runs again", entry_file, error)
         return None
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _safe(name: str) -> str:

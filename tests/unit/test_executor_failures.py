@@ -3,10 +3,10 @@ says what SageMaker would say (AWS's message, the harness's problem) and holds a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from support import UnusedStepApi
 
 from harness.emulator.awserrors import FAILURE_REASON_LIMIT, failure_reason, validation_error
 from harness.emulator.executor import PipelineRun
@@ -28,7 +28,7 @@ DEFINITION = {
 UNHEALTHY = "ClientError: Score failed its health check: no answer on /ping"
 
 
-class FakeApi:
+class FakeApi(UnusedStepApi):
     """The local API's step surface, as the real one behaves: a Transform whose model never gets healthy is a Failed
     job (run_transform catches the ClientError); `job_error` is what a broken harness raises from any job, and
     `model_error` what CreateModel raises (a rejected request raises, as in boto3)."""
@@ -48,15 +48,6 @@ class FakeApi:
             raise self.model_error
         self.models.append(ModelName)
         return {"ModelArn": "arn"}
-
-    def create_model_package(self, **request: Any) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
-        raise AssertionError("not reached")
 
 
 def _statuses(run: PipelineRun) -> dict[str, tuple[str, str]]:

@@ -1,10 +1,9 @@
 """Pipeline definition evaluation: references, functions, conditions, order, refusals."""
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
+from support import UnusedStepApi
 
 from harness.emulator.executor import PipelineRun, validate
 from harness.emulator.expressions import Context, condition_holds, references, resolve, walk
@@ -23,26 +22,7 @@ PROPERTIES = {
 }
 
 
-class NoApi:
-    """The executor's API for definitions whose steps call none of it (parameters, Condition, Fail)."""
-
-    def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
-        raise AssertionError("no step of this definition runs a job")
-
-    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
-        raise AssertionError("no step of this definition creates a model")
-
-    def create_model_package(self, **request: Any) -> dict[str, Any]:
-        raise AssertionError("no step of this definition registers a model")
-
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
-        raise AssertionError("no step of this definition registers a model")
-
-    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
-        raise AssertionError("no step of this definition reads a property file")
-
-
-NO_API = NoApi()
+NO_API = UnusedStepApi()
 
 
 def context(read_json=lambda step, name: {"metrics": {"accuracy": {"value": 0.93}}}) -> Context:

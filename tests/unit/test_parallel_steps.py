@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from support import UnusedStepApi
 
 from harness.emulator.executor import PipelineRun, validate
 from harness.emulator.pipeline_options import PipelineOptions
@@ -23,7 +23,7 @@ def _job(name: str, after: tuple[str, ...] = ()) -> dict[str, Any]:
     return step
 
 
-class TimedApi:
+class TimedApi(UnusedStepApi):
     """Each job takes `seconds` (a failing one fails at once); records how many ran at the same time."""
 
     def __init__(self, seconds: float = 0.2, failing: frozenset[str] = frozenset()) -> None:
@@ -48,18 +48,6 @@ class TimedApi:
         finally:
             with self._lock:
                 self.running -= 1
-
-    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def create_model_package(self, **request: Any) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
-        raise AssertionError("not reached")
 
 
 FOUR_BRANCHES = {"Steps": [_job(n) for n in ("A", "B", "C", "D")] + [_job("Join", ("A", "B", "C", "D"))]}

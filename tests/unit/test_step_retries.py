@@ -4,11 +4,11 @@ the policies it refuses when the pipeline is created; [tool.harness.faults] make
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import UnusedStepApi
 
 from harness.emulator.executor import PipelineRun, validate
 from harness.emulator.pipeline_options import PipelineOptions
@@ -25,7 +25,7 @@ def _policy(types: list[str], **fields: Any) -> dict[str, Any]:
     return {"ExceptionType": types, "IntervalSeconds": 0, "BackoffRate": 2.0, **fields}
 
 
-class JobApi:
+class JobApi(UnusedStepApi):
     """Each job: the next of `outcomes` ("ok", a FailureReason, or an exception to raise); records job names."""
 
     def __init__(self, *outcomes: Any) -> None:
@@ -40,18 +40,6 @@ class JobApi:
         if outcome == "ok":
             return {"ProcessingJobStatus": "Completed", "ProcessingJobArn": f"arn:{job_name}"}
         return {"ProcessingJobStatus": "Failed", "FailureReason": outcome}
-
-    def create_model(self, ModelName: str, **request: Any) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def create_model_package(self, **request: Any) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
-        raise AssertionError("not reached")
-
-    def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
-        raise AssertionError("not reached")
 
 
 def _run(step: dict[str, Any], api: JobApi, faults: dict[str, InjectedFault] | None = None) -> PipelineRun:
