@@ -91,5 +91,5 @@ def test_registry_through_the_sessions_client(local_env: LocalEnvironment) -> No
 
 
 def test_an_operation_the_harness_lacks_is_named(local_env: LocalEnvironment) -> None:
-    with pytest.raises(UserError, match="the SageMaker operation create_hyper_parameter_tuning_job is not supported"):
-        local_env.session.sagemaker_client.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="x")
+    with pytest.raises(UserError, match="the SageMaker operation create_auto_ml_job is not supported"):
+        local_env.session.sagemaker_client.create_auto_ml_job(AutoMLJobName="x")
