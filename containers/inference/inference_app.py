@@ -71,6 +71,21 @@ def _error(status: int, message: str) -> Response:
     return _json(status, json.dumps({"error": message}))
 
 
+DRAIN_FACTOR = 4  # how far past the limit a refused body is still read (and dropped) before answering
+
+
+def _discard_body(at_most: int) -> None:
+    """Read a refused request's body before answering, as nginx's lingering close does: a server that answers
+    and closes while the client is still sending makes the client see a reset instead of the 413."""
+    stream = request.environ.get("wsgi.input")
+    left = min(request.content_length or 0, at_most)
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
 def create_app(loaded: LoadedModel, max_payload_bytes: int, execution_parameters: dict[str, Any]) -> Flask:
     app = Flask("inference")
     app.config["MAX_CONTENT_LENGTH"] = max_payload_bytes
@@ -106,6 +121,7 @@ def create_app(loaded: LoadedModel, max_payload_bytes: int, execution_parameters
         message = error.description or error.name
         if error.code == 413:
             message = f"payload larger than the {max_payload_bytes // (1024 * 1024)} MB limit"
+            _discard_body(max_payload_bytes * DRAIN_FACTOR)
         return _error(error.code or 500, message)
 
     @app.errorhandler(Exception)
