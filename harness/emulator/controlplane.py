@@ -173,9 +173,10 @@ class SageMakerControlPlane:
 
     def stop_step_job(self, step_type: str, job_name: str) -> None:
         """StopPipelineExecution: a running step's job stops as Stop*Job stops it (a transform runs to its end)."""
-        if step_type in ("Processing", "Training"):
+        stop = {"Processing": self.jobs.stop_processing_job, "Training": self.jobs.stop_training_job}.get(step_type)
+        if stop is not None:
             with contextlib.suppress(ClientError):  # it ended meanwhile
-                self.jobs._stop(step_type, job_name)
+                stop(job_name)
 
     def run_tuning(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         return self.tuning.run_tuning(name, request)
