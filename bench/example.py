@@ -72,6 +72,7 @@ from typing import Any
 
 from benchkit import docker_run, patched, write_results
 
+from harness.emulator.executor import step_of_job
 from harness.engine.docker import Container, ContainerSpec, Engine, Mount, Scope
 from harness.engine.sandbox import sanitized
 
@@ -119,7 +120,6 @@ EXIT_GOALS_FAILED = 3
 ENDPOINT_LINE = "harness: local AWS endpoint"
 SUMMARY_LINE = re.compile(r"^pipeline \S+: execution \S+ \w+")
 STEP_ROW = re.compile(r"^(?P<step>\S+)\s+(?P<type>\S+)\s+(?P<status>Succeeded|Failed|Stopped)\s+(?P<seconds>[\d.]+)s")
-JOB_PREFIX = re.compile(r"^pipelines-[0-9a-f]+-")
 WRAPPER_DONE = "BENCH-WRAPPER-DONE"
 STANDIN_BUILD_LINE = "harness: building the stand-in"
 
@@ -484,7 +484,7 @@ def discover(example: Example, engine: Engine, scratch: Path) -> Discovery:
     original_create, original_run = Engine.create, JobsApi.run_step_job
 
     def run_step_job(api: JobsApi, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
-        current.append(JOB_PREFIX.sub("", job_name))
+        current.append(step_of_job(job_name))
         try:
             return original_run(api, step_type, job_name, request)
         finally:

@@ -3,15 +3,13 @@ and the final summary table."""
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from harness.emulator.executor import StepRecord
+from harness.emulator.executor import StepRecord, step_of_job
 
-_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-z]{12}-")
 _MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}
 
 
@@ -38,7 +36,7 @@ class Progress:
 
     def log(self, job: str, text: str) -> None:
         if self._show_logs:
-            self.line(f"    [{_JOB_PREFIX.sub('', job)}] {text}")
+            self.line(f"    [{step_of_job(job)}] {text}")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]

@@ -42,6 +42,14 @@ SUPPORTED_STEP_TYPES = (
 )  # fmt: skip
 
 
+_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-z]{12}-")  # job_name's, before the step
+
+
+def step_of_job(job: str) -> str:
+    """A pipeline job's name less its `pipelines-<execution id>-` prefix (a retry's `-N` stays); others as they are."""
+    return _JOB_PREFIX.sub("", job)
+
+
 def job_name(execution_id: str, step: str, attempt: int = 1) -> str:
     """The job a pipeline step starts is named after the execution and the step (at most 63 characters); a retry's
     job after its attempt too."""

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
-from harness.emulator.executor import PipelineRun, job_name
+from harness.emulator.executor import PipelineRun
 from harness.emulator.expressions import walk
 from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.sdk_session import default_boto_session
@@ -219,8 +219,8 @@ def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str,
         entry["cache_hit"] = step.cache_hit  # no job ran: the source execution's outputs stand
     if step.retried:
         entry["attempts"], entry["retried_after"] = step.attempts, list(step.retried)
-    job = step.job or job_name(run.execution_id, step.name)
-    outcome = env.client.outcomes.get(job)
+    job = step.job  # the job the step's last attempt ran, if it ran one
+    outcome = env.client.outcomes.get(job) if job else None
     if outcome is not None:
         entry["job"] = {
             "name": job,

@@ -116,3 +116,10 @@ def test_the_local_limit_comes_from_cores_and_memory_and_must_be_positive() -> N
     assert local_parallel_limit(cores=1, memory_bytes=1 << 20) == 1
     with pytest.raises(UserError, match="--max-parallel must be at least 1"):
         parallel_limit(None, 0)
+
+
+def test_a_jobs_step_is_read_back_from_its_name_whatever_letters_the_execution_id_has() -> None:
+    from harness.emulator.executor import job_name, step_of_job
+
+    assert step_of_job(job_name("zq9x0a1b2c3y", "Train", attempt=2)) == "Train-2"
+    assert step_of_job("my-own-job") == "my-own-job"
