@@ -20,8 +20,7 @@ class AnalyzerError(Exception):
 
 @dataclass(frozen=True)
 class CsvFormat:
-    header: bool
-    output_columns_position: str = "START"  # accepted as the SDK sends it; a plain CSV's columns stay in order
+    header: bool  # the SDK's output_columns_position is accepted and left: a plain CSV's columns stay in order
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def parse_format(text: str) -> DatasetFormat:
     ((name, options),) = spec.items()
     options = options if isinstance(options, dict) else {}
     if name == "csv":
-        return CsvFormat(_flag(options.get("header", False)), str(options.get("output_columns_position", "START")))
+        return CsvFormat(_flag(options.get("header", False)))
     if name == "json":  # the SDK sends "lines"; AWS's page writes "line"
         return JsonFormat(_flag(options.get("lines", options.get("line", True))))
     if name == "sagemakerCaptureJson":
