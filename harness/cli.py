@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from harness import __version__
 from harness.cli_endpoint import add_commands, key_value
+from harness.cli_monitor import add_commands as add_monitor_commands
 from harness.crash import report_bug
 from harness.engine.docker import Engine
 from harness.engine.provision import ensure_docker, ensure_test_registry
@@ -180,6 +181,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         commands.add_parser("run-local", help="run the pipeline locally, deploy, invoke and delete an endpoint")
     )
     add_commands(commands)
+    add_monitor_commands(commands)
     return parser
 
 
@@ -328,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): as other command-line tools, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit must not fail
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except Exception as error:  # noqa: BLE001 (anything else is a bug: say so, keep the traceback)
         message, code = report_bug(error, settings.state_dir if settings else None, [prog, *arguments])
         print(message, file=sys.stderr)

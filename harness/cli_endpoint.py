@@ -115,21 +115,11 @@ def cmd_env(args: argparse.Namespace, _: Any) -> int:
 
 def cmd_callback(args: argparse.Namespace, _: Any) -> int:
     """Complete a waiting CallbackStep through the endpoint's SendPipelineExecutionStep{Success,Failure}."""
-    import os
-
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from harness.background import files_for
     from harness.emulator.storage import boto_session
 
-    state = files_for(state_dir_for(Path.cwd())).read()
-    url = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or (state or {}).get("url")
-    if not url:
-        raise UserError(
-            "no local AWS endpoint to send the callback to",
-            fix="pass --endpoint URL (the `harness: local AWS endpoint ...` line of `run`), run it where "
-            "AWS_ENDPOINT_URL is set, or start one with `sagemaker-harness up`",
-        )
+    url = running_endpoint(args.endpoint, "send the callback to")
     client = boto_session().client("sagemaker", endpoint_url=url)  # nothing of the host's AWS set-up
     try:
         if args.outcome == "success":
@@ -143,6 +133,23 @@ def cmd_callback(args: argparse.Namespace, _: Any) -> int:
         raise UserError(f"nothing answers at {url}", fix="is the run or `up` server still running?") from None
     print(f"callback {args.outcome} sent for {answer['PipelineExecutionArn']}")
     return 0
+
+
+def running_endpoint(explicit: str, purpose: str) -> str:
+    """The URL of the local AWS endpoint a command talks to: given, else AWS_ENDPOINT_URL, else `up`'s."""
+    import os
+
+    from harness.background import files_for
+
+    state = files_for(state_dir_for(Path.cwd())).read()
+    url = explicit or os.environ.get("AWS_ENDPOINT_URL") or (state or {}).get("url")
+    if not url:
+        raise UserError(
+            f"no local AWS endpoint to {purpose}",
+            fix="pass --endpoint URL (the `harness: local AWS endpoint ...` line of `run`), run it where "
+            "AWS_ENDPOINT_URL is set, or start one with `sagemaker-harness up`",
+        )
+    return str(url)
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -5,8 +5,8 @@
 the session differs. Every URI is a plain s3:// URI.
 
     preprocess -> train -> evaluate -> accuracy >= threshold ?
-        yes: register model package, create model
-        no:  fail
+        |                              yes: register model package (with the data baseline), create model
+        +-> data quality check         no:  fail
 """
 
 from __future__ import annotations
@@ -14,19 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sagemaker.drift_check_baselines import DriftCheckBaselines
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
 from sagemaker.workflow.model_step import ModelStep
-from sagemaker.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.workflow.parameters import ParameterBoolean, ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
 JOBS_DIR = Path(__file__).resolve().parent
@@ -58,6 +62,10 @@ class PipelineSettings:
     def model_output_uri(self) -> str:
         return f"s3://{self.bucket}/models/{self.name}"
 
+    @property
+    def data_baseline_uri(self) -> str:
+        return f"s3://{self.bucket}/monitoring/{self.name}/data-quality-baseline"
+
 
 def _processor(session, settings: PipelineSettings, base_job_name: str) -> ScriptProcessor:
     return ScriptProcessor(
@@ -71,12 +79,20 @@ def _processor(session, settings: PipelineSettings, base_job_name: str) -> Scrip
     )
 
 
+def _json(s3_uri) -> MetricsSource:
+    return MetricsSource(s3_uri=s3_uri, content_type="application/json")
+
+
 def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     input_data = ParameterString("InputData", default_value=settings.raw_data_uri)
     approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     regularization = ParameterString("RegularizationC", default_value="1.0")
     max_iter = ParameterString("MaxIter", default_value="1000")
     accuracy_threshold = ParameterFloat("AccuracyThreshold", default_value=0.9)
+    # A pipeline's first run has no earlier baseline to check against: it only calculates and registers one.
+    # Later runs pass SkipDataQualityCheck=False to check the new training data against the approved model's.
+    skip_data_check = ParameterBoolean("SkipDataQualityCheck", default_value=True)
+    register_data_baseline = ParameterBoolean("RegisterNewDataQualityBaseline", default_value=True)
 
     preprocess = ProcessingStep(
         "Preprocess",
@@ -91,6 +107,24 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
         ),
     )
     split = preprocess.properties.ProcessingOutputConfig.Outputs
+
+    # The training data's statistics and suggested constraints: the baseline Model Monitor checks the endpoint's
+    # captured requests against (label first, as the endpoint's capture puts its prediction first).
+    data_quality = QualityCheckStep(
+        "DataQualityCheck",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=split["train"].S3Output.S3Uri,
+            dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
+            output_s3_uri=settings.data_baseline_uri,
+        ),
+        check_job_config=CheckJobConfig(
+            role=settings.role, instance_count=1, instance_type=settings.instance_type, sagemaker_session=session
+        ),
+        skip_check=skip_data_check,
+        register_new_baseline=register_data_baseline,
+        model_package_group_name=settings.model_package_group,
+    )
+    data_baseline = data_quality.properties
 
     estimator = Estimator(
         image_uri=settings.training_image,
@@ -149,7 +183,13 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json"
-                )
+                ),
+                model_data_statistics=_json(data_baseline.CalculatedBaselineStatistics),
+                model_data_constraints=_json(data_baseline.CalculatedBaselineConstraints),
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=_json(data_baseline.BaselineUsedForDriftCheckStatistics),
+                model_data_constraints=_json(data_baseline.BaselineUsedForDriftCheckConstraints),
             ),
         ),
     )
@@ -166,7 +206,15 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     )
     return Pipeline(
         name=settings.name,
-        parameters=[input_data, approval_status, regularization, max_iter, accuracy_threshold],
-        steps=[preprocess, train, evaluate, check],
+        parameters=[
+            input_data,
+            approval_status,
+            regularization,
+            max_iter,
+            accuracy_threshold,
+            skip_data_check,
+            register_data_baseline,
+        ],
+        steps=[preprocess, data_quality, train, evaluate, check],
         sagemaker_session=session,
     )

@@ -140,3 +140,9 @@ class UnusedStepApi:
 
     def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
         raise AssertionError("no step of this definition reads a property file")
+
+    def latest_approved_package(self, group: str) -> dict[str, Any] | None:
+        raise AssertionError("no step of this definition looks a baseline up in the registry")
+
+    def read_json(self, uri: str) -> Any:
+        raise AssertionError("no step of this definition reads a check's report")

@@ -9,6 +9,7 @@ Any other operation answers UnknownOperationException, naming it.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.jobs_api import JobsApi
+from harness.emulator.monitoring_api import MonitoringApi
 from harness.emulator.paging import page
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.pipelines_api import PipelinesApi
@@ -29,7 +31,7 @@ from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner
 from harness.emulator.scheduler import parallel_limit
 from harness.emulator.search_api import SearchApi
-from harness.emulator.storage import EmbeddedS3
+from harness.emulator.storage import EmbeddedS3, S3Uri
 from harness.emulator.tuning import TuningApi
 
 TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
@@ -120,6 +122,7 @@ class SageMakerControlPlane:
         pipeline_options: PipelineOptions | None = None,
         step_services: StepServices | None = None,
     ) -> None:
+        self._model_registry, self._s3 = registry, s3
         self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
         self.registry = RegistryApi(registry)
@@ -127,11 +130,21 @@ class SageMakerControlPlane:
         services = step_services or StepServices()
         self.tuning = TuningApi(self.jobs, services.on_notice, asynchronous,
                                 parallel_limit(None, (pipeline_options or PipelineOptions()).max_parallel))  # fmt: skip
+        self.monitoring = MonitoringApi(self.jobs, endpoints, s3, services.on_notice, asynchronous)
         self.pipelines = PipelinesApi(self, s3, on_event, asynchronous, pipeline_options, services)
         self.search = SearchApi(self._searchable(), lambda arn: self.tags.list_tags(arn)["Tags"])
         self._table = _operation_table(
-            self.hosting, self.jobs, self.registry, self.tags, self.pipelines, self.search, self.tuning
+            self.hosting,
+            self.jobs,
+            self.registry,
+            self.tags,
+            self.pipelines,
+            self.search,
+            self.tuning,
+            self.monitoring,
         )
+        # The harness's own calls (X-Amz-Target: Harness.<Op>), which no AWS service has.
+        self._harness_table = {"RunMonitoringSchedule": self.monitoring.run_monitoring_schedule}
 
     def _searchable(self) -> dict[str, Callable[[], list[dict[str, Any]]]]:
         """Search's resources, each described in full from this control plane's own List and Describe calls."""
@@ -173,7 +186,8 @@ class SageMakerControlPlane:
 
     def stop_step_job(self, step_type: str, job_name: str) -> None:
         """StopPipelineExecution: a running step's job stops as Stop*Job stops it (a transform runs to its end)."""
-        stop = {"Processing": self.jobs.stop_processing_job, "Training": self.jobs.stop_training_job}.get(step_type)
+        stop = {"Processing": self.jobs.stop_processing_job, "QualityCheck": self.jobs.stop_processing_job,
+                "Training": self.jobs.stop_training_job}.get(step_type)  # fmt: skip
         if stop is not None:
             with contextlib.suppress(ClientError):  # it ended meanwhile
                 stop(job_name)
@@ -192,6 +206,14 @@ class SageMakerControlPlane:
 
     def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any:
         return self.jobs.read_property_file(step_properties, property_file)
+
+    def latest_approved_package(self, group: str) -> dict[str, Any] | None:
+        return self._model_registry.latest_approved(group)
+
+    def read_json(self, uri: str) -> Any:
+        """An S3 object's JSON, None when there is no such object."""
+        location = S3Uri.parse(uri)
+        return json.loads(self._s3.get_bytes(location)) if self._s3.exists(location) else None
 
     # What the endpoint calls.
     def operations(self) -> list[str]:
@@ -212,7 +234,14 @@ class SageMakerControlPlane:
                 raise
             raise validation_error(operation, f"invalid request for {operation}: {error}") from None
 
+    def harness_call(self, operation: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        handler = self._harness_table.get(operation)
+        if handler is None:
+            raise unknown_operation("the harness", operation)
+        return handler(**request)
+
     def close(self) -> None:
+        self.monitoring.close()
         self.pipelines.close()
         self.tuning.close()
         self.jobs.close()
@@ -220,8 +249,9 @@ class SageMakerControlPlane:
 
 
 _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "stop_step_job", "read_property_file", "runs",
-                             "outcomes", "run_tuning", "step_properties"})  # fmt: skip
-PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi, TuningApi)
+                             "outcomes", "run_tuning", "step_properties", "latest_approved_package",
+                             "read_json", "run_monitoring_schedule", "harness_call"})  # fmt: skip
+PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi, TuningApi, MonitoringApi)
 
 
 def operation_name(method: str) -> str:

@@ -26,6 +26,7 @@ from harness.emulator.callbacks import CallbackStopped
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
 from harness.emulator.lambda_step import LambdaFunctions
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
+from harness.emulator.quality_check import QUALITY_CHECK_SETTINGS, run_quality_check
 from harness.emulator.retries import STEP_TYPES as RETRYABLE_STEP_TYPES
 from harness.emulator.retries import RetryPolicy, exception_type, matching, retry_policies
 from harness.emulator.scheduler import dependencies, order, parallel_limit, run_dag
@@ -38,7 +39,7 @@ from harness.errors import ContractViolation, CorruptState, JobFailed, UserError
 
 SUPPORTED_STEP_TYPES = (
     "Processing", "Training", "Transform", "Tuning", "Model", "RegisterModel", "Condition", "Fail", "Lambda",
-    "Callback",
+    "Callback", "QualityCheck",
 )  # fmt: skip
 
 
@@ -84,6 +85,8 @@ class SageMakerApi(Protocol):
     def create_model_package(self, **request: Any) -> dict[str, Any]: ...
     def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]: ...
     def read_property_file(self, step_properties: Mapping[str, Any], property_file: Mapping[str, Any]) -> Any: ...
+    def latest_approved_package(self, group: str) -> dict[str, Any] | None: ...
+    def read_json(self, uri: str) -> Any: ...
 
 
 @dataclass
@@ -142,7 +145,6 @@ def all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 _NOT_RUN = {
     "EMR": "an EMR step runs on an Amazon EMR cluster, which has no local stand-in",
     "ClarifyCheck": "a Clarify check runs AWS's Clarify container, which is not available offline",
-    "QualityCheck": "Model Monitor's data and model quality checks do not run locally yet",
     "AutoML": "Autopilot runs AWS's own AutoML jobs, which have no local stand-in",
     "NotebookJob": "notebook jobs do not run locally",
 }
@@ -185,7 +187,7 @@ def validate(definition: Mapping[str, Any], lambdas: LambdaFunctions | None = No
         CachePolicy.of(step)  # caching on a step type it does not apply to, or a bad ExpireAfter
         retry_policies(step)  # a policy the service would reject
         arguments = _placeholders(step.get("Arguments", {}), _stand_ins(definition))
-        if step["Type"] == "Processing":
+        if step["Type"] in ("Processing", "QualityCheck"):
             ProcessingJobSpec.from_request({**arguments, "ProcessingJobName": "validation"})
         elif step["Type"] == "Training":
             TrainingJobSpec.from_request({**arguments, "TrainingJobName": "validation"})
@@ -429,6 +431,8 @@ class PipelineRun:
             return self._callback(step, arguments, record)
         if kind == "Tuning":
             return self._tuning(step, arguments, record)
+        if kind == "QualityCheck":
+            return self._quality_check(step, arguments, record)
         if kind == "Model":
             model_name = f"{self.pipeline_name}-{name}-{self.execution_id}"[:63].strip("-")
             self._api.create_model(ModelName=model_name, **arguments)
@@ -498,6 +502,18 @@ class PipelineRun:
         status = properties.get("HyperParameterTuningJobStatus")
         if status != "Completed":
             raise StepFailed(name, str(properties.get("FailureReason", f"tuning job {status}")))
+        return []
+
+    def _quality_check(
+        self, step: dict[str, Any], arguments: dict[str, Any], record: StepRecord
+    ) -> list[dict[str, Any]]:
+        settings = resolve({key: step.get(key) for key in QUALITY_CHECK_SETTINGS}, self.context())
+        record.job = job_name(self.execution_id, step["Name"], record.attempts)
+        outcome = run_quality_check(step, settings, arguments, record.job, self._api)
+        self._properties[step["Name"]] = outcome.properties
+        record.metadata = {"QualityCheck": outcome.metadata}  # listed on a failed check too: its report
+        if outcome.failure:
+            raise StepFailed(step["Name"], outcome.failure)
         return []
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:

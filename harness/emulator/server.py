@@ -2,6 +2,7 @@
 
     X-Amz-Target: SageMaker.<Op>          -> the SageMaker control plane
     X-Amz-Target: Logs_20140328.<Op>      -> the jobs' CloudWatch Logs
+    X-Amz-Target: Harness.<Op>            -> the harness's own calls (no AWS service has them)
     POST /endpoints/<name>/invocations    -> the local endpoints (sagemaker-runtime)
     anything else (S3, STS, IAM, ECR...)  -> moto's server, in the same process
 
@@ -75,6 +76,8 @@ class LocalAwsApp:
         invocation = _INVOCATIONS.match(path) if environ.get("REQUEST_METHOD") == "POST" else None
         if target.startswith("SageMaker."):
             reply = self._json(target.removeprefix("SageMaker."), environ, self._sagemaker)
+        elif target.startswith("Harness."):  # the harness's own calls (`sagemaker-harness monitor run`)
+            reply = self._json(target.removeprefix("Harness."), environ, self._harness)
         elif target.startswith("Logs_20140328."):
             reply = self._json(target.removeprefix("Logs_20140328."), environ, self._logs)
         elif invocation is not None and "sagemaker" in environ.get("HTTP_AUTHORIZATION", "sagemaker"):
@@ -99,6 +102,12 @@ class LocalAwsApp:
             raise AwsFault("ServiceUnavailable", "the local SageMaker is starting; retry", 503)
         with reply_within(reply_deadline_s()):  # below the client's read timeout: work still running is InProgress
             return self.routes.sagemaker.call(operation, request)
+
+    def _harness(self, operation: str, request: dict[str, Any]) -> Any:
+        self.routes.requests.append(f"Harness.{operation}")
+        if self.routes.sagemaker is None:
+            raise AwsFault("ServiceUnavailable", "the local SageMaker is starting; retry", 503)
+        return self.routes.sagemaker.harness_call(operation, request)
 
     def _logs(self, operation: str, request: dict[str, Any]) -> Any:
         self.routes.requests.append(f"Logs.{operation}")

@@ -15,9 +15,15 @@ from pathlib import Path
 from typing import Any
 
 # ECR repository -> the SDK's framework name (its image_uri_config file).
-FRAMEWORKS = {"sagemaker-scikit-learn": "sklearn", "sagemaker-xgboost": "xgboost"}
+FRAMEWORKS = {
+    "sagemaker-scikit-learn": "sklearn",
+    "sagemaker-xgboost": "xgboost",
+    "sagemaker-model-monitor-analyzer": "model-monitor",  # Model Monitor's analyzer (Spark/Deequ in AWS)
+}
+UNTAGGED = frozenset({"model-monitor"})  # image_uris.retrieve("model-monitor") names no tag: Docker's `latest`
 _URI = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+):(?P<tag>[^@]+)"
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+)"
+    r"(?::(?P<tag>[^@]+))?"
 )
 _TAG_SUFFIXES = ("-cpu-py3", "-cpu")  # sagemaker-scikit-learn:1.2-1-cpu-py3; sagemaker-xgboost:1.7-1 (or -cpu-py3)
 
@@ -39,7 +45,9 @@ def parse_aws_image(uri: str) -> AwsImage | None:
     framework = FRAMEWORKS[match["repo"]]
     if match["account"] not in aws_accounts(framework):
         return None
-    version = match["tag"]
+    if match["tag"] is None and framework not in UNTAGGED:
+        return None
+    version = match["tag"] or "latest"
     for suffix in _TAG_SUFFIXES:
         version = version.removesuffix(suffix)
     return AwsImage(uri, framework, match["repo"], version, match["region"])
@@ -47,6 +55,8 @@ def parse_aws_image(uri: str) -> AwsImage | None:
 
 def sdk_versions(framework: str) -> list[str]:
     """The versions the SDK offers for `framework` (its training scope, which it also uses by default)."""
+    if framework in UNTAGGED:
+        return ["latest"]
     scopes = _config(framework)
     return list(scopes.get("training", scopes).get("versions", {}))
 
@@ -58,7 +68,9 @@ def aws_accounts(framework: str) -> frozenset[str]:
 @functools.cache
 def _accounts(framework: str) -> frozenset[str]:
     found: set[str] = set()
-    for scope in _config(framework).values():
+    config = _config(framework)
+    scopes = [config] if "versions" in config else config.values()  # model-monitor.json has one, unnamed
+    for scope in scopes:
         if isinstance(scope, dict):
             for version in scope.get("versions", {}).values():
                 found.update(version.get("registries", {}).values())

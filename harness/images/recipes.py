@@ -16,7 +16,7 @@ from harness.errors import UserError
 from harness.images.aws import AwsImage, sdk_versions
 
 HERE = Path(__file__).parent
-DOCKERFILE = HERE / "Dockerfile"  # one for every stand-in: the recipe's lock and framework make the difference
+DOCKERFILE = HERE / "Dockerfile"  # the framework stand-ins': the recipe's lock and framework make the difference
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Recipe:
     lock: Path
     from_source: tuple[str, ...]  # packages PyPI ships only as source: built into wheels on the host
     differences: tuple[Difference, ...]
+    dockerfile: Path = DOCKERFILE
 
     @property
     def local_name(self) -> str:
@@ -116,6 +117,29 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             Difference("xgboost", "3.0.5 (CUDA build)", "xgboost-cpu 3.0.5", "the same version without GPU support"),
             *_XGB_COMMON,
         ),
+    ),
+    ("model-monitor", "latest"): Recipe(
+        "model-monitor",
+        "latest",
+        "sagemaker-model-monitor-analyzer",
+        HERE / "model-monitor" / "latest.lock",
+        (),
+        (
+            Difference("python", "none (a JVM image)", "3.11", "the analyzer is a Python program here"),
+            Difference(
+                "analyzer",
+                "Apache Spark with Deequ",
+                "pandas, in one process",
+                "the same environment contract and output files, computed by the harness's own code",
+            ),
+            Difference(
+                "distributions",
+                "KLL sketches (Deequ)",
+                "exact quantiles of the data, in KLL's layout",
+                "drift distances can differ slightly from AWS's on large data sets",
+            ),
+        ),
+        HERE / "Dockerfile.model-monitor",
     ),
 }
 

@@ -23,7 +23,7 @@ from harness.engine.docker import Engine, ImageInfo
 from harness.engine.wheels import ensure_wheelhouse, link_or_copy
 from harness.errors import InfrastructureError, UserError
 from harness.images.aws import AwsImage, parse_aws_image
-from harness.images.recipes import DOCKERFILE, HERE, RECIPES, Recipe, recipe_for
+from harness.images.recipes import HERE, RECIPES, Recipe, recipe_for
 
 STANDIN_LABEL = "com.sagemaker-local-harness.stand-in"  # "<framework> <version>"
 RECIPE_LABEL = "com.sagemaker-local-harness.stand-in-sha256"  # what it was built from
@@ -51,7 +51,7 @@ def recipe_digest(recipe: Recipe) -> str:
 
 def _recipe_files(recipe: Recipe) -> list[Path]:
     runtime = [p for p in RUNTIME.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return sorted([DOCKERFILE, recipe.lock, *runtime])
+    return sorted([recipe.dockerfile, recipe.lock, *runtime])
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,7 @@ class StandIns:
         with self._lock:
             built = self._ensure(recipe)
             if present is None or present.id != built.id:
-                repository, tag = uri.rsplit(":", 1)
-                self._engine.tag(built.id, repository, tag)
+                self._engine.tag(built.id, *_repository_and_tag(uri))
             if uri not in self.used:
                 self.used[uri] = StandInUse(uri, recipe)
                 self._announce(image, recipe)
@@ -114,6 +113,12 @@ class StandIns:
         )
 
 
+def _repository_and_tag(uri: str) -> tuple[str, str]:
+    """Docker's reading of a reference: an untagged one (Model Monitor's analyzer) means `latest`."""
+    repository, _, tag = uri.rpartition(":")
+    return (repository, tag) if repository and "/" not in tag else (uri, "latest")
+
+
 def build_standin(
     engine: Engine, recipe: Recipe, cache: Path, base_image: str, on_line: Callable[[str], None]
 ) -> ImageInfo:
@@ -129,7 +134,7 @@ def build_standin(
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="standin-context-", dir=cache) as scratch:
         context = Path(scratch)
-        shutil.copy2(DOCKERFILE, context / "Dockerfile")
+        shutil.copy2(recipe.dockerfile, context / "Dockerfile")
         shutil.copy2(recipe.lock, context / "requirements.lock")
         (context / "wheels").mkdir()
         for wheel in wheels.glob("*.whl"):

@@ -44,6 +44,7 @@ from harness.project.images import (
     stale_images,
     version_differences,
 )
+from harness.project.monitor_check import monitoring_pass
 from harness.project.record import code_hashes, new_run_id, sha256_text, write_record
 from harness.project.run_local_config import RunLocalConfig, load_run_local
 
@@ -262,6 +263,7 @@ def _deploy_and_invoke(
             fix="[tool.harness.run-local] payloads names a folder of .csv/.json requests; or run with --no-deploy",
         )
     first = _payload(payloads[0])
+    window_start = datetime.now(UTC).replace(microsecond=0)  # every request of this deployment is captured after
     progress.line("deploying the latest approved model package (CreateModel, CreateEndpointConfig, CreateEndpoint)")
     deployment = deploy_latest_approved(
         env, pipeline_settings.model_package_group, pipeline_settings.role, pipeline_settings.instance_type, first
@@ -278,11 +280,28 @@ def _deploy_and_invoke(
         checked = _check_predictions(config, env, run, deployment)
         if checked:
             progress.line(f"endpoint predictions equal the evaluate step's on all {checked} test rows")
+        monitoring = _monitor(config, env, run, deployment, pipeline_settings.role, window_start, progress)
     finally:
         delete_deployment(env, deployment)
     captured = captured_records(env, deployment)
-    invocations = 1 + len(payloads) + (1 if checked else 0)  # the first prediction, each payload, the check
-    return _deployment_entry(deployment, invocations, len(captured), checked)
+    # The first prediction, each payload, the check, the drifted requests.
+    invocations = 1 + len(payloads) + (1 if checked else 0) + int(monitoring.get("drifted", {}).get("requests", 0))
+    entry = _deployment_entry(deployment, invocations, len(captured), checked)
+    if monitoring:
+        entry["monitoring"] = monitoring
+    return entry
+
+
+def _monitor(config: RunLocalConfig, env: LocalEnvironment, run: PipelineRun, deployment: Deployment, role: str,
+             window_start: datetime, progress: Progress) -> dict[str, Any]:  # fmt: skip
+    """Model Monitor on the endpoint with the pipeline's data baseline (nothing when none is configured)."""
+    if config.monitor_baseline is None:
+        return {}
+    drifted = sorted(config.drifted_payloads.glob("*.csv")) if config.drifted_payloads else []
+    progress.line(f"Model Monitor: a data-quality schedule on {deployment.endpoint} with {config.monitor_baseline}'s "
+                  "baseline")  # fmt: skip
+    return monitoring_pass(env, deployment.endpoint, role, config.monitor_baseline, run.properties(), drifted,
+                           window_start, progress.line, config.monitor_preprocessor)  # fmt: skip
 
 
 def _check_predictions(config: RunLocalConfig, env: LocalEnvironment, run: PipelineRun, deployment: Deployment) -> int:

@@ -8,6 +8,9 @@
     check-inputs = "Preprocess/test/test_data.csv"          # step/output/file: rows the endpoint predicts
     check-predictions = "Evaluate/evaluation/predictions.csv"  # step/output/file: what it must answer
     parity = ["training_image", "inference_image"]   # images that must carry the same library versions
+    monitor-baseline = "DataQualityCheck"  # a QualityCheck step: Model Monitor checks the endpoint against it
+    drifted-payloads = "fixtures/payloads-drifted"  # CSV rows sent one a request; the monitor must flag them
+    monitor-preprocessor = "jobs/monitor_records.py"  # Model Monitor's record_preprocessor_script, if any
 
     [tool.harness.run-local.images]        # PipelineSettings field = the image it gets
     processing_image = { target = "processing" }   # a target of containers/Dockerfile, built when stale
@@ -65,6 +68,9 @@ class RunLocalConfig:
     payloads: Path | None = None
     check_inputs: StepFile | None = None
     check_predictions: StepFile | None = None
+    monitor_baseline: str | None = None  # the QualityCheck step whose baseline Model Monitor uses
+    drifted_payloads: Path | None = None  # a folder of CSV files, one request a row
+    monitor_preprocessor: Path | None = None  # the schedule's record_preprocessor_script
 
 
 def load_run_local(project_root: Path) -> RunLocalConfig:
@@ -86,6 +92,14 @@ def load_run_local(project_root: Path) -> RunLocalConfig:
         if not path.is_file():
             raise UserError(f"[tool.harness.run-local] data: {path} does not exist", fix="name a file to seed")
     payloads = project_root / str(table["payloads"]) if "payloads" in table else None
+    drifted = project_root / str(table["drifted-payloads"]) if "drifted-payloads" in table else None
+    preprocessor = project_root / str(table["monitor-preprocessor"]) if "monitor-preprocessor" in table else None
+    if preprocessor is not None and not preprocessor.is_file():
+        raise UserError(f"[tool.harness.run-local] monitor-preprocessor: {preprocessor} does not exist",
+                        fix="name the Python file that defines preprocess_handler(inference_record)")  # fmt: skip
+    if drifted is not None and not drifted.is_dir():
+        raise UserError(f"[tool.harness.run-local] drifted-payloads: {drifted} is not a folder",
+                        fix="name a folder of CSV files (one request a row)")  # fmt: skip
     images = tuple(_image(str(name), value) for name, value in dict(table.get("images", {})).items())
     return RunLocalConfig(
         pipeline=project_root / str(table["pipeline"]),
@@ -100,6 +114,9 @@ def load_run_local(project_root: Path) -> RunLocalConfig:
             if "check-predictions" in table
             else None
         ),
+        monitor_baseline=str(table["monitor-baseline"]) if "monitor-baseline" in table else None,
+        drifted_payloads=drifted,
+        monitor_preprocessor=preprocessor,
     )
 
 

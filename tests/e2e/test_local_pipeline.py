@@ -64,13 +64,25 @@ def test_whole_pipeline_and_endpoint_offline(
 
     assert record["status"] == "Succeeded"
     steps = {s["name"]: s for s in record["steps"]}
-    assert [s["status"] for s in record["steps"]] == ["Succeeded"] * 6
+    assert [s["status"] for s in record["steps"]] == ["Succeeded"] * 7
     assert steps["CheckAccuracy"]["metadata"]["Condition"]["Outcome"] == "true"
     train_artifacts = steps["Train"]["job"]["artifacts"]["model"]
     (model_key,) = train_artifacts
     assert model_key.endswith("/output/model.tar.gz") and len(train_artifacts[model_key]) == 64
     assert record["endpoint"]["predictions_checked"] == 85
-    assert record["endpoint"]["captured_records"] == 6
+    assert record["endpoint"]["captured_records"] == 6 + 30  # the checks' requests, then the drifted rows
+    # The data-quality check calculated and registered the training data's baseline (a first run: no check).
+    check = steps["DataQualityCheck"]["metadata"]["QualityCheck"]
+    assert check["SkipCheck"] is True and check["CalculatedBaselineConstraints"].endswith("/constraints.json")
+    assert package_baseline(run_settings) == check["CalculatedBaselineConstraints"]
+    # Model Monitor on the endpoint with that baseline: the run's own requests are clean, the drifted ones are not.
+    monitoring = record["endpoint"]["monitoring"]
+    assert monitoring["clean"]["MonitoringExecutionStatus"] == "Completed", monitoring["clean"]
+    drifted = monitoring["drifted"]
+    assert drifted["MonitoringExecutionStatus"] == "CompletedWithViolations" and drifted["requests"] == 30
+    drifted_features = {v["feature_name"] for v in drifted["violations"] if v["constraint_check_type"] ==
+                        "baseline_drift_check"}  # fmt: skip
+    assert {f"_c{i}" for i in range(1, 11)} <= drifted_features  # the ten features the fixture scaled
     assert set(record["images"]) == {"processing_image", "training_image", "inference_image"}
     assert record["code"]["jobs/train.py"] and len(record["pipeline"]["definition_sha256"]) == 64
     on_disk = json.loads((run_settings.state_dir / "runs" / "latest.json").read_text())
@@ -83,6 +95,12 @@ def test_whole_pipeline_and_endpoint_offline(
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
     out = capsys.readouterr().out
     assert '    [Train] {"train_rows": 394' in out and "✔ CheckAccuracy" in out
+    assert "Model Monitor over the run's requests: Completed, 0 violation(s)" in out
+
+
+def package_baseline(settings: Settings) -> str:
+    package = ModelRegistry(settings.state_dir / "registry.json").latest_approved(GROUP)
+    return str(package["DriftCheckBaselines"]["ModelDataQuality"]["Constraints"]["S3Uri"])
 
 
 def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: Engine, images: dict) -> None:
@@ -92,8 +110,11 @@ def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: E
     assert "Step failure: Train: AlgorithmError: ValueError: hyperparameter max_iter='many'" in caught.value.problem
     record = json.loads((run_settings.state_dir / "runs" / "latest.json").read_text())
     assert record["status"] == "Failed"
-    assert [(s["name"], s["status"]) for s in record["steps"]] == [("Preprocess", "Succeeded"), ("Train", "Failed")]
-    assert "exit code: 1" in record["steps"][1]["failure_reason"]
+    # The data-quality check started beside Train and ran to its end; nothing after Train started.
+    assert [(s["name"], s["status"]) for s in record["steps"]] == [
+        ("Preprocess", "Succeeded"), ("DataQualityCheck", "Succeeded"), ("Train", "Failed")
+    ]  # fmt: skip
+    assert "exit code: 1" in record["steps"][2]["failure_reason"]
     assert ModelRegistry(run_settings.state_dir / "registry.json").list_packages(GROUP) == []
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
 

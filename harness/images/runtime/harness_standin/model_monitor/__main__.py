@@ -89,7 +89,7 @@ def run(config: Config) -> int:
     if spec:
         stats = model_quality.evaluate(frame, spec)
         found = model_quality.violations(stats, constraints, spec.problem_type) if constraints else []
-        suggested = None if constraints else model_quality.suggest_constraints(stats, spec.problem_type)
+        suggested = model_quality.suggest_constraints(stats, spec.problem_type)
     else:
         types = {f["name"]: f.get("inferred_type", "") for f in constraints["features"]} if constraints else None
         stats = data_quality.statistics(frame, types)
@@ -98,11 +98,12 @@ def run(config: Config) -> int:
             if constraints
             else []
         )
-        suggested = None if constraints else data_quality.suggest_constraints(stats, config.categorical_drift_method)
+        suggested = data_quality.suggest_constraints(stats, config.categorical_drift_method)
     _dump(out / "statistics.json", stats)
-    if suggested is not None:
-        _dump(out / "constraints.json", suggested)
-    else:
+    # Written by every run: a monitoring execution's report folder in AWS holds the constraints the current data
+    # suggests too, and a pipeline's QualityCheck step takes its new baseline from the same job as its check.
+    _dump(out / "constraints.json", suggested)
+    if constraints is not None:
         _dump(out / "constraint_violations.json", {"violations": found})
         log.info("%d violation(s)", len(found))
     return len(found)
