@@ -24,6 +24,7 @@ from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProces
 from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
 from sagemaker.workflow.model_step import ModelStep
@@ -115,7 +116,8 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
         quality_check_config=DataQualityCheckConfig(
             baseline_dataset=split["train"].S3Output.S3Uri,
             dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
-            output_s3_uri=settings.data_baseline_uri,
+            # One folder an execution: a later run checks against the baseline an earlier one registered.
+            output_s3_uri=Join(on="/", values=[settings.data_baseline_uri, ExecutionVariables.PIPELINE_EXECUTION_ID]),
         ),
         check_job_config=CheckJobConfig(
             role=settings.role, instance_count=1, instance_type=settings.instance_type, sagemaker_session=session

@@ -23,6 +23,7 @@ from harness.emulator.hosting import EndpointHost
 from harness.emulator.hosting_api import HostingApi
 from harness.emulator.jobs_api import JobsApi
 from harness.emulator.monitoring_api import MonitoringApi
+from harness.emulator.package_files import PackageFiles
 from harness.emulator.paging import page
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.pipelines_api import PipelinesApi
@@ -40,8 +41,9 @@ TAGS_LIMIT = 50  # AddTags: at most 50 tags per resource
 class RegistryApi:
     """Model package groups and versions (the model registry), and their approval."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, files: PackageFiles | None = None) -> None:
         self._registry = registry
+        self._files = files
 
     def create_model_package_group(self, ModelPackageGroupName: str, **request: Any) -> dict[str, str]:
         return self._registry.create_group(ModelPackageGroupName, request.get("ModelPackageGroupDescription", ""))
@@ -57,10 +59,19 @@ class RegistryApi:
         return page(summaries, request, "ModelPackageGroupSummaryList", "ModelPackageGroupName")
 
     def create_model_package(self, **request: Any) -> dict[str, str]:
-        return self._registry.create_package(request)
+        created = self._registry.create_package(request)
+        if self._files is not None:
+            self._files.keep(request)
+        return created
 
     def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
-        return self._registry.describe_package(ModelPackageName)
+        return self.restored(self._registry.describe_package(ModelPackageName))
+
+    def restored(self, package: dict[str, Any]) -> dict[str, Any]:
+        """The package, its reports back in S3 if the S3 of an earlier run had them (harness.emulator.package_files)."""
+        if self._files is not None:
+            self._files.restore(package)
+        return package
 
     def list_model_packages(self, **request: Any) -> dict[str, Any]:
         group = request.get("ModelPackageGroupName")
@@ -125,7 +136,7 @@ class SageMakerControlPlane:
         self._model_registry, self._s3 = registry, s3
         self.hosting = HostingApi(endpoints, registry, s3)
         self.jobs = JobsApi(runner, endpoints, self.hosting, s3, asynchronous)
-        self.registry = RegistryApi(registry)
+        self.registry = RegistryApi(registry, PackageFiles(registry.path.parent / "registry-files", s3))
         self.tags = TagsApi()
         services = step_services or StepServices()
         self.tuning = TuningApi(self.jobs, services.on_notice, asynchronous,
@@ -208,7 +219,8 @@ class SageMakerControlPlane:
         return self.jobs.read_property_file(step_properties, property_file)
 
     def latest_approved_package(self, group: str) -> dict[str, Any] | None:
-        return self._model_registry.latest_approved(group)
+        package = self._model_registry.latest_approved(group)
+        return self.registry.restored(package) if package is not None else None
 
     def read_json(self, uri: str) -> Any:
         """An S3 object's JSON, None when there is no such object."""
@@ -250,7 +262,7 @@ class SageMakerControlPlane:
 
 _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "stop_step_job", "read_property_file", "runs",
                              "outcomes", "run_tuning", "step_properties", "latest_approved_package",
-                             "read_json", "run_monitoring_schedule", "harness_call"})  # fmt: skip
+                             "read_json", "run_monitoring_schedule", "harness_call", "restored"})  # fmt: skip
 PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi, TuningApi, MonitoringApi)
 
 

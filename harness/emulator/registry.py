@@ -39,6 +39,10 @@ class ModelRegistry:
         self._path = path
 
     @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
     def state_file(self) -> StateFile:
         return StateFile(self._path, "model registry", "every registered model package version and approval")
 

@@ -98,6 +98,22 @@ def test_whole_pipeline_and_endpoint_offline(
     assert "Model Monitor over the run's requests: Completed, 0 violation(s)" in out
 
 
+def test_a_later_run_checks_its_data_against_the_registered_baseline(run_settings: Settings, engine: Engine,
+                                                                    images: dict) -> None:  # fmt: skip
+    first = run_local(run_settings, engine, Progress(show_logs=False), RunOptions(deploy=False))
+    registered = package_baseline(run_settings)
+    # A new run starts with an empty S3: the registry kept the package's baseline files and puts them back.
+    checked = RunOptions(parameters={"SkipDataQualityCheck": "false", "RegisterNewDataQualityBaseline": "false"},
+                         deploy=False)  # fmt: skip
+    second = run_local(run_settings, engine, Progress(show_logs=False), checked)
+    check = {s["name"]: s for s in second["steps"]}["DataQualityCheck"]
+    assert check["status"] == "Succeeded", check.get("failure_reason")
+    metadata = check["metadata"]["QualityCheck"]
+    assert metadata["SkipCheck"] is False and metadata["BaselineUsedForDriftCheckConstraints"] == registered
+    assert metadata["CalculatedBaselineConstraints"] != registered  # one folder an execution
+    assert first["execution"]["arn"] != second["execution"]["arn"]
+
+
 def package_baseline(settings: Settings) -> str:
     package = ModelRegistry(settings.state_dir / "registry.json").latest_approved(GROUP)
     return str(package["DriftCheckBaselines"]["ModelDataQuality"]["Constraints"]["S3Uri"])
