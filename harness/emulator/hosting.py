@@ -234,8 +234,9 @@ class EndpointHost:
         return target
 
     def invoke(
-        self, name: str, body: bytes, content_type: str, accept: str | None, custom_attributes: str | None
-    ) -> dict[str, Any]:
+        self, name: str, body: bytes, content_type: str, accept: str | None, custom_attributes: str | None,
+        inference_id: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             # sagemaker-runtime's code for this is ValidationError, not the control plane's ValidationException.
@@ -259,7 +260,7 @@ class EndpointHost:
             raise _model_error(endpoint, response.status_code, response.text[:2000])
         answer_type = response.headers.get("Content-Type", "")
         if endpoint.capture:
-            self._capture(endpoint, body, content_type, response.content, answer_type)
+            self._capture(endpoint, body, content_type, response.content, answer_type, inference_id)
         return {
             "Body": response.content,
             "ContentType": answer_type,
@@ -267,7 +268,8 @@ class EndpointHost:
             "CustomAttributes": response.headers.get("X-Amzn-SageMaker-Custom-Attributes"),
         }
 
-    def _capture(self, endpoint: Endpoint, body: bytes, content_type: str, answer: bytes, answer_type: str) -> None:
+    def _capture(self, endpoint: Endpoint, body: bytes, content_type: str, answer: bytes, answer_type: str,
+                 inference_id: str | None) -> None:  # fmt: skip
         """One JSONL record in the Model Monitor layout {endpoint}/{variant}/yyyy/mm/dd/hh/."""
         capture = endpoint.capture
         assert capture is not None
@@ -277,11 +279,10 @@ class EndpointHost:
             data["endpointInput"] = _captured(body, content_type, "INPUT", capture)
         if capture.capture_output:
             data["endpointOutput"] = _captured(answer, answer_type, "OUTPUT", capture)
-        record = {
-            "captureData": data,
-            "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "eventVersion": "0",
-        }
+        metadata = {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if inference_id:  # InvokeEndpoint's InferenceId: what ground truth records name to be merged with it
+            metadata["inferenceId"] = inference_id
+        record = {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
         key = capture.destination.join(
             endpoint.name,
             endpoint.variant,

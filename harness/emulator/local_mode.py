@@ -159,11 +159,12 @@ class LocalRuntimeClient:
         ContentType: str = "application/octet-stream",
         Accept: str | None = None,
         CustomAttributes: str | None = None,
+        InferenceId: str | None = None,
         **_: Any,
     ) -> dict[str, Any]:
         payload = Body.read() if hasattr(Body, "read") else Body
         payload = payload.encode() if isinstance(payload, str) else bytes(payload)
-        answer = self._endpoints.invoke(EndpointName, payload, ContentType, Accept, CustomAttributes)
+        answer = self._endpoints.invoke(EndpointName, payload, ContentType, Accept, CustomAttributes, InferenceId)
         body = answer.pop("Body")
         answer["Body"] = StreamingBody(io.BytesIO(body), len(body))
         answer["ResponseMetadata"] = {"HTTPStatusCode": 200}

@@ -25,9 +25,12 @@ from harness.emulator.hosting import EndpointHost
 from harness.emulator.jobs_api import JobsApi
 from harness.emulator.monitoring_run import (
     NO_DATA,
+    CaptureFolder,
     JobDefinition,
+    capture_folders,
     execution_job_name,
     execution_status,
+    merge_ground_truth,
     processing_request,
     window,
 )
@@ -215,11 +218,13 @@ class MonitoringApi:
         schedule = self._schedule(name, operation)
         definition = self._job_definition(schedule["MonitoringScheduleConfig"], operation)
         now = datetime.now(UTC)
-        span = window(DataAnalysisStartTime, DataAnalysisEndTime, now)
+        span = window(DataAnalysisStartTime or definition.start_offset or None,
+                      DataAnalysisEndTime or definition.end_offset or None, now)  # fmt: skip
         destination, variant = self._capture_now(name, definition.endpoint)
-        capture = S3Uri.parse(destination)
-        prefixes = [capture.join(definition.endpoint, variant, f"{hour:%Y/%m/%d/%H}") for hour in span.hours()]
-        prefixes = [prefix for prefix in prefixes if self._s3.keys(prefix)]
+        folders = [f for f in capture_folders(definition, S3Uri.parse(destination), variant, span)
+                   if self._s3.keys(f.prefix)]  # fmt: skip
+        if folders and definition.monitoring_type == "ModelQuality":
+            folders = self._merged(definition, name, folders, now)
         execution: dict[str, Any] = {
             "MonitoringScheduleName": name, "ScheduledTime": now, "CreationTime": now, "LastModifiedTime": now,
             "EndpointName": definition.endpoint, "MonitoringType": definition.monitoring_type,
@@ -228,12 +233,12 @@ class MonitoringApi:
         }  # fmt: skip
         with self._lock:
             self._executions.setdefault(name, []).append(execution)
-        if not prefixes:  # as the service ends an execution whose window has no captured records
+        if not folders:  # as the service ends an execution whose window has no captured records
             execution.update(MonitoringExecutionStatus="Failed", FailureReason=NO_DATA, LastModifiedTime=now)
             return _summary(execution)
         job = execution_job_name(name, now)
         execution["ProcessingJobArn"] = sagemaker_arn("processing-job", job)
-        request = processing_request(job, name, definition, capture, variant, prefixes, span, now)
+        request = processing_request(job, name, definition, folders, span, now)
         try:
             description = self._jobs.run_step_job("Processing", job, request)
         except Exception as error:  # noqa: BLE001 (a refused job: the execution fails with its reason)
@@ -249,6 +254,20 @@ class MonitoringApi:
         summary["ViolationCount"] = len(violations or [])  # not in AWS's summary: for `monitor run`'s line
         summary["ReportUri"] = str(report)
         return summary
+
+    def _merged(self, definition: JobDefinition, schedule: str, folders: list[CaptureFolder],
+                scheduled: datetime) -> list[CaptureFolder]:  # fmt: skip
+        """Model quality: the window's records merged with their ground truth, as one folder (none: no data)."""
+        captured = [self._s3.get_bytes(S3Uri(f.prefix.bucket, key)) for f in folders for key in self._s3.keys(f.prefix)]
+        truth_prefix = S3Uri.parse(definition.ground_truth_uri)
+        truth = [self._s3.get_bytes(S3Uri(truth_prefix.bucket, key)) for key in self._s3.keys(truth_prefix)]
+        merged = merge_ground_truth(captured, truth)
+        if not merged:
+            return []
+        hour = f"{scheduled:%Y/%m/%d/%H}"
+        target = S3Uri.parse(definition.output_uri).join(definition.endpoint, schedule, "merged", hour)
+        self._s3.put_bytes(merged, target.join("merged.jsonl"))
+        return [CaptureFolder(target, folders[0].local)]
 
     def _run_quietly(self, name: str, start: str | None, end: str | None) -> None:
         try:

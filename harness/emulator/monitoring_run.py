@@ -46,6 +46,9 @@ class JobDefinition:
     postprocessor_uri: str = ""
     stopping: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, str] = field(default_factory=dict)  # model quality's problem type and attributes
+    ground_truth_uri: str = ""  # model quality: where the ground truth records are uploaded
+    start_offset: str = ""  # EndpointInput.StartTimeOffset / EndTimeOffset: the default window (-PT1H...)
+    end_offset: str = ""
 
     @classmethod
     def from_typed(cls, kind: str, name: str, request: Mapping[str, Any]) -> JobDefinition:
@@ -63,10 +66,11 @@ class JobDefinition:
             "probability_attribute": endpoint.get("ProbabilityAttribute"),
             "probability_threshold_attribute": endpoint.get("ProbabilityThresholdAttribute"),
         }.items() if value is not None}  # fmt: skip
+        ground_truth = (request.get(f"{kind}JobInput") or {}).get("GroundTruthS3Input") or {}
         return cls._of(
             name, kind, app, endpoint, request, app.get("Environment"),
             baseline=request.get(f"{kind}BaselineConfig"), output=request.get(f"{kind}JobOutputConfig"),
-            resources=request.get("JobResources"), quality=quality,
+            resources=request.get("JobResources"), quality=quality, ground_truth_uri=str(ground_truth.get("S3Uri", "")),
         )  # fmt: skip
 
     @classmethod
@@ -86,7 +90,7 @@ class JobDefinition:
     def _of(
         cls, name: str, kind: str, app: Mapping[str, Any], endpoint: Mapping[str, Any], request: Mapping[str, Any],
         environment: Mapping[str, Any] | None, baseline: Mapping[str, Any] | None, output: Mapping[str, Any] | None,
-        resources: Mapping[str, Any] | None, quality: dict[str, str] | None = None,
+        resources: Mapping[str, Any] | None, quality: dict[str, str] | None = None, ground_truth_uri: str = "",
     ) -> JobDefinition:  # fmt: skip
         """The members both forms share, each under its own name in its form."""
         baseline, written = dict(baseline or {}), _first_output(output or {}, name or "inline")
@@ -109,6 +113,9 @@ class JobDefinition:
             postprocessor_uri=str(app.get("PostAnalyticsProcessorSourceUri", "")),
             stopping=dict(request.get("StoppingCondition") or {}),
             quality=quality or {},
+            ground_truth_uri=ground_truth_uri,
+            start_offset=str(endpoint.get("StartTimeOffset") or ""),
+            end_offset=str(endpoint.get("EndTimeOffset") or ""),
         )
 
 
@@ -158,16 +165,51 @@ def parse_time(text: str, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def capture_folders(definition: JobDefinition, capture: S3Uri, variant: str, span: Window) -> list[CaptureFolder]:
+    """The window's capture hour folders, each with its place under the job's input path."""
+    return [
+        CaptureFolder(capture.join(definition.endpoint, variant, f"{hour:%Y/%m/%d/%H}"),
+                      f"{definition.endpoint}/{variant}/{hour:%Y/%m/%d/%H}")
+        for hour in span.hours()
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CaptureFolder:
+    prefix: S3Uri
+    local: str  # below the definition's input_local_path: <endpoint>/<variant>/yyyy/mm/dd/hh
+
+
+def merge_ground_truth(captured: list[bytes], ground_truth: list[bytes]) -> bytes:
+    """Captured records joined with the ground truth records naming them (their eventId is the capture's
+    inferenceId, or its eventId when the request named none), as the service's merge job joins them; records
+    without ground truth are left out."""
+    truth: dict[str, Any] = {}
+    for line in (line for blob in ground_truth for line in blob.decode("utf-8", "replace").splitlines()):
+        if line.strip():
+            record = json.loads(line)
+            truth[str((record.get("eventMetadata") or {}).get("eventId"))] = record.get("groundTruthData")
+    merged = []
+    for line in (line for blob in captured for line in blob.decode("utf-8", "replace").splitlines()):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        metadata = record.get("eventMetadata") or {}
+        key = str(metadata.get("inferenceId") or metadata.get("eventId"))
+        if truth.get(key) is not None:
+            merged.append(json.dumps({**record, "groundTruthData": truth[key]}))
+    return "".join(f"{line}\n" for line in merged).encode()
+
+
 def processing_request(
-    job: str, schedule: str, definition: JobDefinition, capture: S3Uri, variant: str, prefixes: list[S3Uri],
-    span: Window, scheduled: datetime,
+    job: str, schedule: str, definition: JobDefinition, folders: list[CaptureFolder], span: Window,
+    scheduled: datetime,
 ) -> dict[str, Any]:  # fmt: skip
     """The processing job of one execution: the window's capture folders in, the baseline in, the report out."""
     inputs: list[dict[str, Any]] = []
-    for prefix in prefixes:
-        hour_folder = str(prefix).removeprefix(str(capture.join(definition.endpoint, variant))).strip("/")
-        local = f"{definition.input_local_path}/{definition.endpoint}/{variant}/{hour_folder}"
-        inputs.append(_input(f"endpoint_input_{len(inputs) + 1}", str(prefix), local))
+    for folder in folders:
+        local = f"{definition.input_local_path}/{folder.local}"
+        inputs.append(_input(f"endpoint_input_{len(inputs) + 1}", str(folder.prefix), local))
     environment = {
         **definition.environment,
         "dataset_format": json.dumps(
@@ -184,16 +226,16 @@ def processing_request(
     environment.setdefault("publish_cloudwatch_metrics", "Enabled")
     if definition.monitoring_type == "ModelQuality":
         environment.update({"analysis_type": "MODEL_QUALITY", **definition.quality})
-    for name, uri, folder in (
+    for name, uri, place in (
         ("constraints", definition.constraints_uri, f"{_BASELINE}/constraints"),
         ("statistics", definition.statistics_uri, f"{_BASELINE}/stats"),
         ("record_preprocessor_script", definition.preprocessor_uri, f"{_CODE}/preprocessing"),
         ("post_analytics_processor_script", definition.postprocessor_uri, f"{_CODE}/postprocessing"),
     ):
         if uri:
-            inputs.append(_input(name, uri, folder))
+            inputs.append(_input(name, uri, place))
             key = f"baseline_{name}" if name in ("constraints", "statistics") else name
-            environment[key] = f"{folder}/{uri.rstrip('/').rsplit('/', 1)[-1]}"
+            environment[key] = f"{place}/{uri.rstrip('/').rsplit('/', 1)[-1]}"
     app: dict[str, Any] = {"ImageUri": definition.image}
     if definition.entrypoint:
         app["ContainerEntrypoint"] = definition.entrypoint

@@ -133,6 +133,7 @@ class LocalAwsApp:
             environ.get("CONTENT_TYPE") or "application/octet-stream",
             environ.get("HTTP_ACCEPT"),
             environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"),
+            environ.get("HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"),
         )
         headers = {
             "Content-Type": answer.get("ContentType") or "application/octet-stream",

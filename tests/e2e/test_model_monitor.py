@@ -2,7 +2,8 @@
 `DefaultModelMonitor.suggest_baseline()` on AWS's analyzer image (the stand-in), a schedule refused on an endpoint
 without data capture, a schedule on one with capture, `sagemaker-harness monitor run` over clean and then over
 drifted requests, the executions and their reports read back through the SDK, a one-time (`NOW`) schedule,
-and `ModelQualityMonitor.suggest_baseline()` with the service's metric names.
+`ModelQualityMonitor.suggest_baseline()` with the service's metric names, and a model-quality schedule whose
+execution merges requests named by InferenceId with their uploaded ground truth.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_monitor import (CronExpressionGenerator, DataCaptureConfig, DefaultModelMonitor,
-                                     ModelQualityMonitor)
+                                     EndpointInput, ModelQualityMonitor)
 from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.predictor import Predictor
 from sagemaker.serializers import CSVSerializer
@@ -48,6 +49,12 @@ baseliner.suggest_baseline(baseline_dataset="s3://team-ml/train/train_data.csv",
                            dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
                            output_s3_uri=f"s3://{{bucket}}/baseline", wait=True, logs=False)
 statistics, constraints = baseliner.baseline_statistics(), baseliner.suggested_constraints()
+quality = ModelQualityMonitor(role=role, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session)
+quality.suggest_baseline(baseline_dataset="s3://team-ml/scored/scored.csv",
+                         dataset_format=DatasetFormat.csv(header=True),
+                         problem_type="BinaryClassification", inference_attribute="prediction",
+                         probability_attribute="probability", ground_truth_attribute="label",
+                         output_s3_uri=f"s3://{{bucket}}/model-quality", wait=True, logs=False)
 
 estimator = Estimator(image_uri="{REGISTRY}/training:1.0", role=role, instance_count=1,
                       instance_type="ml.m5.large", output_path=f"s3://{{bucket}}/models",
@@ -95,16 +102,29 @@ once.create_monitoring_schedule(monitor_schedule_name="team-dq-once", endpoint_i
                                 data_analysis_start_time="-PT1H", data_analysis_end_time="-PT0H")
 once_executions = session.sagemaker_client.list_monitoring_executions(
     MonitoringScheduleName="team-dq-once")["MonitoringExecutionSummaries"]
-watch.delete_monitoring_schedule()
-once.delete_monitoring_schedule()
+
+# Model quality: requests named by InferenceId, their ground truth uploaded later, merged by the execution.
+rows, labels = open("clean.csv").read().splitlines(), open("labels.csv").read().split()
+for index, row in enumerate(rows):
+    predictor.predict(row, inference_id=f"row-{{index}}")
+hour = datetime.now(timezone.utc).strftime("%Y/%m/%d/%H")
+truth = "".join(json.dumps({{"groundTruthData": {{"data": label, "encoding": "CSV"}},
+                             "eventMetadata": {{"eventId": f"row-{{index}}"}}, "eventVersion": "0"}}) + "\\n"
+                for index, label in enumerate(labels))
+session.upload_string_as_file_body(truth, bucket, f"ground-truth/{{hour}}/labels.jsonl")
+graded = ModelQualityMonitor(role=role, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session)
+graded.create_monitoring_schedule(
+    monitor_schedule_name="team-mq", problem_type="BinaryClassification",
+    endpoint_input=EndpointInput(endpoint_name="scored", destination="/opt/ml/processing/input_data",
+                                 inference_attribute="0", start_time_offset="-PT1H", end_time_offset="-PT0H"),
+    ground_truth_input=f"s3://{{bucket}}/ground-truth", constraints=quality.suggested_constraints(),
+    output_s3_uri=f"s3://{{bucket}}/model-quality-reports", schedule_cron_expression=CronExpressionGenerator.hourly())
+graded_run = monitor_run("team-mq")
+graded_statistics = graded.list_executions()[-1].statistics().body_dict
+for schedule in (watch, once, graded):
+    schedule.delete_monitoring_schedule()
 predictor.delete_endpoint()
 
-quality = ModelQualityMonitor(role=role, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session)
-quality.suggest_baseline(baseline_dataset="s3://team-ml/scored/scored.csv",
-                         dataset_format=DatasetFormat.csv(header=True),
-                         problem_type="BinaryClassification", inference_attribute="prediction",
-                         probability_attribute="probability", ground_truth_attribute="label",
-                         output_s3_uri=f"s3://{{bucket}}/model-quality", wait=True, logs=False)
 
 print("RESULT " + json.dumps({{
     "statistics": statistics.body_dict, "constraints": constraints.body_dict, "refused": refused,
@@ -115,6 +135,7 @@ print("RESULT " + json.dumps({{
     "once": [e["MonitoringExecutionStatus"] for e in once_executions],
     "model_quality_statistics": quality.latest_baselining_job.baseline_statistics().body_dict,
     "model_quality_constraints": quality.latest_baselining_job.suggested_constraints().body_dict,
+    "graded_run": graded_run, "graded_statistics": graded_statistics,
 }}, default=str))
 """
 
@@ -132,7 +153,9 @@ def _scored(test_csv: Path) -> str:
 def test_baseline_schedule_and_monitoring_runs_from_a_plain_session(tmp_path: Path, images: dict) -> None:
     (tmp_path / "monitored.py").write_text(SCRIPT)
     test_csv = ROOT / "fixtures" / "data" / "test" / "test_data.csv"
-    (tmp_path / "clean.csv").write_text("\n".join(r.split(",", 1)[1] for r in test_csv.read_text().splitlines()[:20]))
+    clean = test_csv.read_text().splitlines()[:20]
+    (tmp_path / "clean.csv").write_text("\n".join(r.split(",", 1)[1] for r in clean))
+    (tmp_path / "labels.csv").write_text("\n".join(str(int(float(r.split(",", 1)[0]))) for r in clean))
     (tmp_path / "drifted.csv").write_text((ROOT / "fixtures" / "payloads-drifted" / "rows.csv").read_text())
     (tmp_path / "scored.csv").write_text(_scored(test_csv))
     (tmp_path / "pyproject.toml").write_text(
@@ -179,6 +202,12 @@ def test_baseline_schedule_and_monitoring_runs_from_a_plain_session(tmp_path: Pa
     assert abs(metrics["accuracy"]["value"] - 0.9) < 0.06
     assert {"recall", "precision", "f1", "auc", "confusion_matrix"} <= set(metrics)
     assert "binary_classification_constraints" in outcome["model_quality_constraints"]
+    # Model quality: the 20 requests named by InferenceId merged with their uploaded labels, graded.
+    assert outcome["graded_run"]["code"] == 0, outcome["graded_run"]
+    assert "team-mq: Completed" in outcome["graded_run"]["out"]
+    graded = outcome["graded_statistics"]["binary_classification_metrics"]
+    assert graded["confusion_matrix"] and graded["accuracy"]["value"] >= 0.9  # the model is ~98% right
+    assert sum(sum(row.values()) for row in graded["confusion_matrix"].values()) == 20
     # The stand-in said what it is, once per URI.
     assert "sagemaker-model-monitor-analyzer is AWS's model-monitor latest image: a local stand-in" in (
         result.stdout + result.stderr

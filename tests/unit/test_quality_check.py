@@ -13,8 +13,10 @@ import pytest
 from harness.emulator.monitoring_run import (
     NO_DATA,
     JobDefinition,
+    capture_folders,
     execution_job_name,
     execution_status,
+    merge_ground_truth,
     processing_request,
     window,
 )
@@ -147,11 +149,13 @@ def test_an_executions_job_follows_the_container_contract() -> None:
         "JobResources": {"ClusterConfig": {"InstanceCount": 1}}, "RoleArn": "arn:aws:iam::1:role/r",
     })  # fmt: skip
     scheduled = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
-    capture = S3Uri.parse("s3://b/capture")
     span = window("-PT1H", None, scheduled)
-    prefixes = [capture.join("ep", "AllTraffic", f"{h:%Y/%m/%d/%H}") for h in span.hours()]
+    folders = capture_folders(definition, S3Uri.parse("s3://b/capture"), "AllTraffic", span)
+    assert [str(f.prefix) for f in folders] == [
+        "s3://b/capture/ep/AllTraffic/2026/12/01/09", "s3://b/capture/ep/AllTraffic/2026/12/01/10"
+    ]  # fmt: skip
     job = execution_job_name("sched", scheduled)
-    request = processing_request(job, "sched", definition, capture, "AllTraffic", prefixes, span, scheduled)
+    request = processing_request(job, "sched", definition, folders, span, scheduled)
     assert job.startswith("model-monitoring-202612011005-") and len(job) <= 63
     local = {i["InputName"]: i["S3Input"]["LocalPath"] for i in request["ProcessingInputs"]}
     assert local["endpoint_input_1"] == "/opt/ml/processing/input/ep/AllTraffic/2026/12/01/09"
@@ -175,6 +179,25 @@ def test_an_executions_job_follows_the_container_contract() -> None:
     assert execution_status({"ProcessingJobStatus": "Completed"}, []) == "Completed"
     assert execution_status({"ProcessingJobStatus": "Failed"}, None) == "Failed"
     assert NO_DATA == "Job inputs had no data"
+
+
+def test_captured_records_merge_with_the_ground_truth_that_names_them() -> None:
+    def captured(event: str, inference: str | None) -> str:
+        metadata = {"eventId": event, **({"inferenceId": inference} if inference else {})}
+        return json.dumps({"captureData": {"endpointOutput": {"data": "1", "encoding": "CSV"}},
+                           "eventMetadata": metadata, "eventVersion": "0"})  # fmt: skip
+
+    def truth(event: str, label: str) -> str:
+        return json.dumps({"groundTruthData": {"data": label, "encoding": "CSV"}, "eventMetadata": {"eventId": event},
+                           "eventVersion": "0"})  # fmt: skip
+
+    capture = "\n".join([captured("e1", "order-1"), captured("e2", None), captured("e3", "order-3")]).encode()
+    merged = merge_ground_truth([capture], [f"{truth('order-1', '1')}\n{truth('e2', '0')}\n".encode()])
+    records = [json.loads(line) for line in merged.decode().splitlines()]
+    assert [(r["eventMetadata"]["eventId"], r["groundTruthData"]["data"]) for r in records] == [
+        ("e1", "1"),
+        ("e2", "0"),
+    ]
 
 
 def test_a_batch_transform_monitor_is_refused_by_name() -> None:
