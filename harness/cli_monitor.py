@@ -82,9 +82,10 @@ def add_commands(commands: Any) -> None:
     actions = monitor.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="one execution of a schedule (default: every schedule) over captured data")
     run.add_argument("schedule", nargs="?", default="", help="the schedule's name (default: every schedule)")
-    run.add_argument("--start", default=None, help="the window's start: ISO 8601 or -PT<n>H (default: an hour "
-                     "before its end)")  # fmt: skip
-    run.add_argument("--end", default=None, help="the window's end: ISO 8601 or -PT<n>H (default: now)")
+    run.add_argument("--start", default=None, help="the window's start: ISO 8601, or an offset written "
+                     "--start=-PT2H (default: an hour before its end)")  # fmt: skip
+    run.add_argument("--end", default=None, help="the window's end: ISO 8601, or an offset written --end=-PT1H "
+                     "(default: now)")  # fmt: skip
     run.add_argument("--fail-on-violation", action="store_true", help="exit 1 when an execution finds violations")
     run.add_argument("--endpoint", default="", help="the endpoint's URL (default: AWS_ENDPOINT_URL, or `up`'s)")
     run.set_defaults(handler=cmd_monitor_run, anywhere=True)

@@ -91,6 +91,8 @@ drift_start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 for row in open("drifted.csv").read().splitlines():
     predictor.predict(row)
 drifted = monitor_run("team-dq", "--start", drift_start, "--fail-on-violation")
+empty = monitor_run("team-dq", "--start=-PT5H", "--end=-PT4H")
+missing = monitor_run("no-such-schedule")
 
 executions = watch.list_executions()
 described = watch.describe_schedule()
@@ -128,7 +130,7 @@ predictor.delete_endpoint()
 
 print("RESULT " + json.dumps({{
     "statistics": statistics.body_dict, "constraints": constraints.body_dict, "refused": refused,
-    "clean": clean, "drifted": drifted,
+    "clean": clean, "drifted": drifted, "empty": empty, "missing": missing,
     "executions": [e.describe()["ProcessingJobStatus"] for e in executions],
     "violations": executions[-1].constraint_violations().body_dict["violations"],
     "last_summary": described.get("LastMonitoringExecutionSummary", {{}}),
@@ -190,12 +192,15 @@ def test_baseline_schedule_and_monitoring_runs_from_a_plain_session(tmp_path: Pa
     assert outcome["drifted"]["code"] == 1, outcome["drifted"]  # --fail-on-violation
     assert "team-dq: CompletedWithViolations" in outcome["drifted"]["out"]
     assert "baseline_drift_check" in outcome["drifted"]["out"]
-    assert outcome["executions"] == ["Completed", "Completed"]  # both jobs ran to their end
+    assert outcome["empty"]["code"] == 1, outcome["empty"]
+    assert "team-dq: Failed: Job inputs had no data" in outcome["empty"]["out"]
+    assert outcome["missing"]["code"] == 2 and "no-such-schedule does not exist" in outcome["missing"]["err"]
+    assert outcome["executions"] == ["Completed", "Completed"]  # the empty window ran no job
     drifted_features = {v["feature_name"] for v in outcome["violations"] if v["constraint_check_type"] ==
                         "baseline_drift_check"}  # fmt: skip
     scaled = {f"_c{i}" for i in range(1, 11)}  # the ten scaled features (after _c0, the captured prediction)
     assert scaled <= drifted_features <= scaled | {"_c0"}
-    assert outcome["last_summary"]["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    assert outcome["last_summary"]["MonitoringExecutionStatus"] == "Failed"  # the empty window's, the latest
     assert outcome["once"] == ["CompletedWithViolations"]  # NOW: its execution ended before create returned
 
     metrics = outcome["model_quality_statistics"]["binary_classification_metrics"]
