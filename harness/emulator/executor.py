@@ -509,7 +509,12 @@ class PipelineRun:
     ) -> list[dict[str, Any]]:
         settings = resolve({key: step.get(key) for key in QUALITY_CHECK_SETTINGS}, self.context())
         record.job = job_name(self.execution_id, step["Name"], record.attempts)
-        outcome = run_quality_check(step, settings, arguments, record.job, self._api)
+        try:
+            outcome = run_quality_check(step, settings, arguments, record.job, self._api)
+        except UserError:
+            if self._stop_requested.is_set():  # its job stopped by StopPipelineExecution: the step is Stopped
+                raise _Stopped from None
+            raise
         self._properties[step["Name"]] = outcome.properties
         record.metadata = {"QualityCheck": outcome.metadata}  # listed on a failed check too: its report
         if outcome.failure:

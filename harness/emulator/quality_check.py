@@ -49,7 +49,6 @@ class Baseline:
 class CheckOutcome:
     properties: dict[str, Any]
     metadata: dict[str, Any]  # ListPipelineExecutionSteps' QualityCheck member
-    job: dict[str, Any]  # the processing job's description
     failure: str = ""  # violations found with FailOnViolation: the step fails with this reason
 
 
@@ -88,12 +87,12 @@ def run_quality_check(
         report = f"{results}/constraint_violations.json"
         metadata["ViolationReport"] = report
         violations = list((services.read_json(report) or {}).get("violations", []))
-        if violations and _flag(settings, "FailOnViolation", default=True):
-            failure = _violation_reason(check_type, violations, report, used)
+        if violations and previous is not None and _flag(settings, "FailOnViolation", default=True):
+            failure = _violation_reason(check_type, violations, report, previous)  # what it was checked against
     properties = {key: metadata[key] for key in (
         "CalculatedBaselineStatistics", "CalculatedBaselineConstraints",
         "BaselineUsedForDriftCheckStatistics", "BaselineUsedForDriftCheckConstraints")}  # fmt: skip
-    return CheckOutcome(properties, metadata, description, failure)
+    return CheckOutcome(properties, metadata, failure)
 
 
 def _flag(settings: Mapping[str, Any], key: str, default: bool = False) -> bool:
@@ -152,7 +151,7 @@ def _results_uri(name: str, request: Mapping[str, Any]) -> str:
     raise UserError(f"step {name!r}: the quality check's job has no S3 output for its results")
 
 
-def _violation_reason(check_type: str, violations: list[dict[str, Any]], report: str, used: Baseline) -> str:
+def _violation_reason(check_type: str, violations: list[dict[str, Any]], report: str, checked: Baseline) -> str:
     listed = "; ".join(
         f"{v.get('constraint_check_type', '?')} on {v.get('feature_name') or v.get('metric_name') or '?'}"
         for v in violations[:_LISTED_VIOLATIONS]
@@ -160,5 +159,5 @@ def _violation_reason(check_type: str, violations: list[dict[str, Any]], report:
     more = f" and {len(violations) - _LISTED_VIOLATIONS} more" if len(violations) > _LISTED_VIOLATIONS else ""
     return (
         f"ClientError: {check_type} check found {len(violations)} violation(s) of the baseline constraints "
-        f"{used.constraints}: {listed}{more}. Violation report: {report}"
+        f"{checked.constraints}: {listed}{more}. Violation report: {report}"
     )

@@ -115,6 +115,9 @@ def test_violations_fail_the_step_unless_fail_on_violation_is_false() -> None:
     assert "1 violation(s)" in failed.failure and "baseline_drift_check on _c1" in failed.failure
     assert f"{RESULTS}/constraint_violations.json" in failed.failure
     assert failed.metadata["ViolationReport"] == f"{RESULTS}/constraint_violations.json"
+    # Checked against the previous baseline even when the new one is registered: the reason names the one it used.
+    renewed = _check(Services(package=REGISTERED, violations=violations), SkipCheck=False, RegisterNewBaseline=True)
+    assert "baseline constraints s3://b/v1/constraints.json" in renewed.failure
     outcome = _check(Services(package=REGISTERED, violations=violations), SkipCheck=False, FailOnViolation=False)
     assert outcome.metadata["SkipCheck"] is False and outcome.failure == ""
 
