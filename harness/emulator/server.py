@@ -153,6 +153,8 @@ class LocalAwsApp:
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ModelError":
                 reply = _model_error_reply(error)
             return reply
+        except InfrastructureError as error:  # Docker gone, or the run shutting down: not a bug of the harness
+            return error_reply("ServiceUnavailable", error.problem, 503)
         except Exception as error:  # noqa: BLE001 (the caller gets an AWS-shaped 500 instead of a dropped connection)
             _LOG.error("the local endpoint failed on %s:\n%s", operation, traceback.format_exc())
             return error_reply(

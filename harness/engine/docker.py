@@ -398,12 +398,26 @@ class Scope:
         self.id = f"{name}-{uuid.uuid4().hex[:12]}"
         self.labels = {OWNER_LABEL: OWNER, SCOPE_LABEL: self.id}
         self.platform = platform or Platform()
+        self._closed = False
 
     def start(self, spec: ContainerSpec) -> Container:
-        return self.engine.start(self._on_platform(spec), self.labels)
+        return self._owned(self.engine.start(self._on_platform(self._open(spec)), self.labels))
 
     def create(self, spec: ContainerSpec) -> Container:
-        return self.engine.create(self._on_platform(spec), self.labels)
+        return self._owned(self.engine.create(self._on_platform(self._open(spec)), self.labels))
+
+    def _open(self, spec: ContainerSpec) -> ContainerSpec:
+        if self._closed:
+            raise InfrastructureError(f"the run is shutting down: no container starts in scope {self.id}")
+        return spec
+
+    def _owned(self, container: Container) -> Container:
+        """A container whose creation raced close() (Ctrl-C as a job starts) is removed here, not left running
+        until the job's own end: close() may have listed the scope's containers before it existed."""
+        if self._closed:
+            container.remove()
+            raise InfrastructureError(f"the run is shutting down: no container starts in scope {self.id}")
+        return container
 
     def _on_platform(self, spec: ContainerSpec) -> ContainerSpec:
         """The spec with the local image for its (cloud) image and the platform's environment under its own."""
@@ -431,6 +445,7 @@ class Scope:
     def close(self) -> None:
         # Look containers up by label rather than trusting a list kept in
         # memory: a container created just before Ctrl-C is still found.
+        self._closed = True  # first: a creation still under way removes its own container (_owned)
         for container in self.leftovers():
             container.remove()
         self.engine.remove_networks(self.labels)
