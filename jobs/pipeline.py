@@ -113,6 +113,7 @@ def build_pipeline(session, settings: PipelineSettings) -> Pipeline:
     # captured requests against (label first, as the endpoint's capture puts its prediction first).
     data_quality = QualityCheckStep(
         "DataQualityCheck",
+        cache_config=settings.cache,
         quality_check_config=DataQualityCheckConfig(
             baseline_dataset=split["train"].S3Output.S3Uri,
             dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),

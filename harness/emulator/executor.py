@@ -504,21 +504,32 @@ class PipelineRun:
             raise StepFailed(name, str(properties.get("FailureReason", f"tuning job {status}")))
         return []
 
-    def _quality_check(
-        self, step: dict[str, Any], arguments: dict[str, Any], record: StepRecord
-    ) -> list[dict[str, Any]]:
+    def _quality_check(self, step: dict[str, Any], arguments: dict[str, Any], record: StepRecord) -> list[Any]:
+        name = step["Name"]
         settings = resolve({key: step.get(key) for key in QUALITY_CHECK_SETTINGS}, self.context())
-        record.job = job_name(self.execution_id, step["Name"], record.attempts)
+        policy = CachePolicy.of(step) if self._cache is not None else None
+        key = self._cache.key(self.pipeline_name, step, {**arguments, **settings}) if self._cache and policy else ""
+        if self._cache and policy and self._use_cache:
+            hit = self._cache.find(self.pipeline_name, key, policy, datetime.now(UTC))
+            if hit is not None:  # the earlier check's baseline and report are back in S3; its outcome stands
+                self._properties[name] = dict(hit.description["QualityCheckProperties"])
+                record.metadata = {"QualityCheck": dict(hit.description["QualityCheck"])}
+                record.cache_hit = hit.source_execution_arn
+                return []
+        record.job = job_name(self.execution_id, name, record.attempts)
         try:
             outcome = run_quality_check(step, settings, arguments, record.job, self._api)
         except UserError:
             if self._stop_requested.is_set():  # its job stopped by StopPipelineExecution: the step is Stopped
                 raise _Stopped from None
             raise
-        self._properties[step["Name"]] = outcome.properties
+        self._properties[name] = outcome.properties
         record.metadata = {"QualityCheck": outcome.metadata}  # listed on a failed check too: its report
         if outcome.failure:
-            raise StepFailed(step["Name"], outcome.failure)
+            raise StepFailed(name, outcome.failure)
+        if self._cache and policy:
+            entry = {**outcome.job, "QualityCheck": outcome.metadata, "QualityCheckProperties": outcome.properties}
+            self._cache.store(self.pipeline_name, key, self.arn, entry, policy, datetime.now(UTC))
         return []
 
     def _condition(self, step: dict[str, Any], record: StepRecord) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ class Baseline:
 class CheckOutcome:
     properties: dict[str, Any]
     metadata: dict[str, Any]  # ListPipelineExecutionSteps' QualityCheck member
+    job: dict[str, Any]  # the processing job's description (what a cache entry keeps the outputs of)
     failure: str = ""  # violations found with FailOnViolation: the step fails with this reason
 
 
@@ -92,7 +93,7 @@ def run_quality_check(
     properties = {key: metadata[key] for key in (
         "CalculatedBaselineStatistics", "CalculatedBaselineConstraints",
         "BaselineUsedForDriftCheckStatistics", "BaselineUsedForDriftCheckConstraints")}  # fmt: skip
-    return CheckOutcome(properties, metadata, failure)
+    return CheckOutcome(properties, metadata, description, failure)
 
 
 def _flag(settings: Mapping[str, Any], key: str, default: bool = False) -> bool:

@@ -35,6 +35,10 @@ CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
                  "Environment", "HyperParameters", "InputDataConfig"),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
     "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "TrainingJobDefinitions"),
+    # Its processing job's, and the check's own settings (resolved; the step's members beside its Arguments).
+    "QualityCheck": ("AppSpecification", "Environment", "ProcessingInputs", "CheckType", "SkipCheck",
+                     "RegisterNewBaseline", "FailOnViolation", "ModelPackageGroupName", "SuppliedBaselineStatistics",
+                     "SuppliedBaselineConstraints"),
 }  # fmt: skip
 _DURATION = re.compile(
     r"^P?(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -219,7 +223,7 @@ def written_prefixes(description: Mapping[str, Any]) -> list[S3Uri]:
 
 
 def _images(kind: str, arguments: Mapping[str, Any]) -> list[str]:
-    if kind == "Processing":
+    if kind in ("Processing", "QualityCheck"):
         image = (arguments.get("AppSpecification") or {}).get("ImageUri")
     elif kind == "Training":
         image = (arguments.get("AlgorithmSpecification") or {}).get("TrainingImage")

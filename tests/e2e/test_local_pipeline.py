@@ -112,6 +112,11 @@ def test_a_later_run_checks_its_data_against_the_registered_baseline(run_setting
     assert metadata["SkipCheck"] is False and metadata["BaselineUsedForDriftCheckConstraints"] == registered
     assert metadata["CalculatedBaselineConstraints"] != registered  # one folder an execution
     assert first["execution"]["arn"] != second["execution"]["arn"]
+    # The first run's settings again: its check is reused (cache_config), with the baseline it calculated.
+    third = run_local(run_settings, engine, Progress(show_logs=False), RunOptions(deploy=False))
+    reused = {s["name"]: s for s in third["steps"]}["DataQualityCheck"]
+    assert reused["cache_hit"] == first["execution"]["arn"] and "job" not in reused
+    assert reused["metadata"]["QualityCheck"]["CalculatedBaselineConstraints"] == registered
 
 
 def package_baseline(settings: Settings) -> str:
