@@ -9,7 +9,8 @@ in the step cache (jobs/pipeline.py gives them `CacheConfig(enable_caching=True,
 N times unchanged against the same state folder, and once more with `use_cache=False` (every step runs) as the
 baseline in the same process. Each time it records the pipeline part: `Pipeline.start()` to its return (the
 session door runs the execution to its end). Goal: the cached re-run's median <= 1.5 s. Writes
-bench/results/caching.json; exit status 3 when the goal fails. Its state folder is a temporary one, removed after; no container is left behind.
+bench/results/caching.json; exit status 3 when the goal fails. Its state folder is a temporary one, removed
+after; no container is left behind.
 """
 
 from __future__ import annotations
