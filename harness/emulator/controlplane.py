@@ -238,19 +238,13 @@ class SageMakerControlPlane:
         handler = self._table.get(operation)
         if handler is None:
             raise unknown_operation("SageMaker", operation)
-        try:
-            answer: Mapping[str, Any] = handler(**request)
-            return answer
-        except TypeError as error:  # a required member missing or an unknown one: AWS's answer is a validation error
-            if "argument" not in str(error):
-                raise
-            raise validation_error(operation, f"invalid request for {operation}: {error}") from None
+        return _answer(operation, handler, request)
 
     def harness_call(self, operation: str, request: Mapping[str, Any]) -> Mapping[str, Any]:
         handler = self._harness_table.get(operation)
         if handler is None:
             raise unknown_operation("the harness", operation)
-        return handler(**request)
+        return _answer(operation, handler, request)
 
     def close(self) -> None:
         self.monitoring.close()
@@ -264,6 +258,16 @@ _NOT_OPERATIONS = frozenset({"close", "model", "run_step_job", "stop_step_job", 
                              "outcomes", "run_tuning", "step_properties", "latest_approved_package",
                              "read_json", "run_monitoring_schedule", "harness_call", "restored"})  # fmt: skip
 PARTS = (HostingApi, JobsApi, RegistryApi, TagsApi, PipelinesApi, SearchApi, TuningApi, MonitoringApi)
+
+
+def _answer(operation: str, handler: Callable[..., Any], request: Mapping[str, Any]) -> Mapping[str, Any]:
+    try:
+        answer: Mapping[str, Any] = handler(**request)
+        return answer
+    except TypeError as error:  # a required member missing or an unknown one: AWS's answer is a validation error
+        if "argument" not in str(error):
+            raise
+        raise validation_error(operation, f"invalid request for {operation}: {error}") from None
 
 
 def operation_name(method: str) -> str:

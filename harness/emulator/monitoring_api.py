@@ -276,7 +276,8 @@ class MonitoringApi:
             self._notice(f"harness: monitoring schedule {name}'s execution failed: {failure_reason(error)}")
 
     def close(self) -> None:
-        self._background.shutdown(wait=True, cancel_futures=True)
+        # Not waiting: a running execution's job ends when the jobs close, after this.
+        self._background.shutdown(wait=False, cancel_futures=True)
 
     # -- shared --------------------------------------------------------------------------
     def _job_definition(self, config: Mapping[str, Any], operation: str) -> JobDefinition:
