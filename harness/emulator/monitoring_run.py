@@ -143,11 +143,13 @@ class Window:
 def window(start: str | None, end: str | None, now: datetime) -> Window:
     """The analysis window: ISO 8601 times or the service's relative `-PT1H` form; by default the last hour."""
     ends = parse_time(end, now) if end else now
+    if ends.microsecond:  # capture times are whole seconds: a record of this very second is inside the window
+        ends = ends.replace(microsecond=0) + timedelta(seconds=1)
     starts = parse_time(start, now) if start else ends - timedelta(hours=1)
     if starts >= ends:
         raise UserError(
             f"the analysis window starts at {starts:%Y-%m-%dT%H:%M:%SZ}, not before its end {ends:%Y-%m-%dT%H:%M:%SZ}",
-            fix="give a start before the end (e.g. --start -PT2H --end -PT0H)",
+            fix="give a start before the end (e.g. --start=-PT2H --end=-PT0H)",
         )
     return Window(starts, ends)
 

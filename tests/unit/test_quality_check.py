@@ -134,6 +134,8 @@ def test_the_analysis_window_takes_iso_times_and_the_services_relative_form() ->
     assert (span.start, span.end) == (datetime(2026, 12, 1, 8, 30, tzinfo=UTC), now)
     assert [h.hour for h in span.hours()] == [8, 9, 10]
     assert window("2026-12-01T10:00:00Z", None, now).start.minute == 0
+    # A record captured in the current second (inferenceTime has whole seconds) is inside a window ending now.
+    assert window(None, None, now.replace(microsecond=300_000)).end == now.replace(second=1)
     with pytest.raises(UserError, match="not before its end"):
         window("-PT0H", "-PT1H", now)
     with pytest.raises(UserError, match="is not a time"):
