@@ -33,6 +33,7 @@ from harness.lines import prefixed
 from harness.progress import Progress
 from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
 
+SIGNAL_CHECK_S = 0.2  # how often the main thread, waiting for the command, looks for a pending signal
 STOP_GRACE_S = 10.0  # after Ctrl-C or SIGTERM, how long the command may take to exit before it is killed
 USER_SDK_CONFIG = Path("~/.config/sagemaker/config.yaml")
 
@@ -162,7 +163,7 @@ def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
     except PermissionError:
         raise CommandNotFound(f"{command[0]} is not executable", fix=f"chmod +x {command[0]}") from None
     try:
-        return child.wait()
+        return _wait_interruptibly(child)
     except KeyboardInterrupt:  # Ctrl-C reached the command too (same terminal); SIGTERM did not: pass it on
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -172,6 +173,18 @@ def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
             child.kill()
             child.wait()
         raise
+
+
+def _wait_interruptibly(child: subprocess.Popen[bytes]) -> int:
+    """The command's exit code, waited for in short slices. Python runs signal handlers in the main thread, but
+    the kernel hands SIGTERM to any thread of the process: one taken by a server thread leaves an unbounded
+    waitpid asleep until the command exits by itself (a fresh CI run's `run` stopped 45 s after SIGTERM, when
+    the command's pending call returned). Between slices the handler runs, within a fraction of a second."""
+    while True:
+        try:
+            return child.wait(SIGNAL_CHECK_S)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:

@@ -22,6 +22,7 @@ Step = dict[str, Any]
 RunStep = Callable[[Step], list[Step]]
 
 MEMORY_PER_STEP_BYTES = 1 << 30  # one concurrent step per GiB of memory, at most
+SIGNAL_CHECK_S = 0.2
 STEPS_PER_CORE = 2  # a job container spends much of its life starting and waiting on I/O
 
 
@@ -87,7 +88,9 @@ def run_dag(steps: list[Step], run_step: RunStep, limit: int, may_start: Callabl
                     running[pool.submit(run_step, entry[0])] = entry[0]
             if not running:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            # In slices: in the main thread (run-local) a signal taken by another thread runs its handler only
+            # once this wait returns (harness.run_command._wait_interruptibly).
+            done, _ = wait(running, timeout=SIGNAL_CHECK_S, return_when=FIRST_COMPLETED)
             for future in _in_submission_order(done, running):
                 step = running.pop(future)
                 error = future.exception()
