@@ -95,8 +95,14 @@ def assemble_context(settings: Settings, wheelhouse: Path, into: Path) -> Path:
 
 
 def build_images(
-    settings: Settings, engine: Engine, kinds: Iterable[ImageKind], on_line: Callable[[str], None]
+    settings: Settings,
+    engine: Engine,
+    kinds: Iterable[ImageKind],
+    on_line: Callable[[str], None],
+    on_target: Callable[[str, str, float | None], None] | None = None,
 ) -> list[BuiltImage]:
+    """Builds each target in turn; `on_target` hears of each: (tag, "building", None) before, then
+    (tag, "built", seconds), or (tag, "failed", seconds) when its build raised (the error propagates)."""
     if not settings.lock_file.is_file():
         raise UserError(f"{settings.lock_file} is missing", fix="restore containers/requirements.lock from git")
     base = resolve_base_image(settings.base_image, settings.rootfs_cache_dir, engine, on_line)
@@ -110,9 +116,19 @@ def build_images(
         context = assemble_context(settings, wheelhouse, Path(scratch))
         for kind in kinds:
             tag = settings.image_name(kind.value)
+            if on_target is not None:
+                on_target(tag, "building", None)
             started = time.monotonic()
-            info = engine.build(context, tag, kind.value, build_args, labels, prefixed(on_line, f"[{kind.value}] "))
-            built.append(BuiltImage(kind, tag, info, time.monotonic() - started))
+            try:
+                info = engine.build(context, tag, kind.value, build_args, labels, prefixed(on_line, f"[{kind.value}] "))
+            except BaseException:
+                if on_target is not None:
+                    on_target(tag, "failed", time.monotonic() - started)
+                raise
+            seconds = time.monotonic() - started
+            built.append(BuiltImage(kind, tag, info, seconds))
+            if on_target is not None:
+                on_target(tag, "built", seconds)
     return built
 
 
