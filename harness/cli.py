@@ -24,7 +24,7 @@ from harness.cli_endpoint import add_commands, key_value
 from harness.cli_monitor import add_commands as add_monitor_commands
 from harness.crash import report_bug
 from harness.engine.docker import Engine
-from harness.engine.provision import ensure_docker, ensure_test_registry
+from harness.engine.provision import ensure_docker, ensure_test_browser, ensure_test_registry
 from harness.engine.sandbox import is_sanitized, sanitized
 from harness.errors import HarnessError, UserError
 from harness.project.config import Settings
@@ -71,6 +71,8 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     print("provision: docker daemon answers", flush=True)
     if args.test_registry:
         ensure_test_registry(lambda line: print(f"provision: {line}", flush=True))
+    if args.test_browser:
+        ensure_test_browser(lambda line: print(f"provision: {line}", flush=True))
     if args.skip_images:
         return 0
     return _build(settings, engine, list(ImageKind), args.verbose)
@@ -189,6 +191,9 @@ def _add_provision(provision: argparse.ArgumentParser) -> None:
     provision.add_argument("--skip-images", action="store_true", help="only make sure a Docker daemon answers")
     provision.add_argument(
         "--test-registry", action="store_true", help="also install the registry binary the promotion tests push to"
+    )
+    provision.add_argument(
+        "--test-browser", action="store_true", help="also install the headless Chromium the report's browser tests use"
     )
     provision.add_argument("--verbose", action="store_true", help="show every build line")
     provision.set_defaults(handler=cmd_provision)

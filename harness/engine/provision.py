@@ -87,3 +87,21 @@ def ensure_test_registry(on_line: Callable[[str], None]) -> None:
         )
     on_line("installing Debian's docker-registry (the registry the promotion tests push to)")
     install_debian_packages(["docker-registry"])
+
+
+def ensure_test_browser(on_line: Callable[[str], None]) -> None:
+    """Debian's Chromium and its chromedriver: the real browser the HTML report's tests load the report in."""
+    if _installed("chromium") and _installed("chromedriver"):
+        return
+    facts = host_facts()
+    if not facts.can_provision():
+        raise InfrastructureError(
+            "the report's browser tests need Chromium and its chromedriver",
+            fix="install Debian's chromium and chromium-driver packages (or Chromium and a matching chromedriver)",
+        )
+    on_line("installing Debian's chromium and chromium-driver (the browser the report's tests load the report in)")
+    install_debian_packages(["chromium", "chromium-driver"])
+
+
+def _installed(command: str) -> bool:
+    return shutil.which(command) is not None or Path("/usr/bin", command).is_file()
