@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from harness import __version__
 from harness.cli_endpoint import add_commands, key_value
+from harness.cli_history import add_history_commands
 from harness.cli_monitor import add_commands as add_monitor_commands
 from harness.crash import report_bug
 from harness.engine.docker import Engine
@@ -42,19 +43,22 @@ def program_name(argv0: str, environ: Mapping[str, str]) -> str:
     return name if name in ALIASES else PROGRAM
 
 
-def _printer(verbose: bool) -> Callable[[str], None]:
+def _printer(verbose: bool, out: Callable[[str], None]) -> Callable[[str], None]:
     """Live build progress: every line when verbose, else the step headlines."""
 
     def show(line: str) -> None:
         text = line.split("] ", 1)[-1]
         if verbose or not text.startswith((" --->", "Removing intermediate", "Successfully built")):
-            print(line, flush=True)
+            out(line)
 
     return show
 
 
 def _build(settings: Settings, engine: Engine, kinds: Sequence[ImageKind], verbose: bool) -> int:
-    built = build_images(settings, engine, kinds, _printer(verbose))
+    from harness.progress import Progress
+
+    with Progress() as progress:  # on a terminal, a live line per image target
+        built = build_images(settings, engine, kinds, _printer(verbose, progress.line), on_target=progress.target)
     print(f"\n{'image':<28} {'id':<20} {'size':>8} {'time':>7}")
     for image in built:
         print(f"{image.tag:<28} {image.info.id[:19]:<20} {image.info.size_bytes / 1e6:>6.0f}MB {image.seconds:>6.1f}s")
@@ -100,9 +104,10 @@ def cmd_run_local(args: argparse.Namespace, settings: Settings) -> int:
     from harness.project.run_local import RunOptions, run_local
     from harness.project.summary import print_summary
 
-    progress = Progress(show_logs=not args.quiet)
-    options = RunOptions(parameters=dict(args.param), deploy=not args.no_deploy, use_cache=not args.no_cache)
-    record = run_local(settings, Engine.connect(), progress, options)
+    options = RunOptions(parameters=dict(args.param), deploy=not args.no_deploy, use_cache=not args.no_cache,
+                         keep_on_failure=args.keep_on_failure)  # fmt: skip
+    with Progress(show_logs=not args.quiet) as progress:  # on a terminal, a live step table
+        record = run_local(settings, Engine.connect(), progress, options)
     print_summary(progress, record)
     return 0
 
@@ -184,6 +189,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     )
     add_commands(commands)
     add_monitor_commands(commands)
+    add_history_commands(commands)
     return parser
 
 
@@ -296,6 +302,8 @@ def _add_run_local(run: argparse.ArgumentParser) -> None:
     run.add_argument("--no-deploy", action="store_true", help="stop after the pipeline")
     run.add_argument("--no-cache", action="store_true", help="every step runs (default: unchanged steps are reused)")
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
+    run.add_argument("--keep-on-failure", action="store_true",
+                     help="keep a failed step's container and work folder for `harness debug RUN STEP`")  # fmt: skip
     run.set_defaults(handler=cmd_run_local)
 
 

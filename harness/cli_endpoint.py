@@ -55,9 +55,10 @@ def cmd_run(args: argparse.Namespace, _: Any) -> int:
     request = RunRequest(
         command=command, cwd=cwd, state_dir=state_dir_for(cwd), project=project, data=seeds, port=args.port,
         asynchronous=args.asynchronous, build=not args.no_build, max_parallel=args.max_parallel,
-        use_cache=not args.no_cache,
+        use_cache=not args.no_cache, keep_on_failure=args.keep_on_failure,
     )  # fmt: skip
-    progress = Progress(stream=sys.stderr, show_logs=not args.quiet)
+    # Plain lines: the command writes to the same terminal, which would tear a live table apart.
+    progress = Progress(stream=sys.stderr, show_logs=not args.quiet, live=False)
     return run_command(request, Engine.connect(), progress)
 
 
@@ -71,7 +72,7 @@ def cmd_serve(args: argparse.Namespace, _: Any) -> int:
 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # taken by sigwait, on any thread
     state_dir = Path(args.state_dir)
-    return serve(state_dir, load_project(Path.cwd()), args.port, Engine.connect(), Progress())
+    return serve(state_dir, load_project(Path.cwd()), args.port, Engine.connect(), Progress(live=False))  # a log file
 
 
 def cmd_up(args: argparse.Namespace, _: Any) -> int:
@@ -187,6 +188,8 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--no-cache", action="store_true",
                      help="every pipeline step runs, even one whose CacheConfig reuses an earlier run")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="do not stream container logs")
+    run.add_argument("--keep-on-failure", action="store_true",
+                     help="keep a failed job's container and work folder for `harness debug RUN STEP`")  # fmt: skip
     run.set_defaults(handler=cmd_run, anywhere=True)
 
     callback = commands.add_parser("callback", help="complete a pipeline's waiting CallbackStep")

@@ -12,6 +12,7 @@ on Ctrl-C and SIGTERM too.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -24,16 +25,20 @@ import yaml
 
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun, StepRecord
+from harness.emulator.kept_jobs import kept_folder
 from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.platform import command_environment
 from harness.emulator.storage import EmbeddedS3
 from harness.engine.docker import Engine
 from harness.errors import UserError
+from harness.history import store
+from harness.history.executions import record_executions
+from harness.history.job_logs import JobLogs, tee
 from harness.lines import prefixed
 from harness.progress import Progress
 from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
+from harness.signals import wait_for_child
 
-SIGNAL_CHECK_S = 0.2  # how often the main thread, waiting for the command, looks for a pending signal
 STOP_GRACE_S = 10.0  # after Ctrl-C or SIGTERM, how long the command may take to exit before it is killed
 USER_SDK_CONFIG = Path("~/.config/sagemaker/config.yaml")
 
@@ -54,6 +59,7 @@ class RunRequest:
     build: bool = True
     max_parallel: int | None = None  # --max-parallel, over the configuration's max-parallel
     use_cache: bool = True  # --no-cache: every step runs
+    keep_on_failure: bool = False  # a failed step's containers and work folder stay, for `harness debug`
 
 
 def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
@@ -74,21 +80,36 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
             request.project.faults,
             request.project.lambdas,
         ),
+        keep_failed_in=kept_folder(request.state_dir) if request.keep_on_failure else None,
     )
-    with LocalEnvironment.open(request.state_dir, engine, progress.log, progress.step, options) as env:
-        seed(env.s3, (*request.project.data, *request.data), progress)
-        timing = "return at once (--async)" if request.asynchronous else "return once the work ended (--async: at once)"
-        progress.line(
-            f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url}); "
-            f"Create*/Start* calls {timing}"
-        )
-        with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
-            environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
-            code = _run(request.command, request.cwd, environment)
-        summarise(progress, env.control.pipelines.runs)
-        for use in env.stand_ins.used.values():
-            progress.line(f"harness: {use.uri} ran on the stand-in {use.recipe.local_name}, not AWS's image")
+    job_logs = JobLogs(store.files_of(request.state_dir, f".jobs-{os.getpid()}"))  # moved into each run's folder
+    try:
+        with LocalEnvironment.open(request.state_dir, engine, tee(progress.log, job_logs.write), progress.step,
+                                   options) as env:  # fmt: skip
+            code = _run_in(request, env, job_logs, progress)
+    finally:
+        job_logs.close()
+        shutil.rmtree(store.files_of(request.state_dir, f".jobs-{os.getpid()}").folder, ignore_errors=True)
     progress.line(f"harness: {_shown(request.command)} exited with {code}")
+    return code
+
+
+def _run_in(request: RunRequest, env: LocalEnvironment, job_logs: JobLogs, progress: Progress) -> int:
+    """The command against the open environment; then a record and report for every execution it started."""
+    seed(env.s3, (*request.project.data, *request.data), progress)
+    timing = "return at once (--async)" if request.asynchronous else "return once the work ended (--async: at once)"
+    progress.line(
+        f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url}); "
+        f"Create*/Start* calls {timing}"
+    )
+    with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
+        environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
+        code = _run(request.command, request.cwd, environment)
+    records = record_executions(request.state_dir, env, env.control.pipelines.runs, job_logs,
+                                env.scope.engine.remove_container)  # fmt: skip
+    summarise(progress, env.control.pipelines.runs, records)
+    for use in env.stand_ins.used.values():
+        progress.line(f"harness: {use.uri} ran on the stand-in {use.recipe.local_name}, not AWS's image")
     return code
 
 
@@ -163,7 +184,7 @@ def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
     except PermissionError:
         raise CommandNotFound(f"{command[0]} is not executable", fix=f"chmod +x {command[0]}") from None
     try:
-        return _wait_interruptibly(child)
+        return wait_for_child(child)
     except KeyboardInterrupt:  # Ctrl-C reached the command too (same terminal); SIGTERM did not: pass it on
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -175,20 +196,8 @@ def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
         raise
 
 
-def _wait_interruptibly(child: subprocess.Popen[bytes]) -> int:
-    """The command's exit code, waited for in short slices. Python runs signal handlers in the main thread, but
-    the kernel hands SIGTERM to any thread of the process: one taken by a server thread leaves an unbounded
-    waitpid asleep until the command exits by itself (a fresh CI run's `run` stopped 45 s after SIGTERM, when
-    the command's pending call returned). Between slices the handler runs, within a fraction of a second."""
-    while True:
-        try:
-            return child.wait(SIGNAL_CHECK_S)
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:
-    for run in runs:
+def summarise(progress: Progress, runs: Sequence[PipelineRun], records: Sequence[dict[str, Any]]) -> None:
+    for run, record in zip(runs, records, strict=True):
         progress.line("")
         progress.line(f"pipeline {run.pipeline_name}: execution {run.execution_id} {run.status}")
         rows = [
@@ -196,6 +205,7 @@ def summarise(progress: Progress, runs: Sequence[PipelineRun]) -> None:
         ]
         if rows:
             progress.table(("step", "type", "status", "duration", "note"), rows)
+        progress.line(f"run {record['run_id']}: report {record['report']}")
 
 
 def _note(step: StepRecord) -> str:

@@ -29,6 +29,7 @@ from harness.emulator.callbacks import Callbacks
 from harness.emulator.controlplane import SageMakerControlPlane
 from harness.emulator.executor import StepEvent
 from harness.emulator.hosting import EndpointHost
+from harness.emulator.kept_jobs import JobKeeper
 from harness.emulator.lambda_step import LambdaFunctions
 from harness.emulator.local_mode import LocalRuntimeClient, LocalSageMakerClient
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
@@ -66,6 +67,8 @@ class EnvironmentOptions:
     on_notice: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
     wheelhouse: Path | None = None  # wheels pip finds in every container (harness.emulator.platform)
     pipelines: PipelineOptions = field(default_factory=PipelineOptions)
+    # --keep-on-failure: a failed job's containers and work folder are kept here (harness.emulator.kept_jobs).
+    keep_failed_in: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class LocalEnvironment:
     session: HarnessSession | None  # None when opened with sdk_session=False
     egress: Seal
     stand_ins: StandIns  # AWS's framework images used, and what stood for them
+    runner: JobRunner  # its `kept`: the failed jobs kept for `harness debug`
 
     @property
     def endpoint_url(self) -> str:
@@ -128,7 +132,8 @@ class LocalEnvironment:
                     callbacks=Callbacks(_sqs_sender(s3), options.on_notice),
                 )
                 registry = ModelRegistry(state_dir / "registry.json")
-                runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer)
+                keeper = JobKeeper(options.keep_failed_in) if options.keep_failed_in else None
+                runner = JobRunner(engine, scope, s3, work_dir, on_log, routes.logs.job_writer, keeper)
                 control = SageMakerControlPlane(
                     runner, endpoints, registry, s3, on_event, options.asynchronous, options.pipelines, services
                 )
@@ -138,7 +143,7 @@ class LocalEnvironment:
                 session = _sdk_session(s3, options.bucket, client, runtime) if options.sdk_session else None
                 yield cls(
                     state_dir, scope, s3, options.bucket, work_dir, registry, endpoints, control, routes, client,
-                    runtime, session, seal, stand_ins,
+                    runtime, session, seal, stand_ins, runner,
                 )  # fmt: skip
             except BaseException:
                 _close(control, endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.emulator.archives import pack
+from harness.emulator.kept_jobs import JobKeeper
 from harness.emulator.metrics import MetricCollector, as_logged
 from harness.emulator.paths import Cluster, TrainingConfig, on_host, write_processing_config, write_training_config
 from harness.emulator.specs import ProcessingJobSpec, TrainingJobSpec
@@ -82,8 +83,11 @@ class JobRunner:
         work_dir: Path,
         on_log: LogSink,
         log_streams: LogStreams = _no_streams,
+        keeper: JobKeeper | None = None,
     ) -> None:
         self._engine = engine
+        self._keeper = keeper  # --keep-on-failure
+        self.kept: dict[str, Path] = {}  # job -> where its failed containers' spec and work folder are kept
         self._scope = scope
         self._s3 = s3
         self._work_dir = work_dir
@@ -291,9 +295,13 @@ class JobRunner:
         for follower in followers:  # the last lines reach the log streams before the job is reported done
             follower.join(timeout=LOG_DRAIN_S)
         last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
-        for container in containers.values():
-            container.remove()
-        return tuple(codes[h] for h in names), _failure_reason(names, roots, codes, last_lines)
+        reason = _failure_reason(names, roots, codes, last_lines)
+        if reason and self._keeper is not None:
+            self.kept[job] = self._keeper.keep(self._scope, kind, job, containers, self._work_dir / job)
+        else:
+            for container in containers.values():
+                container.remove()
+        return tuple(codes[h] for h in names), reason
 
     def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
         archive = pack(folder, self._work_dir / job / uri.key.rsplit("/", 1)[-1])

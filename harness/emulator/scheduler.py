@@ -16,13 +16,13 @@ from typing import Any
 
 from harness.emulator.expressions import references
 from harness.errors import UserError
+from harness.signals import SIGNAL_CHECK_S
 
 Step = dict[str, Any]
 # Runs one step to its end; returns the steps of the branch it chose (a Condition), or none.
 RunStep = Callable[[Step], list[Step]]
 
 MEMORY_PER_STEP_BYTES = 1 << 30  # one concurrent step per GiB of memory, at most
-SIGNAL_CHECK_S = 0.2
 STEPS_PER_CORE = 2  # a job container spends much of its life starting and waiting on I/O
 
 
@@ -89,7 +89,7 @@ def run_dag(steps: list[Step], run_step: RunStep, limit: int, may_start: Callabl
             if not running:
                 break
             # In slices: in the main thread (run-local) a signal taken by another thread runs its handler only
-            # once this wait returns (harness.run_command._wait_interruptibly).
+            # once this wait returns (harness.signals).
             done, _ = wait(running, timeout=SIGNAL_CHECK_S, return_when=FIRST_COMPLETED)
             for future in _in_submission_order(done, running):
                 step = running.pop(future)

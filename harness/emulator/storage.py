@@ -150,6 +150,15 @@ class EmbeddedS3:
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
 
+    def sizes(self, prefix: S3Uri) -> dict[str, int]:
+        """The size in bytes of every object under a prefix, by key."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        return {
+            item["Key"]: int(item["Size"])
+            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key)
+            for item in page.get("Contents", [])
+        }
+
     def exists(self, uri: S3Uri) -> bool:
         return uri.key in self.keys(uri)
 

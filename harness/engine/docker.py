@@ -235,6 +235,11 @@ class Engine:
         gateways = [str(c["Gateway"]) for c in configs if c.get("Gateway") and ":" not in str(c["Gateway"])]
         return gateways[0] if gateways else None
 
+    def remove_container(self, container_id: str) -> None:
+        """Force-remove a container by id; one already gone is fine."""
+        with contextlib.suppress(NotFound):
+            self._client.containers.get(container_id).remove(force=True, v=True)
+
     def image(self, name: str) -> ImageInfo | None:
         try:
             image = self._client.images.get(name)
@@ -399,6 +404,11 @@ class Scope:
         self.labels = {OWNER_LABEL: OWNER, SCOPE_LABEL: self.id}
         self.platform = platform or Platform()
         self._closed = False
+        self._kept: set[str] = set()  # ids close() leaves in place (--keep-on-failure)
+
+    def keep(self, container: Container) -> None:
+        """Leave this container in place when the scope closes (a failed job kept for `harness debug`)."""
+        self._kept.add(container.id)
 
     def start(self, spec: ContainerSpec) -> Container:
         return self._owned(self.engine.start(self._on_platform(self._open(spec)), self.labels))
@@ -432,7 +442,7 @@ class Scope:
         return full_name
 
     def leftovers(self) -> list[Container]:
-        return self.engine.containers(self.labels)
+        return [c for c in self.engine.containers(self.labels) if c.id not in self._kept]
 
     def run_to_exit(self, spec: ContainerSpec, timeout_s: float) -> tuple[int, str]:
         """Run a container to completion: (exit code, logs); it is removed after."""

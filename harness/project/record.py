@@ -7,17 +7,13 @@ definition, of the job code and the image IDs that a successful run verified.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.history import store
+from harness.history.store import LATEST, REQUIRED_FIELDS, runs_folder
 from harness.project.config import Settings
 from harness.statefiles import StateFile, read_object
-
-# Every record has these, whatever its status: the run failed before anything else was known.
-_REQUIRED = ("record_version", "run_id", "status", "code")
 
 
 def sha256_text(text: str) -> str:
@@ -33,25 +29,17 @@ def code_hashes(settings: Settings) -> dict[str, str]:
 
 
 def runs_dir(settings: Settings) -> Path:
-    return settings.state_dir / "runs"
+    return runs_folder(settings.state_dir)
 
 
 def write_record(settings: Settings, record: dict[str, Any]) -> Path:
     """runs/<run id>.json, and runs/latest.json pointing at the newest run."""
-    folder = runs_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record['run_id']}.json"
-    text = json.dumps(record, indent=2, sort_keys=True, default=str)
-    path.write_text(text)
-    staging = folder / "latest.json.tmp"
-    staging.write_text(text)
-    os.replace(staging, folder / "latest.json")
-    return path
+    return store.write(settings.state_dir, record)
 
 
 def latest_file(settings: Settings) -> StateFile:
     return StateFile(
-        runs_dir(settings) / "latest.json",
+        runs_dir(settings) / LATEST,
         "run record",
         "which run was verified last: run `harness run-local` again before promoting",
     )
@@ -63,18 +51,11 @@ def read_latest(settings: Settings) -> dict[str, Any] | None:
 
 def read_record(state: StateFile) -> dict[str, Any] | None:
     """Any run record, checked as promotion checks runs/latest.json (`doctor` applies this to every one)."""
-    return read_object(state, required=_REQUIRED)
+    return read_object(state, required=REQUIRED_FIELDS)
 
 
 def record_files(settings: Settings) -> list[StateFile]:
     """runs/latest.json and every runs/<run id>.json."""
-    others = [
-        StateFile(path, "run record", "that run's record")
-        for path in sorted(runs_dir(settings).glob("*.json"))
-        if path.name != "latest.json"
-    ]
+    others = [StateFile(store.files_of(settings.state_dir, run_id).record, "run record", "that run's record")
+              for run_id in store.run_ids(settings.state_dir)]  # fmt: skip
     return [latest_file(settings), *others]
-
-
-def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()

@@ -22,11 +22,16 @@ from botocore.exceptions import ClientError
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
 from harness.emulator.executor import PipelineRun
 from harness.emulator.expressions import walk
+from harness.emulator.kept_jobs import kept_folder
 from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.sdk_session import default_boto_session
 from harness.emulator.storage import S3Uri, sha256_file
 from harness.engine.docker import Engine, Scope
 from harness.errors import ContractViolation, InfrastructureError, JobFailed, UserError
+from harness.history import runs as history
+from harness.history.job_logs import JobLogs, tee
+from harness.history.step_facts import egress_entry, step_entries
+from harness.history.store import new_run_id
 from harness.images.standins import is_standin
 from harness.progress import Progress
 from harness.project.config import Settings
@@ -45,7 +50,7 @@ from harness.project.images import (
     version_differences,
 )
 from harness.project.monitor_check import monitoring_pass
-from harness.project.record import code_hashes, new_run_id, sha256_text, write_record
+from harness.project.record import code_hashes, sha256_text
 from harness.project.run_local_config import RunLocalConfig, load_run_local
 
 RECORD_VERSION = 2  # raise when promotion starts to need fields older records lack
@@ -56,6 +61,7 @@ class RunOptions:
     parameters: dict[str, str] = field(default_factory=dict)
     deploy: bool = True
     use_cache: bool = True  # --no-cache: every step runs
+    keep_on_failure: bool = False  # a failed step's containers and work folder stay, for `harness debug`
 
 
 def load_pipeline_module(settings: Settings) -> ModuleType:
@@ -83,7 +89,7 @@ def prepare_images(settings: Settings, config: RunLocalConfig, engine: Engine, p
     stale = [kind for kind in stale_images(settings, engine) if kind in wanted]
     if stale:
         progress.line(f"building {', '.join(k.value for k in stale)} (missing or out of date)")
-        build_images(settings, engine, stale, lambda line: None)
+        build_images(settings, engine, stale, lambda line: None, on_target=progress.target)
     for image in config.images:
         if image.local and engine.image(image.local) is None:
             raise UserError(
@@ -129,29 +135,35 @@ def run_local(settings: Settings, engine: Engine, progress: Progress, options: R
         "started": datetime.now(UTC).isoformat(),
         "status": "Failed",
         "code": code_hashes(settings),
+        "kind": "run-local",
     }
     started = time.monotonic()
+    files = history.begin(settings.state_dir, record)
+    logs = JobLogs(files)
     try:
         config = load_run_local(settings.project_root)
         images = prepare_images(settings, config, engine, progress)
         record["images"] = {k: _image_entry(engine, tag) for k, tag in images.items()}
         record["libraries"] = check_parity(settings, engine, images, config.parity)
         module = load_pipeline_module(settings)
+        environment = EnvironmentOptions(
+            pipelines=PipelineOptions(use_cache=options.use_cache),
+            keep_failed_in=kept_folder(settings.state_dir) if options.keep_on_failure else None,
+        )
         with (
-            LocalEnvironment.open(
-                settings.state_dir,
-                engine,
-                progress.log,
-                progress.step,
-                EnvironmentOptions(pipelines=PipelineOptions(use_cache=options.use_cache)),
-            ) as env,
+            LocalEnvironment.open(settings.state_dir, engine, tee(progress.log, logs.write), progress.step,
+                                  environment) as env,
             default_boto_session(env.s3.boto_session),
-        ):
-            _run_pipeline(settings, config, env, module, images, options, record, progress)
+        ):  # fmt: skip
+            try:
+                _run_pipeline(settings, config, env, module, images, options, record, logs, progress)
+            finally:
+                record["egress"] = egress_entry(env)
     finally:
+        logs.close()
         record["ended"] = datetime.now(UTC).isoformat()
         record["seconds"] = round(time.monotonic() - started, 2)
-        record["path"] = str(write_record(settings, record))
+        record["path"] = str(history.finish(settings.state_dir, record, engine.remove_container))
     return record
 
 
@@ -163,6 +175,7 @@ def _run_pipeline(
     images: dict[str, str],
     options: RunOptions,
     record: dict[str, Any],
+    logs: JobLogs,
     progress: Progress,
 ) -> None:
     pipeline_settings = module.PipelineSettings(bucket=env.bucket, **images)
@@ -194,42 +207,24 @@ def _run_pipeline(
         # block, which swallows KeyboardInterrupt: raise it again so the run stops.
         raise KeyboardInterrupt
     record["execution"] = {"arn": run.arn, "status": run.status, "failure_reason": run.failure_reason}
-    record["steps"] = [_step_entry(env, run, step) for step in run.steps_in_order]
+    record["steps"] = step_entries(env, run, logs)
     if run.status != "Succeeded":
-        raise JobFailed(
-            f"pipeline execution failed: {run.failure_reason}",
-            fix="read the step's log lines above; later steps did not run and nothing was registered "
-            "after the failing step",
-        )
+        raise JobFailed(f"pipeline execution failed: {run.failure_reason}", fix=_failure_fix(record))
     if options.deploy:
         record["endpoint"] = _deploy_and_check(config, env, run, pipeline_settings, progress)
     record["status"] = "Succeeded"
 
 
-def _step_entry(env: LocalEnvironment, run: PipelineRun, step: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": step.name,
-        "type": step.step_type,
-        "status": step.status,
-        "seconds": round(step.seconds, 2),
-        "metadata": step.metadata,
-    }
-    if step.failure_reason:
-        entry["failure_reason"] = step.failure_reason
-    if step.cache_hit:
-        entry["cache_hit"] = step.cache_hit  # no job ran: the source execution's outputs stand
-    if step.retried:
-        entry["attempts"], entry["retried_after"] = step.attempts, list(step.retried)
-    job = step.job  # the job the step's last attempt ran, if it ran one
-    outcome = env.client.outcomes.get(job) if job else None
-    if outcome is not None:
-        entry["job"] = {
-            "name": job,
-            "image_id": outcome.image_id,
-            "exit_codes": list(outcome.exit_codes),
-            "artifacts": {name: env.s3.hashes(S3Uri.parse(uri)) for name, uri in outcome.artifacts.items()},
-        }
-    return entry
+def _failure_fix(record: dict[str, Any]) -> str:
+    """Where to look: the failed step's log and the report; its container, when it was kept."""
+    run_id = record["run_id"]
+    failed = [s for s in record.get("steps", []) if s["status"] == "Failed"]
+    step = failed[0]["name"] if failed else "STEP"
+    fix = (f"later steps did not run and nothing was registered after the failing step; its log: "
+           f"`harness logs {run_id} {step}`, the run: `harness report {run_id}`")  # fmt: skip
+    if failed and failed[0].get("kept"):
+        return fix + f"; a shell in its container, as it was: `harness debug {run_id} {step}`"
+    return fix + "; re-run with --keep-on-failure to get into the failed step's container (`harness debug`)"
 
 
 def _step_output(run_properties: dict[str, Any], output_name: str, file_name: str) -> S3Uri:

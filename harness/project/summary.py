@@ -81,3 +81,5 @@ def print_summary(progress: Progress, record: dict[str, Any]) -> None:
             line += f" ({', '.join(checks[:4])}{', ...' if len(checks) > 4 else ''})" if checks else ""
         progress.line(line)
     progress.line(f"run {record['run_id']}: {record['status']} in {record['seconds']:.1f}s; record {record['path']}")
+    if record.get("report"):
+        progress.line(f"report: {record['report']} (`harness report --open`; `harness runs` lists the runs)")

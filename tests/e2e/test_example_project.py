@@ -8,6 +8,7 @@ a preprocessing script that downloads its input with boto3 itself, and a plain P
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -44,6 +45,16 @@ def test_the_example_runs_unchanged_through_harness_run(tmp_path: Path, images: 
     assert "[FitRegressor] train: fitted ridge alpha=1.0" in result.stderr
     assert "[ScoreModel] evaluate: rmse=" in result.stderr
     assert "pipeline house-prices: execution" in result.stderr and "harness: " in result.stderr
+    # The execution's record, step logs and report, kept as run-local keeps its own.
+    state = tmp_path / "state"
+    (record,) = [json.loads(p.read_text()) for p in (state / "runs").glob("2*.json")]
+    assert (record["kind"], record["pipeline"]["name"], record["status"]) == ("run", "house-prices", "Succeeded")
+    assert Path(record["report"]).is_file() and f"report {record['report']}" in result.stderr
+    steps = {s["name"]: s for s in record["steps"]}
+    prepare_log = state / "runs" / record["run_id"] / steps["PrepareFeatures"]["log"]["path"]
+    assert "prepare: 240 train rows, 60 test rows" in prepare_log.read_text()
+    assert any("rmse" in name for name in steps["ScoreModel"]["metrics"]["evaluation.json"]), steps["ScoreModel"]
+    assert list((state / "runs").glob(".jobs-*")) == []  # the command's log folder went into the run's
     # Zero connections beyond loopback, Unix sockets and the Docker bridge, from the harness and the script.
     reached = escaped_by_process(tmp_path, engine)
     assert any("pipeline.py" in argv for argv in reached) and any("cli.py run" in argv for argv in reached), reached
