@@ -74,14 +74,9 @@ def previous_of(state_dir: Path, record: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
-def kept_folders(record: dict[str, Any]) -> list[Path]:
-    kept = [(step.get("kept") or {}).get("folder") for step in record.get("steps") or []]
-    return [Path(folder) for folder in kept if folder]
-
-
 def remove_kept(record: dict[str, Any], remove_container: RemoveContainer) -> None:
     """What --keep-on-failure kept of a run: its containers and its folders."""
-    for folder in kept_folders(record):
+    for folder in store.kept_folders(record):
         for host in ((read_kept(folder) or {}).get("hosts") or {}).values():
             with contextlib.suppress(Exception):  # the daemon may be down: the folder still goes
                 remove_container(str(host.get("container", "")))

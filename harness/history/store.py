@@ -167,8 +167,24 @@ def _positive(environment: dict[str, str] | os._Environ[str], name: str, default
 
 
 def size_of(files: RunFiles) -> int:
+    """The run's record, folder and what --keep-on-failure kept of it, in bytes."""
     total = files.record.stat().st_size if files.record.is_file() else 0
-    return total + sum(p.stat().st_size for p in _walk(files.folder))
+    folders = [files.folder, *(_kept_folders(files))]
+    return total + sum(p.stat().st_size for folder in folders for p in _walk(folder))
+
+
+def _kept_folders(files: RunFiles) -> list[Path]:
+    try:
+        record = json.loads(files.record.read_text())
+    except (OSError, ValueError):
+        return []
+    return kept_folders(record) if isinstance(record, dict) else []
+
+
+def kept_folders(record: Mapping[str, Any]) -> list[Path]:
+    """The folders where --keep-on-failure kept the run's failed jobs."""
+    kept = [(step.get("kept") or {}).get("folder") for step in record.get("steps") or [] if isinstance(step, dict)]
+    return [Path(folder) for folder in kept if folder]
 
 
 def _walk(folder: Path) -> Iterator[Path]:

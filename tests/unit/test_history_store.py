@@ -122,3 +122,13 @@ def test_removing_a_run_removes_what_it_kept(tmp_path: Path) -> None:
     removed: list[str] = []
     remove_kept(record("r", steps=[{"name": "Train", "kept": {"folder": str(folder)}}]), removed.append)
     assert removed == ["c0ffee"] and not folder.exists()
+
+
+def test_what_a_run_kept_counts_toward_its_size(tmp_path: Path) -> None:
+    kept = tmp_path / "kept" / "job-1"
+    (kept / "work").mkdir(parents=True)
+    (kept / "work" / "train.csv").write_bytes(b"1" * 5000)
+    keep(tmp_path, "20261201T100000Z-000000", steps=[{"name": "Train", "kept": {"folder": str(kept)}}])
+    assert store.size_of(store.files_of(tmp_path, "20261201T100000Z-000000")) > 5000
+    keep(tmp_path, "20261201T110000Z-000001")
+    assert store.prune(tmp_path, 10, 4000, lambda r: None) == ["20261201T100000Z-000000"]
