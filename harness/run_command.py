@@ -34,6 +34,7 @@ from harness.errors import UserError
 from harness.history import store
 from harness.history.executions import record_executions
 from harness.history.job_logs import JobLogs, tee
+from harness.history.runs import remove_kept_folder
 from harness.lines import prefixed
 from harness.progress import Progress
 from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
@@ -108,9 +109,21 @@ def _run_in(request: RunRequest, env: LocalEnvironment, job_logs: JobLogs, progr
     records = record_executions(request.state_dir, env, env.control.pipelines.runs, job_logs,
                                 env.scope.engine.remove_container)  # fmt: skip
     summarise(progress, env.control.pipelines.runs, records)
+    _drop_unrecorded_kept_jobs(env, records, progress)
     for use in env.stand_ins.used.values():
         progress.line(f"harness: {use.uri} ran on the stand-in {use.recipe.local_name}, not AWS's image")
     return code
+
+
+def _drop_unrecorded_kept_jobs(env: LocalEnvironment, records: Sequence[dict[str, Any]], progress: Progress) -> None:
+    """--keep-on-failure keeps pipeline steps' jobs, which `harness debug RUN STEP` finds through their run's
+    record; a failed job the command started itself has no run to prune it with, so it is not kept."""
+    recorded = {str(folder) for record in records for folder in store.kept_folders(record)}
+    for job, folder in env.runner.kept.items():
+        if str(folder) not in recorded:
+            remove_kept_folder(folder, env.scope.engine.remove_container)
+            progress.line(f"harness: job {job} failed outside a pipeline: --keep-on-failure keeps pipeline steps "
+                          "only (`harness debug RUN STEP`); its container is removed")  # fmt: skip
 
 
 def build_project_images(images: Sequence[ImageSource], engine: Engine, progress: Progress, build: bool) -> None:

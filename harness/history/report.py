@@ -20,6 +20,7 @@ from typing import Any
 from harness.history.dag import NOT_RUN, STATUS_COLOURS, Look, StepGraph, layout, mapping, step_graph, svg
 
 SHORT_SHA = 12
+REPORT_LOG_LINES = 500  # a step's last lines shown in the page; `harness logs` prints the whole log
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#202124;margin:0 auto;
@@ -378,13 +379,19 @@ def _log(name: str, step: Mapping[str, Any], logs: Mapping[str, str], failed: bo
         return f'<p class="muted">Log {_e(where["path"])} not found.</p>' if where.get("path") else ""
     lines = text.splitlines()
     counted = f"{len(lines)} line{'' if len(lines) == 1 else 's'}"
-    numbered = "".join(f'<span class="ln" data-n="{n}">{html.escape(line)}</span>' for n, line in enumerate(lines, 1))
+    # The last lines, where a failure says why: a page of whole logs of long jobs would not be light.
+    first = max(0, len(lines) - REPORT_LOG_LINES)
+    numbered = "".join(f'<span class="ln" data-n="{n}">{html.escape(line)}</span>'
+                       for n, line in enumerate(lines[first:], first + 1))  # fmt: skip
+    cut = (f'<p class="muted">The first {first} lines are left out here: '
+           f"<code>harness logs RUN {_e(name)}</code> prints them all.</p>") if first else ""  # fmt: skip
     place = f" <code>{_e(where['path'])}</code>" if where.get("path") else ""
+    shown = f"{len(lines) - first} lines" if first else counted
     return (
         f'<details class="log"{" open" if failed else ""}><summary>Log ({counted}){place}</summary>'
         '<div class="log-tools"><input type="search" class="log-search" placeholder="filter lines" '
-        f'aria-label="filter the log lines of {_e(name)}"><span class="log-count">{counted}</span></div>'
-        f'<pre class="log-text">{numbered}</pre></details>'
+        f'aria-label="filter the log lines of {_e(name)}"><span class="log-count">{shown}</span></div>'
+        f'{cut}<pre class="log-text">{numbered}</pre></details>'
     )
 
 

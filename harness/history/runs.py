@@ -77,7 +77,12 @@ def previous_of(state_dir: Path, record: dict[str, Any]) -> dict[str, Any] | Non
 def remove_kept(record: dict[str, Any], remove_container: RemoveContainer) -> None:
     """What --keep-on-failure kept of a run: its containers and its folders."""
     for folder in store.kept_folders(record):
-        for host in ((read_kept(folder) or {}).get("hosts") or {}).values():
-            with contextlib.suppress(Exception):  # the daemon may be down: the folder still goes
-                remove_container(str(host.get("container", "")))
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_kept_folder(folder, remove_container)
+
+
+def remove_kept_folder(folder: Path, remove_container: RemoveContainer) -> None:
+    """One kept job: its containers, then its folder."""
+    for host in ((read_kept(folder) or {}).get("hosts") or {}).values():
+        with contextlib.suppress(Exception):  # the daemon may be down: the folder still goes
+            remove_container(str(host.get("container", "")))
+    shutil.rmtree(folder, ignore_errors=True)

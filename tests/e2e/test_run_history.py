@@ -122,3 +122,50 @@ def test_the_reports_render_in_a_real_browser(runs: dict[str, Any], tmp_path: Pa
     assert leftover(tmp_path / "browser") == []  # no chromium process outlives the test
     print(f"screenshots: {failed_shot} {succeeded_shot}")
     assert failed_shot.stat().st_size > 10_000 and succeeded_shot.stat().st_size > 10_000
+
+
+# A team's script: a one-step pipeline whose processing container fails, then a job of its own that fails.
+FAILING_PIPELINE = """
+import json, boto3
+IMAGE, ROLE = "%s", "arn:aws:iam::111122223333:role/r"
+def job(command):
+    return {"ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                      "VolumeSizeInGB": 1}},
+            "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["sh", "-c", command]}, "RoleArn": ROLE,
+            "ProcessingInputs": [{"InputName": "raw", "S3Input": {"S3Uri": "s3://team-bucket/raw/",
+                                  "LocalPath": "/opt/ml/processing/input", "S3DataType": "S3Prefix",
+                                  "S3InputMode": "File"}}]}
+definition = {"Version": "2020-12-01", "Steps": [{"Name": "Prepare", "Type": "Processing",
+              "Arguments": job("echo preparing; exit 3")}]}
+sm = boto3.client("sagemaker")
+sm.create_pipeline(PipelineName="team-etl", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
+arn = sm.start_pipeline_execution(PipelineName="team-etl")["PipelineExecutionArn"]
+print("execution", sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"])
+sm.create_processing_job(ProcessingJobName="own-job", **job("exit 4"))
+"""
+
+
+def test_run_keeps_a_failed_pipeline_step_for_debug_and_not_a_job_of_its_own(
+    tmp_path: Path, images: dict, engine: Engine
+) -> None:
+    (tmp_path / "rows.csv").write_text("1,2\n3,4\n")
+    (tmp_path / "etl.py").write_text(FAILING_PIPELINE % images["processing"])
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HARNESS_STATE_DIR"}
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--keep-on-failure", "--data",
+                          f"{tmp_path / 'rows.csv'}=s3://team-bucket/raw/rows.csv", "--", sys.executable, "etl.py"],
+                         cwd=tmp_path, env={**env, "HARNESS_STATE_DIR": str(state)}, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "execution Failed" in run.stdout
+    assert "job own-job failed outside a pipeline" in run.stderr
+    (record,) = [json.loads(p.read_text()) for p in (state / "runs").glob("2*.json")]
+    assert (record["kind"], record["status"]) == ("run", "Failed")
+    debug = harness(state, "debug", record["run_id"], "Prepare", "--", "sh", "-c", "cat /opt/ml/processing/input/*")
+    assert debug.stdout == "1,2\n3,4\n"
+    assert harness(state, "logs", record["run_id"], "Prepare").stdout == "preparing\n"
+    kept = [c for c in engine.containers({OWNER_LABEL: "sagemaker-local-harness"}) if c.scope.startswith("cmd-")]
+    assert len(kept) == 1  # the pipeline step's; the script's own job's was removed
+    harness(state, "runs", "rm", record["run_id"])
+    assert [c for c in engine.containers({OWNER_LABEL: "sagemaker-local-harness"}) if c.scope.startswith("cmd-")] == []
+    assert not (state / "kept").exists() or list((state / "kept").iterdir()) == []

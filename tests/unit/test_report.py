@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.history.dag import defined_steps, layers, layout, step_graph
-from harness.history.report import anchor, render_report
+from harness.history.report import REPORT_LOG_LINES, anchor, render_report
 
 # --- a pipeline definition as the service holds it ---------------------------------------------------------
 
@@ -304,3 +304,11 @@ def test_older_records_without_the_new_fields_render() -> None:
     assert 'data-step="Train" data-status="Succeeded"' in page and "k/train.csv" in page
     assert "does not say what left the machine" in page and "holds no dependencies" in page
     assert "<html" in render_report({}, None, {}) and "<html" in render_report({"steps": None, "pipeline": []}, {}, {})
+
+
+def test_a_long_log_shows_its_last_lines_and_says_where_the_rest_is() -> None:
+    log = "".join(f"line {n}\n" for n in range(1, REPORT_LOG_LINES + 101))
+    page = render_report(_failed_record(), None, {"Train": log})
+    assert f"Log ({REPORT_LOG_LINES + 100} lines)" in page
+    assert ">line 100<" not in page and ">line 101<" in page and f">line {REPORT_LOG_LINES + 100}<" in page
+    assert "The first 100 lines are left out here" in page and "harness logs RUN Train" in page
