@@ -28,7 +28,6 @@ def cmd_monitor_run(args: argparse.Namespace, _: Any) -> int:
     if not names:
         raise UserError("the local endpoint has no monitoring schedule",
                         fix="create one (DefaultModelMonitor.create_monitoring_schedule) first")  # fmt: skip
-    s3 = session.client("s3", endpoint_url=url)
     failed = violated = False
     for name in names:
         request = {"MonitoringScheduleName": name, "DataAnalysisStartTime": args.start, "DataAnalysisEndTime": args.end}
@@ -45,7 +44,7 @@ def cmd_monitor_run(args: argparse.Namespace, _: Any) -> int:
         failed |= body["MonitoringExecutionStatus"] == "Failed"
         violated |= bool(body.get("ViolationCount"))
         print(_line(body))
-        for violation in _violations(s3, body) if body.get("ViolationCount") else []:
+        for violation in body.get("Violations") or []:
             subject = violation.get("feature_name") or violation.get("metric_name") or ""
             print(f"  {violation.get('constraint_check_type', '?')} {subject}: {violation.get('description', '')}")
         if body.get("ReportUri"):
@@ -69,12 +68,6 @@ def _line(execution: dict[str, Any]) -> str:
     detail = f", {count} violation(s)" if count else ""
     reason = f": {execution['FailureReason']}" if execution.get("FailureReason") else ""
     return f"monitoring schedule {execution['MonitoringScheduleName']}: {status}{detail}{reason}"
-
-
-def _violations(s3: Any, execution: dict[str, Any]) -> list[dict[str, Any]]:
-    bucket, _, prefix = str(execution["ReportUri"]).removeprefix("s3://").partition("/")
-    report = s3.get_object(Bucket=bucket, Key=f"{prefix}/constraint_violations.json")["Body"].read()
-    return list(json.loads(report).get("violations", []))
 
 
 def add_commands(commands: Any) -> None:

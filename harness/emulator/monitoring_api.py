@@ -251,7 +251,9 @@ class MonitoringApi:
         if description.get("FailureReason"):
             execution["FailureReason"] = description["FailureReason"]
         summary = _summary(execution)
-        summary["ViolationCount"] = len(violations or [])  # not in AWS's summary: for `monitor run`'s line
+        # Not in AWS's summary: what `monitor run` and run-local print, without reading the report again.
+        summary["ViolationCount"] = len(violations or [])
+        summary["Violations"] = violations or []
         summary["ReportUri"] = str(report)
         return summary
 

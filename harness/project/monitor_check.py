@@ -7,7 +7,6 @@ deliberately drifted payloads and a second execution over them alone (which must
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -85,7 +84,8 @@ def monitoring_pass(
                 env.runtime.invoke_endpoint(EndpointName=endpoint, Body=row.encode(), ContentType="text/csv")
             drift = monitoring.run_monitoring_schedule(name, _iso(drift_start), _iso(_next_second()))
             drift["requests"] = len(rows)
-            drift["violations"] = _violations(env, drift)
+            drift["violations"] = [{key: v.get(key, "") for key in ("feature_name", "constraint_check_type",
+                                   "description")} for v in drift.pop("Violations", [])]  # fmt: skip
             on_line(_line(f"{len(rows)} drifted requests", drift))
             for violation in drift["violations"]:
                 on_line(f"      {violation['constraint_check_type']} {violation.get('feature_name', '')}")
@@ -103,19 +103,6 @@ def _analyzer_image(env: LocalEnvironment, step: str) -> str:
                 described = env.client.describe_processing_job(ProcessingJobName=record.job)
                 return str(described["AppSpecification"]["ImageUri"])
     raise UserError(f"step {step!r} ran no job", fix="name a QualityCheck step in monitor-baseline")
-
-
-def _violations(env: LocalEnvironment, execution: Mapping[str, Any]) -> list[dict[str, Any]]:
-    uri = execution.get("ReportUri")
-    if not uri:
-        return []
-    report = S3Uri.parse(str(uri)).join("constraint_violations.json")
-    if not env.s3.exists(report):
-        return []
-    return [
-        {key: v.get(key, "") for key in ("feature_name", "constraint_check_type", "description")}
-        for v in json.loads(env.s3.get_bytes(report)).get("violations", [])
-    ]
 
 
 def _entry(execution: Mapping[str, Any]) -> dict[str, Any]:
