@@ -77,30 +77,30 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 def ensure_test_registry(on_line: Callable[[str], None]) -> None:
     """Debian's docker-registry: the real registry the promotion tests push to."""
-    if shutil.which("docker-registry") or Path("/usr/bin/docker-registry").is_file():
-        return
-    facts = host_facts()
-    if not facts.can_provision():
-        raise InfrastructureError(
-            "the promotion tests need a container registry binary (docker-registry)",
-            fix="install Debian's docker-registry package, or the CNCF distribution registry",
-        )
-    on_line("installing Debian's docker-registry (the registry the promotion tests push to)")
-    install_debian_packages(["docker-registry"])
+    _ensure_packages(("docker-registry",), ("docker-registry",), on_line,
+                     need="the promotion tests need a container registry binary (docker-registry)",
+                     fix="install Debian's docker-registry package, or the CNCF distribution registry",
+                     purpose="the registry the promotion tests push to")  # fmt: skip
 
 
 def ensure_test_browser(on_line: Callable[[str], None]) -> None:
     """Debian's Chromium and its chromedriver: the real browser the HTML report's tests load the report in."""
-    if _installed("chromium") and _installed("chromedriver"):
+    _ensure_packages(("chromium", "chromedriver"), ("chromium", "chromium-driver"), on_line,
+                     need="the report's browser tests need Chromium and its chromedriver",
+                     fix="install Debian's chromium and chromium-driver packages (or Chromium and a matching "
+                         "chromedriver)",
+                     purpose="the browser the report's tests load the report in")  # fmt: skip
+
+
+def _ensure_packages(commands: tuple[str, ...], packages: tuple[str, ...], on_line: Callable[[str], None], *,
+                     need: str, fix: str, purpose: str) -> None:  # fmt: skip
+    """Install Debian's `packages` unless every one of `commands` is there; refused where we cannot provision."""
+    if all(_installed(command) for command in commands):
         return
-    facts = host_facts()
-    if not facts.can_provision():
-        raise InfrastructureError(
-            "the report's browser tests need Chromium and its chromedriver",
-            fix="install Debian's chromium and chromium-driver packages (or Chromium and a matching chromedriver)",
-        )
-    on_line("installing Debian's chromium and chromium-driver (the browser the report's tests load the report in)")
-    install_debian_packages(["chromium", "chromium-driver"])
+    if not host_facts().can_provision():
+        raise InfrastructureError(need, fix=fix)
+    on_line(f"installing Debian's {' and '.join(packages)} ({purpose})")
+    install_debian_packages(list(packages))
 
 
 def _installed(command: str) -> bool:
