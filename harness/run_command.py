@@ -66,6 +66,7 @@ class RunRequest:
 def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
     if not request.command:
         raise UserError("no command to run", fix="name it after `--`: sagemaker-harness run -- python pipeline.py")
+    store.limits()  # a bad HARNESS_HISTORY_RUNS or _MB is refused before the command, not after it
     build_project_images(request.project.images, engine, progress, request.build)
     options = EnvironmentOptions(
         scope_name="cmd",

@@ -4,6 +4,7 @@ of the oldest runs when it ends; and what a removed run leaves to clean (its kep
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -15,11 +16,13 @@ from harness.errors import CorruptState, UserError
 from harness.history import store
 from harness.history.store import RunFiles
 
+_LOG = logging.getLogger(__name__)
 RemoveContainer = Callable[[str], None]  # a container id; gone already is fine
 
 
 def begin(state_dir: Path, record: dict[str, Any]) -> RunFiles:
     """The run's record, marked Executing with this process's id (not latest.json: promotion reads that)."""
+    store.limits()  # a bad HARNESS_HISTORY_RUNS or _MB is refused before the run, not after it
     store.write(state_dir, {**record, "status": store.EXECUTING, "pid": os.getpid()}, latest=False)
     return store.files_of(state_dir, str(record["run_id"]))
 
@@ -30,9 +33,15 @@ def finish(state_dir: Path, record: dict[str, Any], remove_container: RemoveCont
     record.pop("pid", None)
     record["report"] = str(files.report)
     path = store.write(state_dir, record, latest=latest)
-    write_report(state_dir, record)
-    max_runs, max_bytes = store.limits()
-    store.prune(state_dir, max_runs, max_bytes, lambda old: remove_kept(old, remove_container))
+    try:  # the record is what promotion trusts: a report or a pruning that fails must not fail the run
+        write_report(state_dir, record)
+    except Exception as error:  # noqa: BLE001 (said, not raised; `harness report` draws it again)
+        _LOG.warning("could not write the run's report %s: %s: %s", files.report, type(error).__name__, error)
+    try:
+        max_runs, max_bytes = store.limits()
+        store.prune(state_dir, max_runs, max_bytes, lambda old: remove_kept(old, remove_container))
+    except Exception as error:  # noqa: BLE001
+        _LOG.warning("could not prune the run history in %s: %s", store.runs_folder(state_dir), error)
     return path
 
 

@@ -70,3 +70,13 @@ def test_bad_input_is_one_clear_error(tmp_path: Path, args: tuple[str, ...], mes
         assert "20261130T100000Z-bbbbbb.json" in err
     else:
         assert "recent runs: 20261130T100000Z-bbbbbb" in err
+
+
+@pytest.mark.parametrize("command", [("run", "--", "true"), ("run-local", "--no-deploy")])
+def test_a_bad_history_limit_is_refused_before_the_run(tmp_path: Path, command: tuple[str, ...]) -> None:
+    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path), "HARNESS_HISTORY_MB": "lots"}
+    result = subprocess.run([sys.executable, "-m", "harness.cli", *command], env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "HARNESS_HISTORY_MB='lots' is not a whole number of at least 1" in result.stderr
+    assert store.run_ids(tmp_path) == []  # nothing ran
