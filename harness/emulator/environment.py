@@ -115,6 +115,7 @@ class LocalEnvironment:
                         engine.bridge_gateway(), options.port)  # fmt: skip
         endpoints = EndpointHost(scope, s3, work_dir, routes.logs.writer)
         control: SageMakerControlPlane | None = None
+        runner: JobRunner | None = None
         with sealed(allowance) as seal:
             try:
                 s3.start()
@@ -145,7 +146,9 @@ class LocalEnvironment:
                     state_dir, scope, s3, options.bucket, work_dir, registry, endpoints, control, routes, client,
                     runtime, session, seal, stand_ins, runner,
                 )  # fmt: skip
-            except BaseException:
+            except BaseException as error:
+                if runner is not None and isinstance(error, KeyboardInterrupt):
+                    runner.discard_kept()  # no record will name what --keep-on-failure kept: nothing may be left
                 _close(control, endpoints, scope, s3, work_dir, raise_failures=False)  # the error on its way out wins
                 raise
             else:

@@ -29,6 +29,8 @@ class JobKeeper:
 
     def keep(self, scope: Scope, kind: str, job: str, containers: Mapping[str, Container], work: Path) -> Path:
         """Keep the job's containers out of the scope's clean-up and move its work folder beside their spec."""
+        if scope.closing:  # the run is ending (Ctrl-C, SIGTERM): its containers are being removed
+            raise RuntimeError("the scope is closing")
         target = self.folder / job
         if target.exists():  # a retried attempt of the same job name: the last one is what a person debugs
             shutil.rmtree(target, ignore_errors=True)

@@ -8,6 +8,7 @@ success uploads what SageMaker uploads. No host credentials enter a container.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -87,6 +88,7 @@ class JobRunner:
     ) -> None:
         self._engine = engine
         self._keeper = keeper  # --keep-on-failure
+        self._keep_lock = threading.Lock()
         self.kept: dict[str, Path] = {}  # job -> where its failed containers' spec and work folder are kept
         self._scope = scope
         self._s3 = s3
@@ -296,12 +298,32 @@ class JobRunner:
             follower.join(timeout=LOG_DRAIN_S)
         last_lines = {host: _last_line(c.logs_tail(5)) for host, c in containers.items() if codes[host] != 0}
         reason = _failure_reason(names, roots, codes, last_lines)
-        if reason and self._keeper is not None:
-            self.kept[job] = self._keeper.keep(self._scope, kind, job, containers, self._work_dir / job)
-        else:
+        if not (reason and self._keep(kind, job, containers)):
             for container in containers.values():
                 container.remove()
         return tuple(codes[h] for h in names), reason
+
+    def _keep(self, kind: str, job: str, containers: dict[str, Container]) -> bool:
+        """--keep-on-failure: keep a job that failed by itself (not one stopped, nor one the run's end killed)."""
+        with self._running_lock:
+            stopped = job in self._stop_requested
+        with self._keep_lock:  # not while discard_kept() runs: what it missed would outlive the run
+            if self._keeper is None or stopped:
+                return False
+            try:
+                self.kept[job] = self._keeper.keep(self._scope, kind, job, containers, self._work_dir / job)
+            except Exception:  # noqa: BLE001 (the scope is closing under it, or the disk is full: nothing kept)
+                return False
+            return True
+
+    def discard_kept(self) -> None:
+        """Keep nothing after all (the run was interrupted): the scope's close removes the containers."""
+        with self._keep_lock:
+            self._keeper = None  # a job failing from now on is not kept either
+            self._scope.keep_nothing()
+            for folder in self.kept.values():
+                shutil.rmtree(folder, ignore_errors=True)
+            self.kept.clear()
 
     def _upload_archive(self, folder: Path, uri: S3Uri, job: str) -> str:
         archive = pack(folder, self._work_dir / job / uri.key.rsplit("/", 1)[-1])

@@ -410,6 +410,14 @@ class Scope:
         """Leave this container in place when the scope closes (a failed job kept for `harness debug`)."""
         self._kept.add(container.id)
 
+    @property
+    def closing(self) -> bool:
+        return self._closed
+
+    def keep_nothing(self) -> None:
+        """close() removes the kept containers too (the run was interrupted: no record will name them)."""
+        self._kept.clear()
+
     def start(self, spec: ContainerSpec) -> Container:
         return self._owned(self.engine.start(self._on_platform(self._open(spec)), self.labels))
 

@@ -140,11 +140,14 @@ def test_a_failing_training_step_stops_the_run(run_settings: Settings, engine: E
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
 
 
-def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, engine: Engine, images: dict) -> None:
+@pytest.mark.parametrize("keep", [(), ("--keep-on-failure",)], ids=["plain", "keep-on-failure"])
+def test_ctrl_c_during_training_leaves_nothing_behind(
+    run_settings: Settings, engine: Engine, images: dict, keep: tuple[str, ...]
+) -> None:
     dirs_before = work_dirs()
     env = {**os.environ, "HARNESS_STATE_DIR": str(run_settings.state_dir)}
     with subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run-local"],
+        [sys.executable, "-m", "harness.cli", "run-local", *keep],
         cwd=run_settings.project_root,
         env=env,
         stdout=subprocess.PIPE,
@@ -165,6 +168,9 @@ def test_ctrl_c_during_training_leaves_nothing_behind(run_settings: Settings, en
     assert process.returncode == 130, output
     assert "interrupted" in output
     assert our_leftovers(engine) == [] and work_dirs() == dirs_before
+    # An interrupted job is not a failed one to keep: no record would name it.
+    kept = run_settings.state_dir / "kept"
+    assert not kept.exists() or list(kept.iterdir()) == []
 
 
 def test_a_local_run_makes_zero_requests_beyond_loopback(
