@@ -118,9 +118,13 @@ def cmd_logs(args: argparse.Namespace, _: Any) -> int:
     files = store.files_of(state, run_id)
     path = _log_path(record, files, args.step)
     offset = _print_from(path, 0)
-    while args.follow and store.status_of(store.read(state, run_id)) == store.EXECUTING:
+    while args.follow and store.status_of(record := store.read(state, run_id)) == store.EXECUTING:
         time.sleep(FOLLOW_POLL_S)
+        if not path.is_file():  # the step had not started when we began: its job's log appears later
+            path = _log_path(record, files, args.step)
         offset = _print_from(path, offset)
+    if args.follow and not path.is_file():
+        path = _log_path(store.read(state, run_id), files, args.step)
     if args.follow:
         _print_from(path, offset)
     return 0

@@ -80,3 +80,19 @@ def test_a_bad_history_limit_is_refused_before_the_run(tmp_path: Path, command: 
     assert result.returncode == 2, result.stderr[-2000:]
     assert "HARNESS_HISTORY_MB='lots' is not a whole number of at least 1" in result.stderr
     assert store.run_ids(tmp_path) == []  # nothing ran
+
+
+def test_logs_follow_waits_for_a_step_that_has_not_started_yet(tmp_path: Path) -> None:
+    run_id = "20261201T100000Z-cccccc"
+    store.write(tmp_path, executing(run_id, os.getpid()), latest=False)
+    follower = harness(tmp_path, "logs", run_id, "Evaluate", "--follow")
+    time.sleep(1.5)  # no log yet: the step has not started
+    log = store.files_of(tmp_path, run_id).log("pipelines-abc123-Evaluate")
+    log.parent.mkdir(parents=True)
+    log.write_text("evaluating\n")
+    time.sleep(0.8)
+    step = {"name": "Evaluate", "status": "Succeeded", "log": {"path": "logs/pipelines-abc123-Evaluate.log"}}
+    store.write(tmp_path, {**executing(run_id, 0), "status": "Succeeded", "steps": [step]})
+    out, err = follower.communicate(timeout=10)
+    assert follower.returncode == 0, err
+    assert out == "evaluating\n"
