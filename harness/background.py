@@ -26,6 +26,7 @@ from harness.errors import InfrastructureError, UserError
 from harness.progress import Progress
 from harness.projectconfig import ProjectConfig
 from harness.run_command import build_project_images, command_files, seed, write_command_files
+from harness.statefiles import write_atomically
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
@@ -77,9 +78,7 @@ def serve(state_dir: Path, project: ProjectConfig, port: int, engine: Engine, pr
         write_command_files(files.folder, os.environ)
         state = {"pid": os.getpid(), "url": env.endpoint_url, "container_url": env.s3.server.container_url,
                  "started": time.time()}  # fmt: skip
-        staging = files.state.with_suffix(".tmp")
-        staging.write_text(json.dumps(state))
-        os.replace(staging, files.state)
+        write_atomically(files.state, json.dumps(state))
         progress.line(f"harness: local AWS endpoint {env.endpoint_url} is up (pid {os.getpid()})")
         try:
             signal.sigwait({signal.SIGTERM, signal.SIGINT})

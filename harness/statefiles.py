@@ -8,6 +8,7 @@ reported as corrupt with its path and the fix, never as a traceback.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,14 @@ def _parse(path: Path, required: tuple[str, ...]) -> dict[str, Any] | str | None
         return f"a JSON {type(document).__name__} where an object belongs"
     missing = [key for key in required if key not in document]
     return f"missing {', '.join(missing)}" if missing else document
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` as the file's whole content, or the old content if anything stops us half-way: written beside it,
+    then renamed over it (a crash, a full disk or Ctrl-C never leaves half a file where the harness reads)."""
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)
 
 
 def corrupt(path: Path, required: tuple[str, ...] = ()) -> str:

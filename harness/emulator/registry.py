@@ -9,7 +9,6 @@ project's state folder, so versions and approvals survive across runs.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import not_found, validation_error
 from harness.errors import CorruptState
-from harness.statefiles import StateFile, read_object
+from harness.statefiles import StateFile, read_object, write_atomically
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -69,9 +68,7 @@ class ModelRegistry:
 
     def _save(self, state: dict[str, Any]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self._path.with_suffix(".tmp")
-        staging.write_text(json.dumps(state, indent=2, sort_keys=True))
-        os.replace(staging, self._path)  # atomic: a crash never leaves half a registry
+        write_atomically(self._path, json.dumps(state, indent=2, sort_keys=True))  # never half a registry
 
     # -- groups --------------------------------------------------------------
     def create_group(self, name: str, description: str = "") -> dict[str, str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.emulator.storage import EmbeddedS3, S3Uri, sha256_file
 from harness.errors import UserError
+from harness.statefiles import write_atomically
 
 # The attributes the service compares, by step type (its documentation's list).
 CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
@@ -170,9 +171,7 @@ class StepCache:
                  "objects": objects, "description": json.loads(json.dumps(description, default=str))}  # fmt: skip
         entry_file = self._entry_file(pipeline, key)
         entry_file.parent.mkdir(parents=True, exist_ok=True)
-        staging_entry = entry_file.with_suffix(".tmp")
-        staging_entry.write_text(json.dumps(entry, indent=1))
-        staging_entry.replace(entry_file)
+        write_atomically(entry_file, json.dumps(entry, indent=1))
         return objects
 
     def prune(self, now: datetime) -> None:

@@ -15,6 +15,7 @@ from harness.emulator.kept_jobs import read_kept
 from harness.errors import CorruptState, UserError
 from harness.history import store
 from harness.history.store import RunFiles
+from harness.statefiles import write_atomically
 
 _LOG = logging.getLogger(__name__)
 RemoveContainer = Callable[[str], None]  # a container id; gone already is fine
@@ -52,9 +53,7 @@ def write_report(state_dir: Path, record: dict[str, Any]) -> Path:
     files = store.files_of(state_dir, str(record["run_id"]))
     files.folder.mkdir(parents=True, exist_ok=True)
     html = render_report(record, previous_of(state_dir, record), step_logs(files, record))
-    staging = files.report.with_name("report.html.tmp")
-    staging.write_text(html, encoding="utf-8")
-    os.replace(staging, files.report)
+    write_atomically(files.report, html)
     return files.report
 
 

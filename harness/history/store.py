@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.statefiles import StateFile, read_object
+from harness.statefiles import StateFile, read_object, write_atomically
 
 # Every record has these, whatever its status: the run failed before anything else was known.
 REQUIRED_FIELDS = ("record_version", "run_id", "status", "code")
@@ -73,16 +73,10 @@ def write(state_dir: Path, record: dict[str, Any], latest: bool = True) -> Path:
     files = files_of(state_dir, str(record["run_id"]))
     files.runs.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
-    _replace(files.record, text)
+    write_atomically(files.record, text)
     if latest:
-        _replace(files.runs / LATEST, text)
+        write_atomically(files.runs / LATEST, text)
     return files.record
-
-
-def _replace(path: Path, text: str) -> None:
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(text)
-    os.replace(staging, path)
 
 
 def run_ids(state_dir: Path) -> list[str]:
