@@ -17,8 +17,6 @@ from harness.history.job_logs import JobLogs, adopt
 from harness.history.runs import RemoveContainer
 from harness.history.step_facts import egress_entry, step_entries
 
-RECORD_VERSION = 2  # the run-local record's (harness.project.run_local); promotion refuses kind `run`
-
 
 def record_executions(
     state_dir: Path, env: LocalEnvironment, executions: Sequence[PipelineRun], logs: JobLogs,
@@ -41,7 +39,7 @@ def record_executions(
 def _record(run: PipelineRun, run_id: str) -> dict[str, Any]:
     ended = max((s.ended for s in run.steps_in_order if s.ended), default=None) or datetime.now(UTC)
     return {
-        "record_version": RECORD_VERSION,
+        "record_version": store.RECORD_VERSION,
         "run_id": run_id,
         "kind": "run",
         "status": run.status,

@@ -47,10 +47,6 @@ class JobLogs:
     def path(self, job: str) -> Path:
         return self._files.log(job)
 
-    def read(self, job: str) -> str:
-        path = self._files.log(job)
-        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-
     def close(self) -> None:
         with self._lock:
             self._closed = True

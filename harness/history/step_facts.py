@@ -48,12 +48,14 @@ def _entry(env: LocalEnvironment, step: Any, definition: Mapping[str, Any], prop
     job = step.job  # the job the step's last attempt ran, if it ran one
     outcome = env.client.outcomes.get(job) if job else None
     if outcome is not None:
+        # Each output object listed and hashed once: `outputs` for the report, `artifacts` as promotion reads it.
+        outputs = [_output(env, name, uri) for name, uri in outcome.artifacts.items()]
         entry["job"] = {
             "name": job,
             "image_id": outcome.image_id,
             "exit_codes": list(outcome.exit_codes),
-            "artifacts": {name: env.s3.hashes(S3Uri.parse(uri)) for name, uri in outcome.artifacts.items()},
-            **_described(env, step.step_type, job, outcome.artifacts),
+            "artifacts": {o["name"]: {obj["key"]: obj["sha256"] for obj in o["objects"]} for o in outputs},
+            **_described(env, step.step_type, job, outputs),
         }
     if job and logs is not None and logs.has(job):
         entry["log"] = {"path": logs.relative(job), "lines": logs.lines(job)}
@@ -65,7 +67,7 @@ def _entry(env: LocalEnvironment, step: Any, definition: Mapping[str, Any], prop
     return entry
 
 
-def _described(env: LocalEnvironment, step_type: str, job: str, artifacts: Mapping[str, str]) -> dict[str, Any]:
+def _described(env: LocalEnvironment, step_type: str, job: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
     """The job's image and inputs as DescribeXJob gives them, and its outputs object by object."""
     kind = _JOB_KINDS.get(step_type)
     if kind is None:
@@ -75,7 +77,7 @@ def _described(env: LocalEnvironment, step_type: str, job: str, artifacts: Mappi
     except Exception:  # noqa: BLE001 (a record never fails a run: a job the control plane lost has no details)
         return {}
     return {"image": _image(kind, described), "inputs": list(_inputs(kind, described)),
-            "outputs": [_output(env, name, uri) for name, uri in artifacts.items()]}  # fmt: skip
+            "outputs": outputs}  # fmt: skip
 
 
 def _image(kind: str, described: Mapping[str, Any]) -> str:

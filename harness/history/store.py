@@ -20,6 +20,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.statefiles import StateFile, read_object, write_atomically
 
+RECORD_VERSION = 2  # raise when promotion starts to need fields older records lack
 # Every record has these, whatever its status: the run failed before anything else was known.
 REQUIRED_FIELDS = ("record_version", "run_id", "status", "code")
 DEFAULT_MAX_RUNS = 50  # HARNESS_HISTORY_RUNS

@@ -31,7 +31,7 @@ from harness.errors import ContractViolation, InfrastructureError, JobFailed, Us
 from harness.history import runs as history
 from harness.history.job_logs import JobLogs, tee
 from harness.history.step_facts import egress_entry, step_entries
-from harness.history.store import new_run_id
+from harness.history.store import RECORD_VERSION, new_run_id
 from harness.images.standins import is_standin
 from harness.progress import Progress
 from harness.project.config import Settings
@@ -52,8 +52,6 @@ from harness.project.images import (
 from harness.project.monitor_check import monitoring_pass
 from harness.project.record import code_hashes, sha256_text
 from harness.project.run_local_config import RunLocalConfig, load_run_local
-
-RECORD_VERSION = 2  # raise when promotion starts to need fields older records lack
 
 
 @dataclass(frozen=True)

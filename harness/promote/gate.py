@@ -9,9 +9,9 @@ from typing import Any
 
 from harness.engine.docker import Engine
 from harness.errors import UserError
+from harness.history.store import RECORD_VERSION
 from harness.project.config import Settings
 from harness.project.record import code_hashes, sha256_text
-from harness.project.run_local import RECORD_VERSION
 from harness.promote.definitions import build_definition, differences
 
 
