@@ -21,9 +21,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from harness.emulator.executor import StepRecord, step_of_job
+from harness.emulator.job_names import step_of_job
+
+if TYPE_CHECKING:
+    from harness.emulator.executor import StepRecord
 
 _MARKS = {"Executing": "▶", "Succeeded": "✔", "Failed": "✖"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

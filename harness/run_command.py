@@ -1,12 +1,17 @@
 """`sagemaker-harness run -- COMMAND`: any command, its cloud code unchanged, against the local AWS endpoint.
 
-The harness opens a local environment (endpoint, S3, SageMaker, containers),
-builds the images the project maps, seeds the data it names, then runs the
-command with AWS_ENDPOINT_URL, the region, dummy credentials, instance
-metadata off and the SDK's telemetry off. Container logs stream to stderr as
-they come; each pipeline execution's steps are summarised at the end; the
-harness exits with the command's own exit code and leaves nothing behind,
-on Ctrl-C and SIGTERM too.
+The harness builds the images the project maps, binds the endpoint's port,
+and starts the command at once with AWS_ENDPOINT_URL, the region, dummy
+credentials, instance metadata off and the SDK's telemetry off. While the
+command starts (a script's `import sagemaker` takes seconds), the harness
+opens its local environment (endpoint, S3, SageMaker, containers) and seeds
+the data the project names; the command's requests wait until that is done.
+Container logs stream to stderr as they come; each pipeline execution's
+steps are summarised at the end; the harness exits with the command's own
+exit code and leaves nothing behind, on Ctrl-C and SIGTERM too.
+
+The environment's modules are imported only once the command runs: their
+import is part of what overlaps the command's start.
 """
 
 from __future__ import annotations
@@ -19,28 +24,27 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
-from harness.emulator.executor import PipelineRun, StepRecord
-from harness.emulator.kept_jobs import kept_folder
-from harness.emulator.pipeline_options import PipelineOptions
 from harness.emulator.platform import command_environment
-from harness.emulator.storage import EmbeddedS3
+from harness.emulator.server import Listener
 from harness.engine.docker import Engine
 from harness.errors import UserError
 from harness.history import store
-from harness.history.executions import record_executions
-from harness.history.job_logs import JobLogs, tee
-from harness.history.runs import remove_kept_folder
 from harness.lines import prefixed
 from harness.progress import Progress
 from harness.projectconfig import DataSeed, ImageSource, ProjectConfig
 from harness.signals import wait_for_child
 
-STOP_GRACE_S = 10.0  # after Ctrl-C or SIGTERM, how long the command may take to exit before it is killed
+if TYPE_CHECKING:
+    from harness.emulator.environment import LocalEnvironment
+    from harness.emulator.executor import PipelineRun, StepRecord
+    from harness.emulator.storage import EmbeddedS3
+    from harness.history.job_logs import JobLogs
+
+STOP_GRACE_S = 10.0  # after Ctrl-C, SIGTERM or a failure to open, how long the command may take to exit
 USER_SDK_CONFIG = Path("~/.config/sagemaker/config.yaml")
 
 
@@ -68,10 +72,34 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
         raise UserError("no command to run", fix="name it after `--`: sagemaker-harness run -- python pipeline.py")
     store.limits()  # a bad HARNESS_HISTORY_RUNS or _MB is refused before the command, not after it
     build_project_images(request.project.images, engine, progress, request.build)
+    listener = Listener.bind(engine.bridge_gateway(), request.port)  # a port in use fails here, before the command
+    try:
+        with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
+            environment = _command_environment(os.environ, listener.url, Path(scratch))
+            child = _start(request.command, request.cwd, environment)
+            try:
+                code = _beside(child, request, listener, engine, progress)
+            except BaseException:
+                _stop(child)  # the environment did not open, or Ctrl-C / SIGTERM: the command ends too
+                raise
+    finally:
+        listener.close()
+    progress.line(f"harness: {_shown(request.command)} exited with {code}")
+    return code
+
+
+def _beside(child: subprocess.Popen[Any], request: RunRequest, listener: Listener, engine: Engine,
+            progress: Progress) -> int:  # fmt: skip
+    """Open the environment while the command starts, seed it, let the command's requests through, wait for it;
+    then a record and report for every execution it started."""
+    from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+    from harness.emulator.kept_jobs import kept_folder
+    from harness.emulator.pipeline_options import PipelineOptions
+    from harness.history.job_logs import JobLogs, tee
+
     options = EnvironmentOptions(
         scope_name="cmd",
         images=request.project.aliases(),
-        port=request.port,
         asynchronous=request.asynchronous,
         sdk_session=False,  # the command imports the SDK itself; the harness need not
         on_notice=progress.line,
@@ -83,42 +111,45 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
             request.project.lambdas,
         ),
         keep_failed_in=kept_folder(request.state_dir) if request.keep_on_failure else None,
+        listener=listener,
+        hold_clients=True,
     )
     job_logs = JobLogs(store.files_of(request.state_dir, f".jobs-{os.getpid()}"))  # moved into each run's folder
     try:
         with LocalEnvironment.open(request.state_dir, engine, tee(progress.log, job_logs.write), progress.step,
                                    options) as env:  # fmt: skip
-            code = _run_in(request, env, job_logs, progress)
+            seed(env.s3, (*request.project.data, *request.data), progress)
+            timing = "return at once (--async)" if request.asynchronous else "return once the work ended " \
+                "(--async: at once)"  # fmt: skip
+            progress.line(
+                f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url}); "
+                f"Create*/Start* calls {timing}"
+            )
+            env.routes.ready.set()  # the command's requests, waiting meanwhile, are answered from now on
+            code = _wait(child)
+            _after(env, request.state_dir, job_logs, progress)
     finally:
         job_logs.close()
         shutil.rmtree(store.files_of(request.state_dir, f".jobs-{os.getpid()}").folder, ignore_errors=True)
-    progress.line(f"harness: {_shown(request.command)} exited with {code}")
     return code
 
 
-def _run_in(request: RunRequest, env: LocalEnvironment, job_logs: JobLogs, progress: Progress) -> int:
-    """The command against the open environment; then a record and report for every execution it started."""
-    seed(env.s3, (*request.project.data, *request.data), progress)
-    timing = "return at once (--async)" if request.asynchronous else "return once the work ended (--async: at once)"
-    progress.line(
-        f"harness: local AWS endpoint {env.endpoint_url} (containers: {env.s3.server.container_url}); "
-        f"Create*/Start* calls {timing}"
-    )
-    with tempfile.TemporaryDirectory(prefix="harness-cmd-") as scratch:
-        environment = _command_environment(os.environ, env.endpoint_url, Path(scratch))
-        code = _run(request.command, request.cwd, environment)
-    records = record_executions(request.state_dir, env, env.control.pipelines.runs, job_logs,
+def _after(env: LocalEnvironment, state_dir: Path, job_logs: JobLogs, progress: Progress) -> None:
+    from harness.history.executions import record_executions
+
+    records = record_executions(state_dir, env, env.control.pipelines.runs, job_logs,
                                 env.scope.engine.remove_container)  # fmt: skip
     summarise(progress, env.control.pipelines.runs, records)
     _drop_unrecorded_kept_jobs(env, records, progress)
     for use in env.stand_ins.used.values():
         progress.line(f"harness: {use.uri} ran on the stand-in {use.recipe.local_name}, not AWS's image")
-    return code
 
 
 def _drop_unrecorded_kept_jobs(env: LocalEnvironment, records: Sequence[dict[str, Any]], progress: Progress) -> None:
     """--keep-on-failure keeps pipeline steps' jobs, which `harness debug RUN STEP` finds through their run's
     record; a failed job the command started itself has no run to prune it with, so it is not kept."""
+    from harness.history.runs import remove_kept_folder
+
     recorded = {str(folder) for record in records for folder in store.kept_folders(record)}
     for job, folder in env.runner.kept.items():
         if str(folder) not in recorded:
@@ -187,9 +218,9 @@ def sdk_config_without_telemetry(inherited: Mapping[str, str]) -> dict[str, Any]
     return dict(config)
 
 
-def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
+def _start(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> subprocess.Popen[Any]:
     try:
-        child = subprocess.Popen(list(command), cwd=cwd, env=environment)
+        return subprocess.Popen(list(command), cwd=cwd, env=environment)
     except FileNotFoundError:
         raise CommandNotFound(
             f"command not found: {command[0]}",
@@ -197,17 +228,25 @@ def _run(command: Sequence[str], cwd: Path, environment: dict[str, str]) -> int:
         ) from None
     except PermissionError:
         raise CommandNotFound(f"{command[0]} is not executable", fix=f"chmod +x {command[0]}") from None
+
+
+def _wait(child: subprocess.Popen[Any]) -> int:
     try:
         return wait_for_child(child)
     except KeyboardInterrupt:  # Ctrl-C reached the command too (same terminal); SIGTERM did not: pass it on
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop(child)
         raise
+
+
+def _stop(child: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after STOP_GRACE_S; nothing if it has ended."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def summarise(progress: Progress, runs: Sequence[PipelineRun], records: Sequence[dict[str, Any]]) -> None:

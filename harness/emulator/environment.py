@@ -36,7 +36,7 @@ from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.platform import ImageResolver, container_environment, wheelhouse_platform
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
-from harness.emulator.server import Routes
+from harness.emulator.server import Listener, Routes
 from harness.emulator.step_cache import StepCache
 from harness.emulator.storage import EmbeddedS3, boto_session
 from harness.engine.docker import SCOPE_LABEL, Engine, Platform, Scope
@@ -69,6 +69,10 @@ class EnvironmentOptions:
     pipelines: PipelineOptions = field(default_factory=PipelineOptions)
     # --keep-on-failure: a failed job's containers and work folder are kept here (harness.emulator.kept_jobs).
     keep_failed_in: Path | None = None
+    # The endpoint's sockets, bound already (`run` starts its command against them before the environment opens).
+    listener: Listener | None = None
+    # Clients' requests wait until `env.routes.ready` is set (by the caller, once its data is seeded).
+    hold_clients: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,11 @@ class LocalEnvironment:
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
         scope = Scope(engine, options.scope_name)
         routes = Routes()
+        if options.hold_clients:
+            routes.ready.clear()
         # The SDK's parsed service models, shared; the bridge gateway, where containers reach the endpoint.
         s3 = EmbeddedS3(boto_session(_sdk_models() if options.sdk_session else None), routes,
-                        engine.bridge_gateway(), options.port)  # fmt: skip
+                        engine.bridge_gateway(), options.port, options.listener)  # fmt: skip
         endpoints = EndpointHost(scope, s3, work_dir, routes.logs.writer)
         control: SageMakerControlPlane | None = None
         runner: JobRunner | None = None

@@ -24,6 +24,7 @@ from harness.emulator.arns import sagemaker_arn
 from harness.emulator.awserrors import cap_reason, failure_reason
 from harness.emulator.callbacks import CallbackStopped
 from harness.emulator.expressions import Context, condition_holds, is_expression, resolve
+from harness.emulator.job_names import job_name
 from harness.emulator.lambda_step import LambdaFunctions
 from harness.emulator.pipeline_options import PipelineOptions, StepServices
 from harness.emulator.quality_check import QUALITY_CHECK_SETTINGS, run_quality_check
@@ -41,21 +42,6 @@ SUPPORTED_STEP_TYPES = (
     "Processing", "Training", "Transform", "Tuning", "Model", "RegisterModel", "Condition", "Fail", "Lambda",
     "Callback", "QualityCheck",
 )  # fmt: skip
-
-
-_JOB_PREFIX = re.compile(r"^pipelines-[0-9a-z]{12}-")  # job_name's, before the step
-
-
-def step_of_job(job: str) -> str:
-    """A pipeline job's name less its `pipelines-<execution id>-` prefix (a retry's `-N` stays); others as they are."""
-    return _JOB_PREFIX.sub("", job)
-
-
-def job_name(execution_id: str, step: str, attempt: int = 1) -> str:
-    """The job a pipeline step starts is named after the execution and the step (at most 63 characters); a retry's
-    job after its attempt too."""
-    suffix = f"-{attempt}" if attempt > 1 else ""
-    return f"pipelines-{execution_id}-{step}"[: 63 - len(suffix)].strip("-") + suffix
 
 
 class StepFailed(Exception):

@@ -4,6 +4,9 @@ A request is `POST /` with `X-Amz-Target: <Prefix>.<Operation>` and a JSON
 body; a reply is JSON, timestamps as epoch seconds; an error is HTTP 4xx/5xx
 with `{"__type": <code>, "message": ...}`, which botocore turns into the
 `ClientError` user code expects from AWS.
+
+The few errors the endpoint answers for moto's services itself (S3's REST XML,
+the query protocol of STS, IAM and the rest) are XML, in each one's shape.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore.exceptions import ClientError
 
@@ -71,6 +75,18 @@ def error_reply(code: str, message: str, status: int = 400) -> Reply:
         body,
         {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": code},
     )
+
+
+def xml_error_reply(code: str, message: str, status: int, s3: bool) -> Reply:
+    """S3's error document (`<Error>`), or the query protocol's (`<ErrorResponse>`): botocore parses each."""
+    request_id = str(uuid.uuid4())
+    error = f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+    if s3:
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{error}<RequestId>{request_id}</RequestId></Error>'
+    else:
+        body = f"<ErrorResponse><Error><Type>Receiver</Type>{error}</Error><RequestId>{request_id}</RequestId>" \
+            "</ErrorResponse>"  # fmt: skip
+    return Reply(status, body.encode(), {"Content-Type": "application/xml", "x-amz-request-id": request_id})
 
 
 def fault_reply(error: BaseException) -> Reply:

@@ -10,6 +10,11 @@ It listens on 127.0.0.1 and, for containers, on the Docker bridge's gateway
 address (not on every interface: other hosts cannot reach it). Every request
 moto serves is pinned to the local account, so moto never needs to look the
 caller's access key up in its IAM model.
+
+Its sockets (`Listener`) can be bound before the server exists: `run` starts
+its command against the endpoint's URL at once and opens the environment
+while the command imports the SDK. Until the environment is ready (its data
+seeded), clients' requests wait; the harness's own are marked and pass.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from harness.emulator.protocol import (
     json_reply,
     parse_body,
     unknown_operation,
+    xml_error_reply,
 )
 from harness.emulator.replies import reply_deadline_s, reply_within
 from harness.errors import InfrastructureError, UserError
@@ -48,9 +54,24 @@ _LOG = logging.getLogger(__name__)
 _INVOCATIONS = re.compile(
     r"^/endpoints/(?P<name>[^/]+)/(?P<kind>invocations|async-invocations|invocations-response-stream)$"
 )
+_SIGNED_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/(?P<service>[^/]+)/aws4_request")  # SigV4's scope
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency", 500: "Internal Server Error"}
+_STATUS_TEXT = {
+    200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}  # fmt: skip
+# The harness's own requests carry this header: they pass while clients wait for the environment to be ready.
+INTERNAL_HEADER = "X-Harness-Internal"
+_INTERNAL_KEY = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
+READY_WAIT_S = 120.0  # how long a client's request waits for the environment to open (it takes about a second)
+LISTEN_BACKLOG = 128  # connections waiting while the server is not yet serving
+
+
+def _ready_now() -> threading.Event:
+    ready = threading.Event()
+    ready.set()
+    return ready
 
 
 @dataclass
@@ -61,6 +82,10 @@ class Routes:
     sagemaker: Any = None  # SageMakerControlPlane
     endpoints: EndpointHost | None = None
     requests: list[str] = field(default_factory=list)  # "Service.Operation" of every request, for the run record
+    # Set once clients may be answered (`run` clears it until its data is seeded); the harness's own requests
+    # (INTERNAL_HEADER) never wait for it.
+    ready: threading.Event = field(default_factory=_ready_now)
+    stopped: bool = False  # the server is stopping: a request that waited for `ready` is refused
 
 
 class LocalAwsApp:
@@ -74,7 +99,9 @@ class LocalAwsApp:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         path = environ.get("PATH_INFO", "")
         invocation = _INVOCATIONS.match(path) if environ.get("REQUEST_METHOD") == "POST" else None
-        if target.startswith("SageMaker."):
+        if _INTERNAL_KEY not in environ and (not self.routes.ready.wait(READY_WAIT_S) or self.routes.stopped):
+            reply = _not_ready(environ, target, invocation is not None)
+        elif target.startswith("SageMaker."):
             reply = self._json(target.removeprefix("SageMaker."), environ, self._sagemaker)
         elif target.startswith("Harness."):  # the harness's own calls (`sagemaker-harness monitor run`)
             reply = self._json(target.removeprefix("Harness."), environ, self._harness)
@@ -165,6 +192,15 @@ class LocalAwsApp:
             )
 
 
+def _not_ready(environ: dict[str, Any], target: str, invocation: bool) -> Reply:
+    """503 in the protocol the request spoke: the environment did not open in time, or the endpoint is stopping."""
+    message = "the local AWS endpoint is not ready (starting or stopping); retry"
+    if target or invocation:
+        return error_reply("ServiceUnavailable", message, 503)
+    scope = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return xml_error_reply("ServiceUnavailable", message, 503, s3=scope is None or scope["service"] == "s3")
+
+
 def _model_error_reply(error: ClientError) -> Reply:
     response: Any = error.response
     body = {
@@ -177,35 +213,43 @@ def _model_error_reply(error: ClientError) -> Reply:
     return Reply(424, json.dumps(body).encode(), {"Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"})
 
 
-def _bind_problem(host: str, port: int) -> str:
-    """Why the server could not listen there ('' if it can): werkzeug would exit the process instead of raising."""
-    if port == 0:
-        return ""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no problem
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            return error.strerror or str(error)
-    return ""
-
-
 def _body(environ: dict[str, Any]) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     stream = environ["wsgi.input"]
     return bytes(stream.read(length)) if length else b""
 
 
-class LocalAwsServer:
-    """The endpoint's listening sockets (loopback, and the bridge gateway for containers), one app behind both."""
+class Listener:
+    """The endpoint's listening sockets: 127.0.0.1, and the Docker bridge's gateway (where containers reach it) on
+    the same port. Binding needs no slow import, so a command can be pointed at the URL before the server exists;
+    a connection made meanwhile waits in the backlog until the server serves it."""
 
-    def __init__(self, routes: Routes, bridge_address: str | None = None, port: int = 0) -> None:
-        self.routes = routes
+    def __init__(self, sockets: list[socket.socket], bridge_address: str | None) -> None:
+        self.sockets = sockets
+        self.port = int(sockets[0].getsockname()[1])
         self._bridge_address = bridge_address
-        self._port = port
-        self._servers: list[Any] = []
-        self._threads: list[threading.Thread] = []
-        self.port = 0
+
+    @classmethod
+    def bind(cls, bridge_address: str | None = None, port: int = 0) -> Listener:
+        try:
+            first = _listening("127.0.0.1", port)
+        except OSError as error:
+            raise UserError(
+                f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}",
+                fix="choose another port (--port), or stop what listens there (`ss -ltnp | grep :PORT`)",
+            ) from None
+        sockets = [first]
+        if bridge_address:
+            bound = int(first.getsockname()[1])
+            try:
+                sockets.append(_listening(bridge_address, bound))
+            except OSError as error:
+                first.close()
+                raise InfrastructureError(
+                    f"cannot listen on the Docker bridge {bridge_address}:{bound}: {error.strerror or error}",
+                    fix="retry (another program took the port), or check `ip addr show docker0`",
+                ) from None
+        return cls(sockets, bridge_address)
 
     @property
     def url(self) -> str:
@@ -216,32 +260,62 @@ class LocalAwsServer:
         """The URL containers use: the bridge gateway, where the second socket listens."""
         return f"http://{self._bridge_address}:{self.port}" if self._bridge_address else self.url
 
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as an HTTP server binds: TIME_WAIT is no problem
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class LocalAwsServer:
+    """The endpoint's server: one app behind the listener's sockets (bound here, unless given already bound)."""
+
+    def __init__(
+        self, routes: Routes, bridge_address: str | None = None, port: int = 0, listener: Listener | None = None
+    ) -> None:
+        self.routes = routes
+        self._bridge_address = bridge_address
+        self._port = port
+        self._listener = listener
+        self._servers: list[Any] = []
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        return self._listener.port if self._listener else 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def container_url(self) -> str:
+        """The URL containers use: the bridge gateway, where the second socket listens."""
+        return self._listener.container_url if self._listener else self.url
+
     def start(self) -> LocalAwsServer:
+        if self._listener is None:
+            self._listener = Listener.bind(self._bridge_address, self._port)
         # Slow imports: only when a server is started.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         app = LocalAwsApp(DomainDispatcherApplication(create_backend_app), self.routes)
-        problem = _bind_problem("127.0.0.1", self._port)
-        if problem:
-            raise UserError(
-                f"cannot listen on 127.0.0.1:{self._port}: {problem}",
-                fix="choose another port (--port), or stop what listens there (`ss -ltnp | grep :PORT`)",
-            )
-        first = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._serve(first)
-        self.port = first.server_port
-        if self._bridge_address:
-            problem = _bind_problem(self._bridge_address, self.port)
-            if problem:
-                self.stop()
-                raise InfrastructureError(
-                    f"cannot listen on the Docker bridge {self._bridge_address}:{self.port}: {problem}",
-                    fix="retry (another program took the port), or check `ip addr show docker0`",
-                )
-            self._serve(make_server(self._bridge_address, self.port, app, threaded=True,
-                                    request_handler=MotoRequestHandler))  # fmt: skip
+        for sock in self._listener.sockets:
+            host, port = sock.getsockname()[:2]
+            self._serve(make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler,
+                                    fd=sock.fileno()))  # fmt: skip
         threading.Thread(target=_warm_up, args=(app,), name="moto-warm-up", daemon=True).start()
         return self
 
@@ -253,12 +327,16 @@ class LocalAwsServer:
         self._threads.append(thread)
 
     def stop(self) -> None:
+        self.routes.stopped = True
+        self.routes.ready.set()  # a client still waiting is answered now, not after READY_WAIT_S
         for server in self._servers:
             server.shutdown()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
         self._servers, self._threads = [], []
+        if self._listener is not None:
+            self._listener.close()
 
 
 # A signature's scope names the service; moto dispatches by it. The keys are the dummy ones every client gets.
@@ -280,4 +358,5 @@ def _warm_up(app: WsgiApp) -> None:
             "SignedHeaders=host, Signature=0"  # fmt: skip
         body = "Action=GetCallerIdentity&Version=2011-06-15" if service == "sts" else ""
         with contextlib.suppress(Exception):  # an optimisation only: a real request does the same work
-            client.open(path, method=method, headers={**headers, "Authorization": authorization}, data=body)
+            client.open(path, method=method, data=body,
+                        headers={**headers, "Authorization": authorization, INTERNAL_HEADER: "1"})  # fmt: skip

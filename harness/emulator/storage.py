@@ -18,10 +18,11 @@ import botocore.session
 from botocore.config import Config
 from botocore.loaders import Loader
 
+from harness.emulator.server import INTERNAL_HEADER, LocalAwsServer, Routes
 from harness.errors import InfrastructureError, UserError
 
 if TYPE_CHECKING:
-    from harness.emulator.server import Routes
+    from harness.emulator.server import Listener
 
 REGION = "us-east-1"
 # Static dummy credentials: they keep boto3 from searching the host's credential
@@ -75,6 +76,11 @@ def boto_session(models: Loader | None = None) -> boto3.Session:
     return session
 
 
+def _mark_internal(request: Any, **_: Any) -> None:
+    """The harness's own S3 requests pass while clients wait for the environment (`Routes.ready`)."""
+    request.headers[INTERNAL_HEADER] = "1"
+
+
 class EmbeddedS3:
     """The local S3: moto's server behind the local AWS endpoint, with the few S3 operations the harness needs.
 
@@ -88,10 +94,9 @@ class EmbeddedS3:
         routes: Routes | None = None,
         bridge_address: str | None = None,
         port: int = 0,
+        listener: Listener | None = None,
     ) -> None:
-        from harness.emulator.server import LocalAwsServer, Routes
-
-        self.server = LocalAwsServer(routes or Routes(), bridge_address, port)
+        self.server = LocalAwsServer(routes or Routes(), bridge_address, port, listener)
         self.endpoint_url = ""
         self._client: Any = None
         # One session for every S3 client of the run (ours and the SDK's): botocore parses a service's model
@@ -104,6 +109,7 @@ class EmbeddedS3:
         self._client = self.boto_session.client(
             "s3", endpoint_url=self.endpoint_url, config=Config(retries={"max_attempts": 2})
         )
+        self._client.meta.events.register("before-send", _mark_internal)
         return self
 
     def stop(self) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.emulator.environment import LocalEnvironment
-from harness.emulator.executor import PipelineRun, job_name
+from harness.emulator.executor import PipelineRun
+from harness.emulator.job_names import job_name
 from harness.emulator.storage import S3Uri
 
 

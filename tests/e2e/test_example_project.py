@@ -123,6 +123,22 @@ def _exports(text: str) -> dict[str, str]:
     return values
 
 
+QUICK_LISTING = "import boto3; print(boto3.client('s3').list_objects_v2(Bucket='early-team')['KeyCount'])"
+
+
+def test_a_command_quicker_than_the_environment_sees_the_seeded_data(tmp_path: Path, images: dict) -> None:
+    """`run` starts the command before its environment is open (to overlap the command's start); a command
+    whose first request comes before the data is seeded is answered once it is, never with a missing object."""
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+    result = subprocess.run(
+        harness("run", "--data", "rows.csv=s3://early-team/raw/rows.csv", "--", sys.executable, "-c", QUICK_LISTING),
+        cwd=tmp_path, env=audited_environment(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+    assert "harness: seeded s3://early-team/raw/rows.csv" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

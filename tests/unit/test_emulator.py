@@ -7,12 +7,16 @@ import json
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness.emulator.controlplane import implemented
@@ -20,7 +24,8 @@ from harness.emulator.logs import LogStore
 from harness.emulator.paging import page
 from harness.emulator.platform import CHILD_SITE, command_environment, repository
 from harness.emulator.protocol import AwsFault, error_reply, json_reply
-from harness.emulator.server import LocalAwsServer, Routes
+from harness.emulator.server import Listener, LocalAwsServer, Routes
+from harness.emulator.storage import EmbeddedS3
 from harness.errors import UserError
 from harness.projectconfig import load_project
 from harness.run_command import sdk_config_without_telemetry
@@ -181,6 +186,74 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             LocalAwsServer(Routes(), port=first.port).start()
     finally:
         first.stop()
+
+
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
+
+
+def _plain(service: str, url: str) -> Any:
+    """A client as a command makes one (no harness marker), trying once."""
+    return boto3.Session().client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="a",
+                                  aws_secret_access_key="b", config=ONE_ATTEMPT)  # fmt: skip
+
+
+def test_clients_wait_for_the_environment_while_the_harness_seeds_it() -> None:
+    """`run` starts its command before the environment is open: the command's first request waits until the data
+    is seeded (so it sees it), while the harness's own requests pass."""
+    listener = Listener.bind()  # bound first, as `run` binds it before starting the command
+    routes = Routes()
+    routes.ready.clear()
+    answers: list[list[str]] = []
+    client = _plain("s3", listener.url)
+    early = threading.Thread(target=lambda: answers.append([b["Name"] for b in client.list_buckets()["Buckets"]]))
+    early.start()  # connects before anything serves the port: it waits in the backlog
+    s3 = EmbeddedS3(routes=routes, listener=listener).start()
+    try:
+        s3.ensure_bucket("seeded-by-the-harness")  # the harness's own client is not held
+        early.join(0.5)
+        assert early.is_alive() and answers == []  # the client's request still waits
+        routes.ready.set()
+        early.join(10)
+        assert len(answers) == 1 and "seeded-by-the-harness" in answers[0]
+    finally:
+        s3.stop()
+
+
+class _CountedEvent(threading.Event):
+    """An event that counts the waits on it: the test knows when both requests are held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def test_a_client_still_waiting_when_the_endpoint_stops_is_answered_unavailable() -> None:
+    routes = Routes(ready=_CountedEvent())
+    server = LocalAwsServer(routes).start()
+    sts = _plain("sts", server.url)
+    errors: list[str] = []
+
+    def call(operation: Callable[[], object]) -> None:
+        try:
+            operation()
+        except ClientError as error:
+            errors.append(error.response["Error"]["Code"])
+
+    s3 = _plain("s3", server.url)
+    waiting = [threading.Thread(target=call, args=(op,)) for op in (s3.list_buckets, sts.get_caller_identity)]
+    for thread in waiting:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while routes.ready.waits < 2 and time.monotonic() < deadline:  # both requests held at the gate
+        time.sleep(0.01)
+    server.stop()  # the environment failed to open, say: the waiting requests are answered at once
+    for thread in waiting:
+        thread.join(10)
+    assert errors == ["ServiceUnavailable", "ServiceUnavailable"]  # in S3's XML, and in the query protocol's
 
 
 def test_project_configuration_reads_data_and_images_relative_to_its_file(tmp_path: Path) -> None:

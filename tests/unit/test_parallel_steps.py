@@ -119,7 +119,7 @@ def test_the_local_limit_comes_from_cores_and_memory_and_must_be_positive() -> N
 
 
 def test_a_jobs_step_is_read_back_from_its_name_whatever_letters_the_execution_id_has() -> None:
-    from harness.emulator.executor import job_name, step_of_job
+    from harness.emulator.job_names import job_name, step_of_job
 
     assert step_of_job(job_name("zq9x0a1b2c3y", "Train", attempt=2)) == "Train-2"
     assert step_of_job("my-own-job") == "my-own-job"
