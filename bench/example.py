@@ -255,7 +255,7 @@ marks["image checks (--no-build)"] = time.perf_counter() - began
 began = time.perf_counter()
 from harness.emulator.environment import EnvironmentOptions, LocalEnvironment  # noqa: E402
 marks["beside the command: import harness.emulator.environment"] = time.perf_counter() - began
-options = EnvironmentOptions(scope_name="bench-probe", images=project.aliases())
+options = EnvironmentOptions(scope_name="bench-probe", images=project.aliases(), sdk_session=False)  # as `run`
 began = time.perf_counter()
 with LocalEnvironment.open(Path(tempfile.mkdtemp()), engine, progress.log, progress.step, options) as env:
     marks["beside the command: LocalEnvironment.open()"] = time.perf_counter() - began

@@ -8,6 +8,7 @@ only the harness and the SageMaker SDK do, through the endpoint URL.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 # Static dummy credentials: they keep boto3 from searching the host's credential
 # chain (files, instance metadata); the local server accepts any.
+MULTIPART_BYTES = 8 << 20  # boto3's own multipart threshold
 LOCAL_CREDENTIALS = {"aws_access_key_id": "harness-local", "aws_secret_access_key": "harness-local"}
 
 
@@ -133,12 +135,28 @@ class EmbeddedS3:
             self.client.create_bucket(Bucket=bucket)
 
     def put_file(self, path: Path, uri: S3Uri) -> None:
-        self.ensure_bucket(uri.bucket)
-        self.client.upload_file(str(path), uri.bucket, uri.key)
+        """One PUT for a file up to MULTIPART_BYTES (no transfer threads: a step's outputs are mostly small), a
+        multipart upload beyond; the bucket is created if it does not exist."""
+        if path.stat().st_size > MULTIPART_BYTES:
+            self._into_bucket(uri.bucket, lambda: self.client.upload_file(str(path), uri.bucket, uri.key))
+            return
+
+        def put() -> None:
+            with path.open("rb") as body:
+                self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
+
+        self._into_bucket(uri.bucket, put)
 
     def put_bytes(self, data: bytes, uri: S3Uri) -> None:
-        self.ensure_bucket(uri.bucket)
-        self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=data)
+        self._into_bucket(uri.bucket, lambda: self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=data))
+
+    def _into_bucket(self, bucket: str, write: Callable[[], object]) -> None:
+        """Write, creating the bucket on NoSuchBucket and writing again: no listing before every write."""
+        try:
+            write()
+        except self.client.exceptions.NoSuchBucket:
+            self.ensure_bucket(bucket)
+            write()
 
     def put_tree(self, folder: Path, prefix: S3Uri) -> list[S3Uri]:
         """Upload every file under `folder`, keeping relative paths under `prefix`."""
@@ -175,8 +193,11 @@ class EmbeddedS3:
             raise UserError(f"{uri} does not exist in the local S3") from None
 
     def get_file(self, uri: S3Uri, path: Path) -> None:
-        """Download one object to `path`, streamed (never whole in memory)."""
-        self.client.download_file(uri.bucket, uri.key, str(path))
+        """Download one object to `path`, streamed (never whole in memory): one GET, no transfer threads."""
+        body = self.client.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+        with path.open("wb") as target:
+            for block in body.iter_chunks(1 << 20):
+                target.write(block)
 
     def sha256(self, uri: S3Uri) -> str:
         digest = hashlib.sha256()
@@ -205,7 +226,7 @@ class EmbeddedS3:
         for key in keys:
             target = into / (key[len(prefix.key) :].lstrip("/") or Path(key).name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.client.download_file(prefix.bucket, key, str(target))
+            self.get_file(S3Uri(prefix.bucket, key), target)
             paths.append(target)
         return paths
 

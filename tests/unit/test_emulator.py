@@ -126,6 +126,60 @@ def test_a_client_built_for_an_aws_host_goes_to_the_local_endpoint_and_the_users
     assert json.loads(out.stdout) == ["http://127.0.0.1:4566", "http://10.1.2.3:9000", True]
 
 
+LOADER_PROBE = """
+import json, boto3, botocore.loaders, botocore.session
+sessions = [boto3.Session(region_name="us-east-1") for _ in range(3)] + [botocore.session.get_session()]
+loaders = [getattr(s, "_session", s).get_component("data_loader") for s in sessions]
+paths = loaders[0].search_paths
+models = [s.client("sts", aws_access_key_id="a", aws_secret_access_key="b").meta.service_model for s in sessions[:2]]
+print(json.dumps([len({id(x) for x in loaders}), botocore.loaders.create_loader() is loaders[0],
+                  len(paths) == len(set(paths)), any(p.endswith("boto3/data") for p in paths),
+                  models[0].operation_names == models[1].operation_names]))
+"""
+
+
+def test_a_commands_botocore_sessions_share_one_loader_of_parsed_models(tmp_path: Path) -> None:
+    env = command_environment({}, "http://127.0.0.1:4566", tmp_path / "e", tmp_path / "s")
+    out = subprocess.run([sys.executable, "-c", LOADER_PROBE], env=env, capture_output=True, text=True, check=True)
+    one_loader, the_sdks_too, no_repeated_path, boto3_path_kept, same_models = json.loads(out.stdout)
+    assert one_loader == 1 and the_sdks_too  # sts_regional_endpoint's create_loader() gets it as well
+    assert no_repeated_path and boto3_path_kept  # boto3 appended its data folder once, not once a session
+    assert same_models
+
+
+CONFIG_PROBE = """
+import json, jsonschema
+import sagemaker.config.config as config_module, sagemaker.config as package, sagemaker.utils as utils
+import sagemaker.session as session, sagemaker.local.local_session as local_session
+schema = config_module.SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
+bad = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": "yes"}}}}
+good = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+def message(validate, config):
+    try:
+        validate(config)
+    except jsonschema.ValidationError as error:
+        return [error.message, list(error.absolute_path)]
+checked = []
+jsonschema.validators.validator_for(schema).check_schema = lambda *a: checked.append(1)
+ours = [message(f.validate_sagemaker_config, bad) for f in (config_module, package, utils, session, local_session)]
+utils.validate_sagemaker_config(good)
+print(json.dumps([message(lambda c: jsonschema.validate(c, schema), bad), ours, message(utils.validate_sagemaker_config,
+      good), len(checked)]))
+"""
+
+
+def test_a_commands_sdk_validates_its_config_as_jsonschema_does_without_rechecking_the_sdks_own_schema(
+    tmp_path: Path,
+) -> None:
+    env = command_environment({}, "http://127.0.0.1:4566", tmp_path / "e", tmp_path / "s")
+    out = subprocess.run([sys.executable, "-c", CONFIG_PROBE], env=env, capture_output=True, text=True, check=True)
+    expected, ours, good, schema_checks = json.loads(out.stdout.splitlines()[-1])  # after the SDK's own notices
+    assert expected and expected[0] == "'yes' is not of type 'boolean'"  # what the SDK's own validation says
+    assert ours == [expected] * 5  # the same error, by every name the SDK's modules call it
+    assert good is None
+    assert schema_checks == 1  # only the probe's own jsonschema.validate checked the schema; ours did not
+
+
 EXIT_PROBE = """
 import atexit, gc, sys, types
 sys.modules["sagemaker"] = types.ModuleType("sagemaker")  # as if the script had imported the SDK

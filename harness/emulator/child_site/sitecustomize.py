@@ -7,15 +7,27 @@ Adjustments, all but the last applied right after their module is imported (neve
   `default_bucket()` and `account_id()`), and an explicit endpoint wins over
   AWS_ENDPOINT_URL. Any client whose endpoint is an AWS host is created against
   the local endpoint instead: nothing reaches AWS.
+- botocore.loaders: each botocore session parses the service models it uses
+  from their JSON files (SageMaker's alone takes ~0.1 s), and a pipeline
+  script makes several sessions (its own `boto3.Session()`, the SDK's, and a
+  fresh loader for every `sts_regional_endpoint()`): ~0.6 s of a pipeline
+  script's own 1.3 s outside its jobs went there. Loaders for the same search
+  path are one shared loader, as every client of one session already shares
+  its session's; boto3's appending of its own data folder to it once per
+  session is kept to one entry.
 - sagemaker.session: the SDK's pollers (`_wait_until`, `_wait_until_training_done`,
   behind `Processor.run()`, `Estimator.fit()`, `deploy()`, `Transformer.wait()`)
   sleep 5-30 s *before* their first describe. Locally the work has already ended
   when that describe would run, so they describe first and sleep only if it has
   not: the same answers, no idle wait.
-- sagemaker.config: the SDK validates its whole config with jsonschema on every
-  config lookup (~0.1 s each, about a hundred per pipeline build), and the
-  config `run` hands the command (telemetry off) makes every lookup pay it. A
-  config that passed once passes again: each distinct config is validated once.
+- sagemaker.config.config: the SDK validates its whole config with jsonschema
+  on every config lookup (~0.1 s each, about a hundred per pipeline build),
+  and the config `run` hands the command (telemetry off) makes every lookup
+  pay it. A config that passed once passes again: each distinct config is
+  validated once. And `jsonschema.validate` first checks the SDK's own schema
+  against JSON Schema's metaschema (~0.25 s, on every distinct config): that
+  schema is the SDK's constant, so the config is validated against it as
+  `jsonschema.validate` does, less that check (the same errors, raised alike).
 - the interpreter's exit: a process that imported the SDK holds about a million
   objects, and Python's finalization walks them all in several garbage
   collections (0.4-0.6 s after the last line of a pipeline script). After every
@@ -39,6 +51,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 from typing import Any
 
 _LOCAL = os.environ.get("HARNESS_LOCAL_ENDPOINT_URL", "")
@@ -97,26 +110,62 @@ def _describe_first(module: Any) -> None:
         module._wait_until_training_done = _wait_until_training_done
 
 
-def _validate_once(module: Any) -> None:
-    validate = getattr(module, "validate_sagemaker_config", None)
-    if validate is None:
+class _UniquePaths(list):  # type: ignore[type-arg]
+    """A shared loader's search paths: a folder already there is not appended again (boto3 appends its own data
+    folder to its session's loader every time a session is made)."""
+
+    def append(self, path: Any) -> None:
+        if path not in self:
+            super().append(path)
+
+
+def _shared_loaders(module: Any) -> None:
+    create = getattr(module, "create_loader", None)
+    if create is None:
         return
+    made: dict[Any, Any] = {}
+    lock = threading.Lock()
+
+    def create_loader(search_path_string: Any = None) -> Any:
+        with lock:
+            loader = made.get(search_path_string)
+            if loader is None:
+                loader = made[search_path_string] = create(search_path_string)
+                if type(getattr(loader, "_search_paths", None)) is list:
+                    loader._search_paths = _UniquePaths(loader._search_paths)
+        return loader
+
+    module.create_loader = create_loader  # botocore.session imports it by name after this ran
+
+
+def _validate_once(module: Any) -> None:
+    schema = getattr(module, "SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA", None)
+    if getattr(module, "validate_sagemaker_config", None) is None or schema is None:
+        return
+    import jsonschema  # type: ignore[import-untyped]  # the SDK's own dependency, which the module imported
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
     passed: set[str] = set()
 
     def validate_sagemaker_config(sagemaker_config: Any = None) -> Any:
         key = json.dumps(sagemaker_config, sort_keys=True, default=str)
         if key in passed:
             return None
-        result = validate(sagemaker_config)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(sagemaker_config))
+        if error is not None:
+            raise error
         passed.add(key)
-        return result
+        return None
 
+    # load_sagemaker_config calls it by this module's name; the package and the SDK's other modules import it
+    # from here, after this ran.
     module.validate_sagemaker_config = validate_sagemaker_config
 
 
 _AFTER_IMPORT = {
+    "botocore.loaders": _shared_loaders,
     "botocore.client": _local_endpoints,
-    "sagemaker.config": _validate_once,
+    "sagemaker.config.config": _validate_once,
     "sagemaker.session": _describe_first,
 }
 
