@@ -44,14 +44,20 @@ Pipeline steps and jobs run as containers that reach the endpoint with the
 same settings; their log lines and step statuses are printed, so pytest shows
 them with a failing test.
 
+The project's configuration applies as under `sagemaker-harness run`: the
+`[tool.harness]` table of the nearest pyproject.toml at or above the test's
+file (its `images`, those with a Dockerfile built when absent; its `data`,
+seeded before the test; `lambda`, `faults`, `max-parallel`, `wheelhouse`).
+
 Options, by marker on the test, its class or module (`pytestmark`):
 
     @pytest.mark.sagemaker_local_aws(images={"<account>.dkr.ecr.<region>.amazonaws.com/team/prep:1": "prep:dev"},
                                      asynchronous=True)
 
 `images` maps a cloud image URI (or its repository) to the local image that
-stands for it (an image tagged with the URI itself needs no entry);
-`asynchronous` makes Create*/Start* return at once, as the service does.
+stands for it (an image tagged with the URI itself needs no entry), over the
+configuration's; `asynchronous` makes Create*/Start* return at once, as the
+service does.
 
 One endpoint per test: its state folder is under tmp_path, and when the test
 ends (pass or fail) its containers, networks, endpoints and server are gone.
@@ -67,6 +73,7 @@ Subprocesses are not guarded; `environment` points them at the endpoint.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +92,7 @@ from harness.check.workspace import model_folder
 from harness.emulator.inference_client import HealthProbe, InferenceClient, Reply, probe_health
 from harness.engine.docker import Container, Engine, Scope
 from harness.engine.egress import Seal, local_allowance, sealed
+from harness.errors import UserError
 
 if TYPE_CHECKING:  # imported when a fixture needs them: the SDK and moto take ~2 s to import, every pytest run
     import boto3
@@ -365,17 +373,32 @@ def sagemaker_local_aws(request: pytest.FixtureRequest, sagemaker_engine: Engine
     """The local AWS endpoint for one test, with its environment; everything it started is gone after the test."""
     from harness.emulator.arns import REGION
     from harness.emulator.environment import EnvironmentOptions, LocalEnvironment
+    from harness.emulator.pipeline_options import PipelineOptions
     from harness.emulator.platform import command_environment
     from harness.emulator.storage import LOCAL_CREDENTIALS
-    from harness.run_command import write_command_files
+    from harness.progress import Progress
+    from harness.projectconfig import load_project
+    from harness.run_command import build_project_images, seed, write_command_files
 
+    marked = _local_aws_options(request.node.get_closest_marker(LOCAL_AWS_MARKER))
+    progress = Progress(stream=sys.stdout, live=False)  # pytest shows what a failing test printed
+    try:
+        project = load_project(request.path.parent)  # the test's project: its [tool.harness], as `run` reads it
+        build_project_images(project.images, sagemaker_engine, progress, build=False)  # the absent ones
+    except UserError as error:
+        pytest.fail(error.render(), pytrace=False)
     options = EnvironmentOptions(
-        scope_name="pytest-aws", **_local_aws_options(request.node.get_closest_marker(LOCAL_AWS_MARKER))
+        scope_name="pytest-aws",
+        images={**project.aliases(), **marked.get("images", {})},
+        asynchronous=marked.get("asynchronous", False),
+        wheelhouse=project.wheelhouse,
+        pipelines=PipelineOptions(project.max_parallel, True, project.faults, project.lambdas),
     )
     folder = tmp_path / "local-aws"
     folder.mkdir()
     command_files = write_command_files(folder, os.environ)
     with LocalEnvironment.open(folder / "state", sagemaker_engine, _print_log, _print_step, options) as env:
+        seed(env.s3, project.data, progress)
         url = env.endpoint_url
         yield LocalAws(
             url=url,

@@ -30,6 +30,7 @@ import yaml
 
 from harness.emulator.platform import command_environment
 from harness.emulator.server import Listener
+from harness.emulator.step_cache import cache_limit
 from harness.engine.docker import Engine
 from harness.errors import UserError
 from harness.history import store
@@ -71,6 +72,7 @@ def run_command(request: RunRequest, engine: Engine, progress: Progress) -> int:
     if not request.command:
         raise UserError("no command to run", fix="name it after `--`: sagemaker-harness run -- python pipeline.py")
     store.limits()  # a bad HARNESS_HISTORY_RUNS or _MB is refused before the command, not after it
+    cache_limit()  # and a bad HARNESS_STEP_CACHE_MB
     build_project_images(request.project.images, engine, progress, request.build)
     listener = Listener.bind(engine.bridge_gateway(), request.port)  # a port in use fails here, before the command
     try:

@@ -37,7 +37,7 @@ from harness.emulator.platform import ImageResolver, container_environment, whee
 from harness.emulator.registry import ModelRegistry
 from harness.emulator.runner import JobRunner, LogSink
 from harness.emulator.server import Listener, Routes
-from harness.emulator.step_cache import StepCache
+from harness.emulator.step_cache import StepCache, cache_limit
 from harness.emulator.storage import EmbeddedS3, boto_session
 from harness.engine.docker import SCOPE_LABEL, Engine, Platform, Scope
 from harness.engine.egress import Seal, local_allowance, sealed
@@ -109,6 +109,7 @@ class LocalEnvironment:
         options: EnvironmentOptions | None = None,
     ) -> Iterator[LocalEnvironment]:
         options = options or EnvironmentOptions()
+        cache_bytes = cache_limit()  # a bad HARNESS_STEP_CACHE_MB is refused before anything starts
         allowance = local_allowance(engine)  # the Docker bridge's subnet, read from the engine
         state_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
@@ -132,7 +133,7 @@ class LocalEnvironment:
                     {**container_environment(s3.server.container_url), **pip_environment}, resolver, pip_mounts
                 )
                 services = StepServices(
-                    cache=StepCache(state_dir / "step-cache", s3, resolver.local_id),
+                    cache=StepCache(state_dir / "step-cache", s3, resolver.local_id, cache_bytes),
                     lambdas=LambdaFunctions(options.pipelines.lambdas, lambda: s3.endpoint_url),
                     on_log=on_log,
                     on_notice=options.on_notice,

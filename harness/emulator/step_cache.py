@@ -9,7 +9,10 @@ README: the local image each job would run is compared by its ID, so a rebuilt i
 A local server's S3 lives only as long as the server (a `run` command's lasts as long as the command), so an
 entry keeps a copy of the objects the job wrote (its outputs), content-addressed under the state folder, and a
 hit puts them back at the same URIs before the step's properties point downstream steps at them. Entries past
-every expiry are pruned when a pipeline run opens the cache.
+every expiry are pruned when a pipeline run opens the cache, and then, while the copies take more than
+HARNESS_STEP_CACHE_MB (default 2048), the entries used least recently (a hit counts as a use): a step whose
+inputs or code change gets a new entry every run, and the service's cache, which keeps no copies, has no such
+limit to follow. An entry evicted is only a miss later.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.emulator.storage import EmbeddedS3, S3Uri, sha256_file
+from harness.env_limits import positive_whole
 from harness.errors import UserError
 from harness.statefiles import write_atomically
 
@@ -49,6 +54,7 @@ _DURATION = re.compile(
 _DAYS = {"years": 365, "months": 30, "weeks": 7, "days": 1}
 _SECONDS = {"hours": 3600, "minutes": 60, "seconds": 1}
 _LOG = logging.getLogger(__name__)
+DEFAULT_MAX_MB = 2048  # HARNESS_STEP_CACHE_MB: the copies of cached steps' outputs, together
 ImageIdentity = Callable[[str], "str | None"]  # an image URI -> the ID of the local image that would run it
 
 
@@ -95,13 +101,19 @@ class CacheHit:
     description: dict[str, Any]  # the source job's description: the step's properties
 
 
+def cache_limit(environment: Mapping[str, str] = os.environ) -> int:
+    """The bytes the cache's copies may take (HARNESS_STEP_CACHE_MB); a bad value is refused."""
+    return positive_whole("HARNESS_STEP_CACHE_MB", DEFAULT_MAX_MB, environment) * 1024 * 1024
+
+
 class StepCache:
     """Entries under `folder`: one JSON file per (pipeline, key), blobs by sha256 beside them."""
 
-    def __init__(self, folder: Path, s3: EmbeddedS3, image_identity: ImageIdentity) -> None:
+    def __init__(self, folder: Path, s3: EmbeddedS3, image_identity: ImageIdentity, max_bytes: int) -> None:
         self.folder = folder
         self._s3 = s3
         self._image_identity = image_identity
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def key(self, pipeline: str, step: Mapping[str, Any], arguments: Mapping[str, Any]) -> str:
@@ -138,6 +150,7 @@ class StepCache:
                 return None
         for item in entry["objects"]:
             self._s3.put_file(self._blob(item["sha256"]), S3Uri.parse(item["uri"]))
+        entry_file.touch()  # its last use: the least recently used entries go first when the cache is full
         return CacheHit(entry["source_execution_arn"], entry["description"])
 
     def store(
@@ -175,24 +188,52 @@ class StepCache:
         return objects
 
     def prune(self, now: datetime) -> None:
-        """Remove entries past the expiry they were stored with, then the blobs no entry names."""
+        """Remove entries past the expiry they were stored with, then the least recently used while the copies
+        take more than the limit, then the blobs no entry names."""
         with self._lock:
             entries = self.folder / "entries"
-            kept: set[str] = set()
+            alive: list[tuple[float, Path, set[str]]] = []  # (last use, entry file, its blobs)
             for entry_file in sorted(entries.glob("*/*.json")) if entries.is_dir() else []:
                 try:
                     entry = json.loads(entry_file.read_text())
                     expired = entry.get("expires") and datetime.fromisoformat(entry["expires"]) < now
-                except (ValueError, TypeError, AttributeError):
+                    digests = {str(item["sha256"]) for item in entry.get("objects", [])}
+                except (ValueError, TypeError, AttributeError, KeyError):
                     expired = True  # unreadable: it cannot be a hit anyway
                 if expired:
                     entry_file.unlink(missing_ok=True)
                 else:
-                    kept |= {item["sha256"] for item in entry.get("objects", [])}
+                    alive.append((entry_file.stat().st_mtime, entry_file, digests))
+            kept = self._within_limit(sorted(alive, key=lambda item: item[0]))
             blobs = self.folder / "blobs"
             for blob in blobs.iterdir() if blobs.is_dir() else []:
                 if blob.name not in kept and not blob.name.startswith(".incoming-"):
                     blob.unlink(missing_ok=True)
+
+    def _within_limit(self, by_last_use: list[tuple[float, Path, set[str]]]) -> set[str]:
+        """Evict the oldest-used entries while the blobs the entries name take more than the limit; the blobs
+        the remaining entries name."""
+        users: dict[str, int] = {}
+        for _, _, digests in by_last_use:
+            for digest in digests:
+                users[digest] = users.get(digest, 0) + 1
+        sizes = {digest: self._size(digest) for digest in users}
+        total = sum(sizes.values())
+        for _, entry_file, digests in by_last_use:
+            if total <= self._max_bytes:
+                break
+            entry_file.unlink(missing_ok=True)
+            for digest in digests:
+                users[digest] -= 1
+                if users[digest] == 0:  # no other entry shares this copy
+                    total -= sizes[digest]
+        return {digest for digest, count in users.items() if count > 0}
+
+    def _size(self, digest: str) -> int:
+        try:
+            return self._blob(digest).stat().st_size
+        except OSError:
+            return 0
 
     def _entry_file(self, pipeline: str, key: str) -> Path:
         return self.folder / "entries" / _safe(pipeline) / f"{key}.json"

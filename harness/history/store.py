@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.env_limits import positive_whole
 from harness.errors import UserError
 from harness.statefiles import StateFile, read_object, write_atomically
 
@@ -144,21 +145,12 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def limits(environment: dict[str, str] | os._Environ[str] = os.environ) -> tuple[int, int]:
+def limits(environment: Mapping[str, str] = os.environ) -> tuple[int, int]:
     """(runs kept, bytes kept) from HARNESS_HISTORY_RUNS and HARNESS_HISTORY_MB."""
     return (
-        _positive(environment, "HARNESS_HISTORY_RUNS", DEFAULT_MAX_RUNS),
-        _positive(environment, "HARNESS_HISTORY_MB", DEFAULT_MAX_MB) * 1024 * 1024,
+        positive_whole("HARNESS_HISTORY_RUNS", DEFAULT_MAX_RUNS, environment),
+        positive_whole("HARNESS_HISTORY_MB", DEFAULT_MAX_MB, environment) * 1024 * 1024,
     )
-
-
-def _positive(environment: dict[str, str] | os._Environ[str], name: str, default: int) -> int:
-    text = environment.get(name, "")
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise UserError(f"{name}={text!r} is not a whole number of at least 1", fix=f"unset it (default {default})")
-    return int(text)
 
 
 def size_of(files: RunFiles) -> int:

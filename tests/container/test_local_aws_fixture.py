@@ -24,7 +24,7 @@ from harness.project.images import ImageKind
 ECR_URI = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/prep:1.0"
 
 # The user's test files: plain Python (no format fields); the outer test puts their constants first.
-USER_TESTS = """
+HELPERS = """
 import json
 import subprocess
 import sys
@@ -64,7 +64,9 @@ def definition(image, bucket, key):
             },
         }],
     })
+"""
 
+USER_TESTS = """
 
 def test_boto3_a_pipeline_and_a_script_against_the_endpoint(sagemaker_local_aws):
     aws = sagemaker_local_aws
@@ -124,6 +126,20 @@ def test_a_misspelt_option_is_named(sagemaker_local_aws):
     raise AssertionError("not reached: the fixture refuses the marker")
 """
 
+CONFIGURED_TESTS = """
+
+def test_the_projects_data_is_seeded_and_its_image_mapped(sagemaker_local_aws):
+    aws = sagemaker_local_aws
+    assert aws.s3.get_bytes(S3Uri("team-configured", "raw/rows.csv")) == b"a,b\\n1,2\\n"  # [tool.harness] data
+    sagemaker = boto3.Session().client("sagemaker", **aws.client_kwargs)
+    sagemaker.create_pipeline(PipelineName="configured", RoleArn=ROLE,
+                              PipelineDefinition=definition(ECR_URI, "team-configured", "raw/rows.csv"))
+    arn = sagemaker.start_pipeline_execution(PipelineName="configured")["PipelineExecutionArn"]
+    # The ECR URI runs on the local image [tool.harness.images] names for it; no marker needed.
+    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert aws.s3.get_bytes(S3Uri("team-configured", "out/copy.txt")) == b"a,b\\n1,2\\n"
+"""
+
 LIFECYCLE_TESTS = """
 import json
 import pathlib
@@ -158,12 +174,31 @@ def test_the_local_aws_fixture_in_a_user_project(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # a host setting the environment must drop
     constants = f"PROCESSING = {images[ImageKind.PROCESSING]!r}\nECR_URI = {ECR_URI!r}\n"
-    pytester.makepyfile(test_user=constants + USER_TESTS)
+    pytester.makepyfile(test_user=constants + HELPERS + USER_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     assert (
         "sagemaker_local_aws takes only the keywords ['asynchronous', 'images']; not ['imges']" in result.stdout.str()
     )
+
+
+def test_the_fixture_applies_the_projects_configuration(
+    pytester: pytest.Pytester, images: dict[ImageKind, str]
+) -> None:
+    constants = f"PROCESSING = {images[ImageKind.PROCESSING]!r}\nECR_URI = {ECR_URI!r}\n"
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "rows.csv").write_bytes(b"a,b\n1,2\n")
+    pytester.makefile(".toml", pyproject=(
+        '[tool.harness]\ndata = { "data/rows.csv" = "s3://team-configured/raw/rows.csv" }\n'
+        f'[tool.harness.images]\n"{ECR_URI}" = "{images[ImageKind.PROCESSING]}"\n'
+    ))  # fmt: skip
+    pytester.makepyfile(test_configured=constants + HELPERS + CONFIGURED_TESTS)
+    broken = pytester.mkdir("broken")  # its own project, nearest to its test: a configuration error is named
+    (broken / "pyproject.toml").write_text("[tool.harness]\nmax-parallel = 0\n")
+    (broken / "test_broken.py").write_text("def test_never_runs(sagemaker_local_aws):\n    raise AssertionError\n")
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--rootdir", str(pytester.path))
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*max-parallel*"])
 
 
 def test_nothing_of_the_fixture_outlives_its_test(

@@ -3,14 +3,23 @@ steps and values it refuses when the pipeline is created."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.emulator.executor import validate
-from harness.emulator.step_cache import CachePolicy, StepCache, parse_duration, written_prefixes
+from harness.emulator.step_cache import (
+    DEFAULT_MAX_MB,
+    CachePolicy,
+    StepCache,
+    cache_limit,
+    parse_duration,
+    written_prefixes,
+)
 from harness.errors import UserError
 
 
@@ -66,7 +75,7 @@ def test_a_bad_cache_config_is_refused_when_the_pipeline_is_created() -> None:
 
 def test_the_key_compares_the_services_attributes_and_the_local_image_only(tmp_path: Path) -> None:
     images = {"img:1": "sha256:aaa"}
-    cache = StepCache(tmp_path, s3=None, image_identity=images.get)  # type: ignore[arg-type]
+    cache = StepCache(tmp_path, s3=None, image_identity=images.get, max_bytes=1 << 30)  # type: ignore[arg-type]
     step = _processing("Prep", {"Enabled": True})
     inputs = [{"InputName": "code", "S3Input": {"S3Uri": "s3://b/p/code/abc/prep.py"}}]
     base = cache.key("p", step, {**step["Arguments"], "ProcessingInputs": inputs})
@@ -110,3 +119,36 @@ def test_the_run_local_summary_marks_cached_and_retried_steps() -> None:
     text = out.getvalue()
     assert "Succeeded (cached)" in text and "the outputs of execution abc123def456, no container" in text
     assert "Succeeded (attempt 2)" in text
+
+
+def _entry(cache_folder: Path, name: str, blobs: dict[str, bytes], last_used: float) -> Path:
+    """An entry as the cache stores it, naming blobs (written too), last used at `last_used` (its mtime)."""
+    (cache_folder / "blobs").mkdir(parents=True, exist_ok=True)
+    for digest, body in blobs.items():
+        (cache_folder / "blobs" / digest).write_bytes(body)
+    entry = cache_folder / "entries" / "team-pipeline" / f"{name}.json"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    objects = [{"uri": f"s3://b/{name}/{digest}", "sha256": digest} for digest in blobs]
+    entry.write_text(json.dumps({"created": "2026-12-01T00:00:00+00:00", "expires": None,
+                                 "source_execution_arn": "arn", "objects": objects, "description": {}}))  # fmt: skip
+    os.utime(entry, (last_used, last_used))
+    return entry
+
+
+def test_a_full_cache_evicts_the_least_recently_used_entries_and_keeps_shared_copies(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path, s3=None, image_identity={}.get, max_bytes=250)  # type: ignore[arg-type]
+    oldest = _entry(tmp_path, "oldest", {"a" * 64: b"x" * 100, "s" * 64: b"y" * 50}, last_used=1000)
+    middle = _entry(tmp_path, "middle", {"b" * 64: b"x" * 100}, last_used=2000)
+    newest = _entry(tmp_path, "newest", {"c" * 64: b"x" * 100, "s" * 64: b"y" * 50}, last_used=3000)
+    cache.prune(datetime.now(UTC))  # 350 bytes of copies for a 250-byte cache: the oldest-used entry goes
+    assert (oldest.exists(), middle.exists(), newest.exists()) == (False, True, True)
+    assert sorted(p.name[0] for p in (tmp_path / "blobs").iterdir()) == ["b", "c", "s"]  # "s" is newest's too
+    cache.prune(datetime.now(UTC))  # within the limit now: nothing more goes
+    assert middle.exists() and newest.exists()
+
+
+def test_the_cache_limit_is_read_from_the_environment_and_a_bad_one_refused() -> None:
+    assert cache_limit({}) == DEFAULT_MAX_MB * 1024 * 1024
+    assert cache_limit({"HARNESS_STEP_CACHE_MB": "10"}) == 10 * 1024 * 1024
+    with pytest.raises(UserError, match="HARNESS_STEP_CACHE_MB='lots' is not a whole number"):
+        cache_limit({"HARNESS_STEP_CACHE_MB": "lots"})
