@@ -17,6 +17,7 @@ limit to follow. An entry evicted is only a miss later.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -150,7 +151,8 @@ class StepCache:
                 return None
         for item in entry["objects"]:
             self._s3.put_file(self._blob(item["sha256"]), S3Uri.parse(item["uri"]))
-        entry_file.touch()  # its last use: the least recently used entries go first when the cache is full
+        with contextlib.suppress(OSError):  # its last use: the least recently used entries go first when full
+            entry_file.touch()
         return CacheHit(entry["source_execution_arn"], entry["description"])
 
     def store(
@@ -202,7 +204,8 @@ class StepCache:
                     expired = True  # unreadable: it cannot be a hit anyway
                 if expired:
                     entry_file.unlink(missing_ok=True)
-                else:
+                    continue
+                with contextlib.suppress(OSError):  # another run's prune removed it meanwhile
                     alive.append((entry_file.stat().st_mtime, entry_file, digests))
             kept = self._within_limit(sorted(alive, key=lambda item: item[0]))
             blobs = self.folder / "blobs"
