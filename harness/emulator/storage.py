@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from harness.emulator.server import Listener
 
 REGION = "us-east-1"
+MULTIPART_BYTES = 8 << 20  # boto3's own multipart threshold
 # Static dummy credentials: they keep boto3 from searching the host's credential
 # chain (files, instance metadata); the local server accepts any.
-MULTIPART_BYTES = 8 << 20  # boto3's own multipart threshold
 LOCAL_CREDENTIALS = {"aws_access_key_id": "harness-local", "aws_secret_access_key": "harness-local"}
 
 
