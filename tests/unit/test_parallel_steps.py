@@ -87,8 +87,17 @@ def test_the_summary_order_is_the_definitions_whatever_finished_first() -> None:
     definition = {"Steps": [_job("Long"), _job("Short"), _job("AfterLong", ("Long",)), _job("AfterShort", ("Short",))]}
 
     class Uneven(TimedApi):
+        """Long ends only once AfterShort has started: Short's branch is first, however loaded the machine is."""
+
+        def __init__(self) -> None:
+            super().__init__(seconds=0.0)
+            self.after_short_started = threading.Event()
+
         def run_step_job(self, step_type: str, job_name: str, request: dict[str, Any]) -> dict[str, Any]:
-            self.seconds = 0.3 if job_name.endswith("-Long") else 0.0
+            if job_name.endswith("-AfterShort"):
+                self.after_short_started.set()
+            if job_name.endswith("-Long"):
+                assert self.after_short_started.wait(30)
             return super().run_step_job(step_type, job_name, request)
 
     run = PipelineRun(definition, "p", {}, Uneven(), lambda r: None, options=PipelineOptions(max_parallel=4)).run()
